@@ -20,13 +20,26 @@ int core_error_set(int status, const char *fmt, ...)
 
 void core_error_prefix(const char *fmt, ...)
 {
-	char prefix[512], old[sizeof(message)];
+	char out[sizeof(message)];
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	int n = vsnprintf(out, sizeof(out), fmt, ap);
 	va_end(ap);
-	memcpy(old, message, sizeof(old));
-	snprintf(message, sizeof(message), "%s: %s", prefix, old);
+	if (n < 0)
+		return;
+	size_t used = strlen(out);
+	/* "<prefix>: <message>", cut to the slot size: truncation is intended */
+	if (used + 2 < sizeof(out)) {
+		memcpy(out + used, ": ", 3);
+		used += 2;
+		size_t room = sizeof(out) - 1 - used;
+		size_t mlen = strlen(message);
+		if (mlen > room)
+			mlen = room;
+		memcpy(out + used, message, mlen);
+		out[used + mlen] = '\0';
+	}
+	memcpy(message, out, sizeof(message));
 }
 
 const char *core_error_message(void) { return message; }

@@ -1,0 +1,327 @@
+/*
+ * backup.c — `cairn backups create FULL|TENANT`.
+ *
+ * One pass, streaming: source cursor → record msgpack → bounded chunk →
+ * tar entry → envelope → storage writer. Memory is bounded by one chunk
+ * (CHUNK_RECORDS records or CHUNK_BYTES bytes, whichever comes first) plus
+ * the fixed buffers of the archive and envelope layers. The storage object
+ * appears only when writer_commit succeeds; any failure aborts it.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "container.h"
+#include "buf.h"
+#include "engine.h"
+#include "error.h"
+#include "host.h"
+#include "log.h"
+#include "record.h"
+
+#define CHUNK_RECORDS 1000
+#define CHUNK_BYTES (4u * 1024 * 1024)
+
+struct sink_ctx {
+	struct core_storage *st;
+	void *writer;
+	struct core_run *run;
+	uint64_t bytes;
+};
+
+static int storage_sink(void *ud, const void *buf, size_t len)
+{
+	struct sink_ctx *s = ud;
+	int rc = s->st->vt->writer_write(s->writer, buf, len);
+	s->bytes += len;
+	core_host()->progress(core_host(), s->bytes, 0);
+	return core_fail(s->run, CORE_EXIT_STORAGE, rc);
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Pick backups/<type>/…/backup-YYYYMMDDHHMMSS[-N].cairn that does not exist yet. */
+static int pick_name(struct core_run *run, struct core_storage *st, const char *type,
+		     const char *tenant, time_t t, char *out, size_t cap)
+{
+	char stamp[32];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	for (int n = 0; n < 1000; n++) {
+		char suffix[16] = "";
+		if (n)
+			snprintf(suffix, sizeof(suffix), "-%d", n);
+		if (strcmp(type, "FULL") == 0)
+			snprintf(out, cap, "backups/full/backup-%s%s.cairn", stamp, suffix);
+		else
+			snprintf(out, cap, "backups/tenant/%s/backup-%s%s.cairn", tenant, stamp, suffix);
+		struct cairn_object_info info = {.struct_size = sizeof(info)};
+		int rc = st->vt->stat(st->inst, out, &info);
+		if (rc == CAIRN_E_NOT_FOUND) {
+			core_error_clear();
+			return CAIRN_OK;
+		}
+		if (rc)
+			return core_fail(run, CORE_EXIT_STORAGE, rc);
+	}
+	return core_fail(run, CORE_EXIT_STORAGE,
+			 core_error_set(CAIRN_E_EXISTS, "too many backups named backup-%s", stamp));
+}
+
+static int flush_chunk(struct core_archive_writer *aw, const char *kind, unsigned *seq,
+		       struct core_buf *chunk)
+{
+	if (chunk->len == 0)
+		return CAIRN_OK;
+	char name[128];
+	snprintf(name, sizeof(name), "records/%s/%06u.msgpack", kind, ++*seq);
+	int rc = core_archive_put(aw, name, chunk->data, chunk->len);
+	core_buf_reset(chunk);
+	return rc;
+}
+
+/* Read one kind through its cursor into chunks. */
+static int backup_kind(struct core_run *run, struct core_source *src,
+		       const struct cairn_kind_desc *kd, const char *tenant,
+		       struct core_archive_writer *aw, uint64_t *count)
+{
+	*count = 0;
+	int exists = src->vt->kind_exists(src->inst, kd);
+	if (exists < 0)
+		return core_fail(run, CORE_EXIT_SOURCE, exists);
+	if (exists == 0)
+		return CAIRN_OK; /* a table this schema version lacks counts 0 */
+	void *cur = NULL;
+	int rc = src->vt->cursor_open(src->inst, kd, tenant, &cur);
+	if (rc)
+		return core_fail(run, CORE_EXIT_SOURCE, rc);
+	struct core_buf chunk = CORE_BUF_INIT;
+	msgpack_packer pk;
+	core_packer_init(&pk, &chunk);
+	unsigned seq = 0, in_chunk = 0;
+	const struct cairn_record *rec;
+	for (;;) {
+		if (core_cancelled()) {
+			rc = core_fail(run, CORE_EXIT_CANCELLED,
+				       core_error_set(CAIRN_E_CANCELLED, "cancelled by signal"));
+			break;
+		}
+		int n = src->vt->cursor_next(cur, &rec);
+		if (n < 0) {
+			rc = core_fail(run, CORE_EXIT_SOURCE, n);
+			break;
+		}
+		if (n == 0)
+			break;
+		rc = core_record_pack(&pk, rec);
+		if (rc) {
+			core_error_prefix("%s", kd->kind);
+			core_fail(run, rc == CAIRN_E_PLUGIN ? CORE_EXIT_PLUGIN : CORE_EXIT_SOURCE, rc);
+			break;
+		}
+		(*count)++;
+		if (++in_chunk >= CHUNK_RECORDS || chunk.len >= CHUNK_BYTES) {
+			rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(aw, kd->kind, &seq, &chunk));
+			in_chunk = 0;
+			if (rc)
+				break;
+		}
+	}
+	if (!rc)
+		rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(aw, kd->kind, &seq, &chunk));
+	src->vt->cursor_close(cur);
+	core_buf_free(&chunk);
+	return rc;
+}
+
+static void iso_now(char *out, size_t cap)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	struct tm tm;
+	gmtime_r(&ts.tv_sec, &tm);
+	char base[32];
+	strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out, cap, "%s.%09ldZ", base, ts.tv_nsec);
+}
+
+int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
+{
+	long long t0 = now_ms();
+	int full = strcmp(type, "FULL") == 0;
+	struct core_source src = {0};
+	struct core_storage st = {0};
+	struct sink_ctx sink = {.st = &st, .run = run};
+	struct core_env_writer *env = NULL;
+	struct core_archive_writer *aw = NULL;
+	struct core_buf buf = CORE_BUF_INIT;
+	char name[512] = "";
+	char **kinds = NULL;
+	uint64_t *counts = NULL;
+	size_t n_kinds = 0;
+	int snapshot = 0;
+
+	int rc = core_source_open(run, run->source_uri, &src);
+	if (rc)
+		goto out;
+	struct cairn_source_desc desc = {.struct_size = sizeof(desc)};
+	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->describe(src.inst, &desc));
+	if (rc)
+		goto out;
+	rc = core_storage_open(run, run->storage_uri, &st);
+	if (rc)
+		goto out;
+
+	/* kinds covered: every kind for FULL; tenant-scoped kinds for TENANT */
+	kinds = calloc(run->kinds.n + 1, sizeof(*kinds));
+	counts = calloc(run->kinds.n + 1, sizeof(*counts));
+	if (!kinds || !counts) {
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto out;
+	}
+	for (size_t i = 0; i < run->kinds.n; i++)
+		if (full || run->kinds.v[i].scope == CAIRN_SCOPE_TENANT)
+			kinds[n_kinds++] = (char *)run->kinds.v[i].kind;
+
+	rc = pick_name(run, &st, type, tenant, time(NULL), name, sizeof(name));
+	if (rc)
+		goto out;
+	rc = st.vt->writer_begin(st.inst, name, &sink.writer);
+	if (rc) {
+		sink.writer = NULL;
+		core_fail(run, CORE_EXIT_STORAGE, rc);
+		goto out;
+	}
+	struct core_keyring kr;
+	core_run_keyring(run, &kr);
+	rc = core_env_writer_new(&kr, storage_sink, &sink, &env);
+	if (rc) {
+		env = NULL;
+		core_fail(run, rc == CAIRN_E_INVALID ? CORE_EXIT_KEY : CORE_EXIT_STORAGE, rc);
+		goto out;
+	}
+	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_writer_new(env, &aw));
+	if (rc)
+		goto out;
+
+	char created[64];
+	iso_now(created, sizeof(created));
+	struct core_manifest m = {
+		.format = CORE_FORMAT_VERSION,
+		.tool_version = CAIRN_VERSION,
+		.type = (char *)type,
+		.tenant = full ? NULL : (char *)tenant,
+		.created_at = created,
+		.source_plugin = (char *)src.plugin->info->name,
+		.source_backend = (char *)desc.backend,
+		.schema_version = (char *)desc.schema_version,
+		.kinds = kinds,
+		.n_kinds = n_kinds,
+	};
+	core_manifest_pack(&m, &buf);
+	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_put(aw, "manifest.msgpack", buf.data, buf.len));
+	if (rc)
+		goto out;
+
+	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->snapshot_begin(src.inst));
+	if (rc)
+		goto out;
+	snapshot = 1;
+	core_progress_step("writing backup: bytes");
+	for (size_t i = 0; i < n_kinds && !rc; i++)
+		rc = backup_kind(run, &src, core_kinds_find(&run->kinds, kinds[i]), full ? NULL : tenant,
+				 aw, &counts[i]);
+	if (rc)
+		goto out;
+	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->snapshot_end(src.inst));
+	snapshot = 0;
+	if (rc)
+		goto out;
+
+	core_buf_reset(&buf);
+	core_summary_pack(kinds, counts, n_kinds, &buf);
+	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_put(aw, "summary.msgpack", buf.data, buf.len));
+	if (!rc)
+		rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_writer_finish(aw));
+	if (rc)
+		goto out;
+	rc = st.vt->writer_commit(sink.writer);
+	sink.writer = NULL; /* commit frees the writer whatever happens */
+	if (rc) {
+		core_fail(run, CORE_EXIT_STORAGE, rc);
+		goto out;
+	}
+	core_progress_done();
+
+	/* the summary lists every kind the catalogue knows, zeros included */
+	uint64_t *all = calloc(run->kinds.n + 1, sizeof(*all));
+	char **allk = calloc(run->kinds.n + 1, sizeof(*allk));
+	char line[8192];
+	if (!all || !allk) {
+		free(all);
+		free(allk);
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto out;
+	}
+	for (size_t i = 0; i < run->kinds.n; i++) {
+		allk[i] = (char *)run->kinds.v[i].kind;
+		for (size_t j = 0; j < n_kinds; j++)
+			if (strcmp(kinds[j], allk[i]) == 0)
+				all[i] = counts[j];
+	}
+	core_format_summary(allk, all, run->kinds.n, line, sizeof(line));
+	long long elapsed = now_ms() - t0;
+	core_info("Backup summary: %s", line);
+	core_info("Backup %s created in %lld ms", full ? "instance" : "tenant", elapsed);
+
+	char uri[1024];
+	if (run->storage_is_default)
+		snprintf(uri, sizeof(uri), "cairn:///%s", name);
+	else
+		snprintf(uri, sizeof(uri), "%s%s%s", run->storage_uri,
+			 run->storage_uri[strlen(run->storage_uri) - 1] == '/' ? "" : "/", name);
+	if (run->json) {
+		json_t *summary = json_object();
+		for (size_t i = 0; i < run->kinds.n; i++)
+			json_object_set_new(summary, allk[i], json_integer((json_int_t)all[i]));
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I}", "uri", uri, "type", type,
+				      "tenant", full ? NULL : tenant, "summary", summary,
+				      "elapsed_ms", (json_int_t)elapsed, "bytes", (json_int_t)sink.bytes);
+		json_dumpf(o, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(o);
+	} else {
+		printf("Backup created: %s\n", uri);
+	}
+	fflush(stdout);
+	free(all);
+	free(allk);
+out:
+	core_progress_done();
+	if (snapshot)
+		src.vt->snapshot_end(src.inst);
+	core_archive_writer_free(aw);
+	core_env_writer_free(env);
+	if (sink.writer)
+		st.vt->writer_abort(sink.writer);
+	core_storage_close(&st);
+	core_source_close(&src);
+	core_buf_free(&buf);
+	free(kinds);
+	free(counts);
+	if (rc && run->exit_class == CORE_EXIT_OK)
+		run->exit_class = CORE_EXIT_FAILURE;
+	return rc ? (int)run->exit_class : CORE_EXIT_OK;
+}

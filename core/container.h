@@ -1,0 +1,43 @@
+/*
+ * container.h — the inner archive: a pax tar stream compressed with zstd,
+ * written with libarchive into an envelope (envelope.h) and read back from
+ * one. Entries are whole, bounded files (manifest, record chunks, summary):
+ * each is at most CORE_ENTRY_MAX bytes, so memory stays bounded whatever the
+ * size of the backup.
+ */
+#ifndef CORE_CONTAINER_H
+#define CORE_CONTAINER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "envelope.h"
+
+#define CORE_ENTRY_MAX (64u * 1024 * 1024)
+
+struct core_archive_writer;
+struct core_archive_reader;
+
+/* Start a tar+zstd stream whose bytes go to core_env_write(env). */
+int core_archive_writer_new(struct core_env_writer *env, struct core_archive_writer **out);
+/* Add one regular file entry. */
+int core_archive_put(struct core_archive_writer *w, const char *name, const void *data, size_t len);
+/* End the tar stream and the compressor, then core_env_finish(env). */
+int core_archive_writer_finish(struct core_archive_writer *w);
+void core_archive_writer_free(struct core_archive_writer *w);
+/* Compressed bytes handed to the envelope so far. */
+uint64_t core_archive_bytes_out(const struct core_archive_writer *w);
+
+/* Read a tar+zstd stream from core_env_read(env). */
+int core_archive_reader_new(struct core_env_reader *env, struct core_archive_reader **out);
+/*
+ * Next entry: 1 with *name, *data and *len set (valid until the next call),
+ * 0 at the end — returned only once the envelope has verified its final
+ * message and that nothing follows it — or <0 (CAIRN_E_CORRUPT …).
+ * Only regular files of at most CORE_ENTRY_MAX bytes are accepted.
+ */
+int core_archive_next(struct core_archive_reader *r, const char **name, const void **data,
+		      size_t *len);
+void core_archive_reader_free(struct core_archive_reader *r);
+
+#endif /* CORE_CONTAINER_H */

@@ -1,0 +1,21 @@
+/*
+ * host.h — the core's implementation of struct cairn_host (sdk host.h),
+ * and the cancellation flag set by SIGINT/SIGTERM.
+ */
+#ifndef CORE_HOST_H
+#define CORE_HOST_H
+
+#include "cairn/host.h"
+
+/* The one host the core hands to every plugin. */
+const struct cairn_host *core_host(void);
+/* Install SIGINT/SIGTERM handlers that set the cancellation flag. */
+void core_host_trap_signals(void);
+int core_cancelled(void);
+
+/* Progress display: enabled when stderr is a terminal (or forced). */
+void core_progress_enable(int on);
+void core_progress_step(const char *label); /* a new step; clears the line */
+void core_progress_done(void);                 /* end of a step: clear the line */
+
+#endif /* CORE_HOST_H */

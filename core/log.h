@@ -1,0 +1,27 @@
+/*
+ * log.h — timestamped log lines on stderr, in the seed's shape:
+ *   2024-09-17 16:33:12,706 INFO  create       Backup summary: [...]
+ * Registered secrets are replaced by "****" in every line. Results meant
+ * for scripts (the "Backup created: URI" line, --output json) go to stdout
+ * and never through here.
+ */
+#ifndef CORE_LOG_H
+#define CORE_LOG_H
+
+#include "cairn/host.h"
+
+void core_log_set_level(enum cairn_log_level max); /* default INFO */
+void core_log_set_action(const char *action);      /* "create", "restore" … */
+void core_log_redact_add(const char *secret);
+/* Copy `in` to out (size cap) with every registered secret masked. */
+void core_log_redact(const char *in, char *out, size_t cap);
+void core_log(enum cairn_log_level level, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void core_logv(enum cairn_log_level level, const char *origin, const char *fmt, va_list ap);
+void core_log_free(void);
+
+#define core_info(...) core_log(CAIRN_LOG_INFO, __VA_ARGS__)
+#define core_warn(...) core_log(CAIRN_LOG_WARN, __VA_ARGS__)
+#define core_debug(...) core_log(CAIRN_LOG_DEBUG, __VA_ARGS__)
+
+#endif /* CORE_LOG_H */

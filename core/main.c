@@ -1,0 +1,601 @@
+/*
+ * main.c — the `cairn` command line: options, configuration, keys, and
+ * dispatch to the commands in backup.c, restore.c and inspect.c.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "config.h"
+#include "engine.h"
+#include "error.h"
+#include "host.h"
+#include "keys.h"
+#include "log.h"
+
+static const char usage_text[] =
+"Usage: cairn [OPTIONS] COMMAND\n"
+"\n"
+"Back up and restore the metadata of a Kestra-style orchestrator.\n"
+"\n"
+"Commands:\n"
+"  backups create FULL|TENANT   back up every tenant and the instance, or one tenant\n"
+"  backups restore URI          restore a backup into the --source database\n"
+"  backups list [PREFIX]        list the backups in the storage (default prefix backups/)\n"
+"  backups info URI             show a backup's manifest (needs a key that opens it)\n"
+"  backups verify URI           decrypt and decode a whole backup; writes nothing\n"
+"  keys generate PATH           make a recovery key pair: PATH.pub (give to --recipient)\n"
+"                               and PATH.key (keep offline; give to --identity)\n"
+"  plugins list                 show the plugins found, and any refused with the reason\n"
+"  plugins check FILE.so        load one plugin file and report whether it is usable\n"
+"\n"
+"Options for backups create:\n"
+"  --tenant T                 tenant of a TENANT backup (default: main)\n"
+"  --encryption-key K         encrypt with passphrase K instead of the instance key\n"
+"  --encryption-key-file F    read that passphrase from file F (safer than the command line)\n"
+"  --no-encryption            do not encrypt (an integrity check is still written)\n"
+"  --recipient FILE           also let the key pair of FILE (.pub) open the backup;\n"
+"                             repeatable\n"
+"\n"
+"Options for backups restore:\n"
+"  --encryption-key K | --encryption-key-file F   passphrase the backup was made with\n"
+"  --identity FILE            a recovery secret key (.key) that opens the backup; repeatable\n"
+"  --dry-run                  report new/changed/unchanged records per kind; write nothing\n"
+"  --replace                  delete the restored kinds' records in scope first\n"
+"  --to-tenant T              restore a TENANT backup into tenant T\n"
+"\n"
+"Common options:\n"
+"  --source URI               metadata database (postgresql://user@host:port/db …);\n"
+"                             default: [source] uri, or CAIRN_SOURCE\n"
+"  --storage URI              where backups live (file:///dir …); default: [storage] uri,\n"
+"                             CAIRN_STORAGE, else file:///var/lib/cairn (root) or\n"
+"                             file://$HOME/.local/share/cairn; cairn:/// URIs resolve here\n"
+"  -o, --source-option K=V    option for the source plugin; repeatable\n"
+"  -O, --storage-option K=V   option for the storage plugin; repeatable\n"
+"  --config FILE              configuration file (default /etc/cairn/cairn.conf, CAIRN_CONFIG)\n"
+"  --plugin-dir DIR           search plugins here first; repeatable (then CAIRN_PLUGIN_PATH,\n"
+"                             [plugins] dir, and the install directory)\n"
+"  --output text|json         json: one JSON document on stdout, for scripts\n"
+"  --progress | --no-progress show progress on stderr (default: when it is a terminal)\n"
+"  -q, --quiet                only warnings and errors on stderr\n"
+"  -v, --verbose              debug messages\n"
+"  -h, --help                 this help;  --version: print the version\n"
+"\n"
+"Keys: the instance key is the base64 secret of [encryption] secret-key or\n"
+"CAIRN_ENCRYPTION_KEY (like kestra.encryption.secret-key; make one with\n"
+"'openssl rand -base64 32'). Passwords come from the environment or the\n"
+"configuration (PGPASSWORD, ~/.pgpass, [postgresql] password), never the command line.\n"
+"\n"
+"Exit codes:\n"
+"  0  success\n"
+"  1  unexpected failure (out of memory, internal error)\n"
+"  2  usage: bad command line, URI or configuration\n"
+"  3  key: no key configured, malformed key, or no given key opens the backup\n"
+"  4  archive corrupted, truncated, or of an unsupported format version\n"
+"  5  source: database unreachable, credentials refused, schema missing or\n"
+"     incompatible, a record refused\n"
+"  6  storage: unreachable, not found, full disk, permission denied\n"
+"  7  plugin: none serves the URI's scheme, or it was refused\n"
+"  130 cancelled (SIGINT/SIGTERM); nothing was published or committed\n"
+"\n"
+"See cairn(1) and docs/ for details.\n";
+
+enum {
+	OPT_TENANT = 256, OPT_KEY, OPT_KEY_FILE, OPT_NO_ENC, OPT_RECIPIENT, OPT_IDENTITY,
+	OPT_DRY_RUN, OPT_REPLACE, OPT_TO_TENANT, OPT_SOURCE, OPT_STORAGE, OPT_CONFIG,
+	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS
+};
+
+static const struct option long_opts[] = {
+	{"tenant", required_argument, NULL, OPT_TENANT},
+	{"encryption-key", required_argument, NULL, OPT_KEY},
+	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
+	{"no-encryption", no_argument, NULL, OPT_NO_ENC},
+	{"recipient", required_argument, NULL, OPT_RECIPIENT},
+	{"identity", required_argument, NULL, OPT_IDENTITY},
+	{"dry-run", no_argument, NULL, OPT_DRY_RUN},
+	{"replace", no_argument, NULL, OPT_REPLACE},
+	{"to-tenant", required_argument, NULL, OPT_TO_TENANT},
+	{"source", required_argument, NULL, OPT_SOURCE},
+	{"storage", required_argument, NULL, OPT_STORAGE},
+	{"source-option", required_argument, NULL, 'o'},
+	{"storage-option", required_argument, NULL, 'O'},
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+	{"output", required_argument, NULL, OPT_OUTPUT},
+	{"progress", no_argument, NULL, OPT_PROGRESS},
+	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+	{"quiet", no_argument, NULL, 'q'},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+struct cli {
+	const char *tenant, *key, *key_file, *to_tenant, *source, *storage, *config, *output;
+	const char **recipients, **identities, **plugin_dirs;
+	size_t n_recipients, n_identities, n_plugin_dirs;
+	int no_encryption, dry_run, replace, progress; /* progress: -1 auto */
+	struct cairn_option *source_opts, *storage_opts;
+	size_t n_source_opts, n_storage_opts;
+	/* which command-specific options were given, for "does not apply" errors */
+	int used_create, used_restore;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "cairn: error: ");
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'cairn --help'.\n");
+	return CORE_EXIT_USAGE;
+}
+
+static int push(const char ***v, size_t *n, const char *s)
+{
+	const char **nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -1;
+	nv[(*n)++] = s;
+	*v = nv;
+	return 0;
+}
+
+static int push_opt(struct cairn_option **v, size_t *n, char *kv)
+{
+	char *eq = strchr(kv, '=');
+	if (!eq || eq == kv)
+		return -1;
+	struct cairn_option *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -1;
+	*eq = '\0';
+	nv[*n].key = kv;
+	nv[*n].value = eq + 1;
+	if (strstr(kv, "password") || strstr(kv, "secret"))
+		core_log_redact_add(eq + 1);
+	(*n)++;
+	*v = nv;
+	return 0;
+}
+
+/* Read a passphrase file: first line, without the newline. */
+static char *read_secret_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		core_error_set(CAIRN_E_INVALID, "unable to read key file '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n = getline(&line, &cap, f);
+	fclose(f);
+	if (n <= 0) {
+		free(line);
+		core_error_set(CAIRN_E_INVALID, "key file '%s' is empty", path);
+		return NULL;
+	}
+	while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		line[--n] = '\0';
+	if (n == 0) {
+		free(line);
+		core_error_set(CAIRN_E_INVALID, "key file '%s' is empty", path);
+		return NULL;
+	}
+	return line;
+}
+
+static void report(struct core_run *run, int code)
+{
+	const char *msg = core_error_message();
+	if (code == CORE_EXIT_OK)
+		return;
+	if (run && run->json) {
+		json_t *j = json_pack("{s:s, s:i}", "error", *msg ? msg : "failed", "exit_code", code);
+		json_dumpf(j, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	}
+	fprintf(stderr, "cairn: error: %s\n", *msg ? msg : "failed");
+}
+
+static int cmd_plugins_list(struct core_run *run)
+{
+	if (run->json) {
+		json_t *arr = json_array();
+		for (size_t i = 0; i < run->plugins.n; i++) {
+			const struct core_plugin *p = &run->plugins.v[i];
+			json_t *o;
+			if (p->info) {
+				json_t *schemes = json_array();
+				for (const char *const *s = p->info->schemes; *s; s++)
+					json_array_append_new(schemes, json_string(*s));
+				char abi[16];
+				snprintf(abi, sizeof(abi), "%u.%u", p->info->abi_major, p->info->abi_minor);
+				o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "name", p->info->name, "kind",
+					      p->info->kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage",
+					      "version", p->info->version, "abi", abi, "schemes", schemes, "path",
+					      p->path, "shadowed", p->shadowed);
+			} else {
+				o = json_pack("{s:s, s:s}", "path", p->path, "refused", p->refusal);
+			}
+			json_array_append_new(arr, o);
+		}
+		json_dumpf(arr, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(arr);
+		return CORE_EXIT_OK;
+	}
+	printf("%-14s %-8s %-9s %-5s %-24s %s\n", "NAME", "KIND", "VERSION", "ABI", "SCHEMES", "PATH");
+	for (size_t i = 0; i < run->plugins.n; i++) {
+		const struct core_plugin *p = &run->plugins.v[i];
+		if (!p->info)
+			continue;
+		char schemes[128] = "";
+		size_t used = 0;
+		for (const char *const *s = p->info->schemes; *s && used < sizeof(schemes); s++)
+			used += (size_t)snprintf(schemes + used, sizeof(schemes) - used, "%s%s",
+						 used ? "," : "", *s);
+		printf("%-14s %-8s %-9s %u.%-3u %-24s %s%s\n", p->info->name,
+		       p->info->kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage", p->info->version,
+		       p->info->abi_major, p->info->abi_minor, schemes, p->path,
+		       p->shadowed ? " (shadowed by an earlier one)" : "");
+	}
+	for (size_t i = 0; i < run->plugins.n; i++)
+		if (run->plugins.v[i].refusal)
+			printf("refused: %s: %s\n", run->plugins.v[i].path, run->plugins.v[i].refusal);
+	if (run->plugins.n == 0)
+		core_warn("no plugins found; give --plugin-dir or set CAIRN_PLUGIN_PATH");
+	return CORE_EXIT_OK;
+}
+
+static int cmd_plugins_check(const char *path)
+{
+	struct core_plugin p;
+	int rc = core_plugin_load(path, &p);
+	if (rc == CAIRN_OK)
+		printf("%s: ok: %s %s plugin %s, ABI %u.%u\n", path, p.info->name,
+		       p.info->kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage", p.info->version,
+		       p.info->abi_major, p.info->abi_minor);
+	struct core_plugins one = {.v = &p, .n = 1};
+	(void)one;
+	free(p.path);
+	free(p.refusal);
+	return rc == CAIRN_OK ? CORE_EXIT_OK : CORE_EXIT_PLUGIN;
+}
+
+static char *default_storage(void)
+{
+	const char *home = getenv("HOME");
+	char buf[4096];
+	if (geteuid() == 0 || !home || !*home)
+		return strdup("file:///var/lib/cairn");
+	const char *xdg = getenv("XDG_DATA_HOME");
+	if (xdg && *xdg == '/')
+		snprintf(buf, sizeof(buf), "file://%s/cairn", xdg);
+	else
+		snprintf(buf, sizeof(buf), "file://%s/.local/share/cairn", home);
+	return strdup(buf);
+}
+
+/* Instance key: CAIRN_ENCRYPTION_KEY, else [encryption] secret-key. */
+static int load_instance_key(struct core_run *run)
+{
+	const char *b64 = getenv("CAIRN_ENCRYPTION_KEY");
+	const char *from = "CAIRN_ENCRYPTION_KEY";
+	if (!b64 || !*b64) {
+		b64 = core_config_get("encryption", "secret-key");
+		from = "[encryption] secret-key";
+	}
+	if (!b64 || !*b64)
+		return CAIRN_OK;
+	core_log_redact_add(b64);
+	int rc = core_key_decode_instance(b64, run->instance_key, sizeof(run->instance_key),
+					  &run->instance_key_len);
+	if (rc) {
+		core_error_prefix("%s", from);
+		return core_fail(run, CORE_EXIT_KEY, rc);
+	}
+	return CAIRN_OK;
+}
+
+static int setup_keys(struct core_run *run, struct cli *c, int creating, char **passbuf)
+{
+	if (c->key && c->key_file)
+		return core_fail(run, CORE_EXIT_USAGE,
+				 core_error_set(CAIRN_E_INVALID, "give --encryption-key or --encryption-key-file, not both"));
+	if (c->key) {
+		run->passphrase = c->key;
+		core_log_redact_add(c->key);
+	} else if (c->key_file) {
+		*passbuf = read_secret_file(c->key_file);
+		if (!*passbuf)
+			return core_fail(run, CORE_EXIT_KEY, CAIRN_E_INVALID);
+		run->passphrase = *passbuf;
+		core_log_redact_add(*passbuf);
+	} else if (getenv("CAIRN_BACKUP_PASSPHRASE") && *getenv("CAIRN_BACKUP_PASSPHRASE")) {
+		run->passphrase = getenv("CAIRN_BACKUP_PASSPHRASE");
+		core_log_redact_add(run->passphrase);
+	}
+	if (creating && c->no_encryption && (run->passphrase || c->n_recipients))
+		return core_fail(run, CORE_EXIT_USAGE,
+				 core_error_set(CAIRN_E_INVALID, "--no-encryption cannot be combined with a key or --recipient"));
+	run->no_encryption = creating && c->no_encryption;
+	/* the seed: --encryption-key is used *instead of* the instance key */
+	if (!run->no_encryption && !(creating && run->passphrase)) {
+		int rc = load_instance_key(run);
+		if (rc)
+			return rc;
+	}
+	if (c->n_recipients) {
+		run->recipients = calloc(c->n_recipients, sizeof(*run->recipients));
+		if (!run->recipients)
+			return core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		for (size_t i = 0; i < c->n_recipients; i++) {
+			int rc = core_key_load_recipient(c->recipients[i], run->recipients[i]);
+			if (rc)
+				return core_fail(run, CORE_EXIT_KEY, rc);
+		}
+		run->n_recipients = c->n_recipients;
+	}
+	if (c->n_identities) {
+		run->identities = sodium_malloc(c->n_identities * sizeof(*run->identities));
+		if (!run->identities)
+			return core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		for (size_t i = 0; i < c->n_identities; i++) {
+			int rc = core_key_load_identity(c->identities[i], &run->identities[i]);
+			if (rc)
+				return core_fail(run, CORE_EXIT_KEY, rc);
+		}
+		run->n_identities = c->n_identities;
+	}
+	if (creating && !run->no_encryption && !run->passphrase && !run->instance_key_len &&
+	    !run->n_recipients)
+		return core_fail(run, CORE_EXIT_KEY,
+				 core_error_set(CAIRN_E_INVALID,
+						"no encryption key: set [encryption] secret-key in the configuration or "
+						"CAIRN_ENCRYPTION_KEY (make one with 'openssl rand -base64 32'), or give "
+						"--encryption-key-file, --recipient, or --no-encryption"));
+	return CAIRN_OK;
+}
+
+static int valid_tenant(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > 100)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = t[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+		      ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c = {.progress = -1};
+	int verbose = 0, quiet = 0, opt;
+	if (sodium_init() < 0) {
+		fprintf(stderr, "cairn: error: libsodium failed to initialise\n");
+		return CORE_EXIT_FAILURE;
+	}
+	while ((opt = getopt_long(argc, argv, "o:O:qvh", long_opts, NULL)) != -1) {
+		switch (opt) {
+		case OPT_TENANT: c.tenant = optarg; c.used_create = 1; break;
+		case OPT_KEY: c.key = optarg; break;
+		case OPT_KEY_FILE: c.key_file = optarg; break;
+		case OPT_NO_ENC: c.no_encryption = 1; c.used_create = 1; break;
+		case OPT_RECIPIENT: push(&c.recipients, &c.n_recipients, optarg); c.used_create = 1; break;
+		case OPT_IDENTITY: push(&c.identities, &c.n_identities, optarg); break;
+		case OPT_DRY_RUN: c.dry_run = 1; c.used_restore = 1; break;
+		case OPT_REPLACE: c.replace = 1; c.used_restore = 1; break;
+		case OPT_TO_TENANT: c.to_tenant = optarg; c.used_restore = 1; break;
+		case OPT_SOURCE: c.source = optarg; break;
+		case OPT_STORAGE: c.storage = optarg; break;
+		case 'o':
+			if (push_opt(&c.source_opts, &c.n_source_opts, optarg))
+				return usage_error("--source-option needs KEY=VALUE, got '%s'", optarg);
+			break;
+		case 'O':
+			if (push_opt(&c.storage_opts, &c.n_storage_opts, optarg))
+				return usage_error("--storage-option needs KEY=VALUE, got '%s'", optarg);
+			break;
+		case OPT_CONFIG: c.config = optarg; break;
+		case OPT_PLUGIN_DIR: push(&c.plugin_dirs, &c.n_plugin_dirs, optarg); break;
+		case OPT_OUTPUT:
+			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
+				return usage_error("--output must be text or json, not '%s'", optarg);
+			c.output = optarg;
+			break;
+		case OPT_PROGRESS: c.progress = 1; break;
+		case OPT_NO_PROGRESS: c.progress = 0; break;
+		case 'q': quiet = 1; break;
+		case 'v': verbose++; break;
+		case 'h': fputs(usage_text, stdout); return CORE_EXIT_OK;
+		case OPT_VERSION: printf("cairn %s (plugin ABI %d.%d)\n", CAIRN_VERSION, CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR); return CORE_EXIT_OK;
+		default: fprintf(stderr, "Try 'cairn --help'.\n"); return CORE_EXIT_USAGE;
+		}
+	}
+	char **args = argv + optind;
+	int nargs = argc - optind;
+	if (nargs < 1)
+		return usage_error("%s", "missing command");
+	const char *group = args[0], *cmd = nargs > 1 ? args[1] : NULL;
+
+	core_log_set_level(quiet ? CAIRN_LOG_WARN : verbose > 1 ? CAIRN_LOG_TRACE : verbose ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO);
+	core_log_set_action(cmd ? cmd : group);
+	core_progress_enable(c.progress == -1 ? isatty(2) && !quiet : c.progress);
+	core_host_trap_signals();
+
+	if (strcmp(group, "keys") == 0) {
+		if (!cmd || strcmp(cmd, "generate") != 0 || nargs != 3)
+			return usage_error("%s", "usage: cairn keys generate PATH");
+		int rc = core_key_generate(args[2]);
+		if (rc) {
+			report(NULL, CORE_EXIT_KEY);
+			return rc == CAIRN_E_EXISTS ? CORE_EXIT_USAGE : CORE_EXIT_KEY;
+		}
+		printf("Recipient (public) key: %s.pub — give it to 'backups create --recipient'\n", args[2]);
+		printf("Identity (secret) key:  %s.key — keep it offline, apart from the backups\n", args[2]);
+		return CORE_EXIT_OK;
+	}
+	if (strcmp(group, "plugins") == 0 && cmd && strcmp(cmd, "check") == 0) {
+		if (nargs != 3)
+			return usage_error("%s", "usage: cairn plugins check FILE.so");
+		int code = cmd_plugins_check(args[2]);
+		if (code)
+			report(NULL, code);
+		return code;
+	}
+
+	struct core_run run;
+	memset(&run, 0, sizeof(run));
+	run.json = c.output && strcmp(c.output, "json") == 0;
+	int code = CORE_EXIT_OK;
+	char *passbuf = NULL, *storage_default = NULL;
+	const char **dirs = NULL;
+	size_t n_dirs = 0;
+
+	/* configuration: --config, CAIRN_CONFIG, /etc/cairn/cairn.conf (optional) */
+	const char *conf = c.config ? c.config : getenv("CAIRN_CONFIG");
+	if (core_config_load(conf ? conf : "/etc/cairn/cairn.conf", conf != NULL)) {
+		code = CORE_EXIT_USAGE;
+		goto out;
+	}
+	if (core_kinds_load(&run.kinds)) {
+		code = CORE_EXIT_USAGE;
+		goto out;
+	}
+	for (size_t i = 0; i < c.n_plugin_dirs; i++)
+		push(&dirs, &n_dirs, c.plugin_dirs[i]);
+	char *pathenv = getenv("CAIRN_PLUGIN_PATH") ? strdup(getenv("CAIRN_PLUGIN_PATH")) : NULL;
+	if (pathenv)
+		for (char *save = NULL, *d = strtok_r(pathenv, ":", &save); d; d = strtok_r(NULL, ":", &save))
+			push(&dirs, &n_dirs, d);
+	if (core_config_get("plugins", "dir"))
+		push(&dirs, &n_dirs, core_config_get("plugins", "dir"));
+	push(&dirs, &n_dirs, CAIRN_PLUGIN_DIR);
+	core_plugins_scan(&run.plugins, dirs, n_dirs);
+
+	run.source_uri = c.source ? c.source : getenv("CAIRN_SOURCE") ? getenv("CAIRN_SOURCE") : core_config_get("source", "uri");
+	if (c.storage) {
+		run.storage_uri = c.storage;
+	} else {
+		run.storage_is_default = 1;
+		run.storage_uri = getenv("CAIRN_STORAGE") ? getenv("CAIRN_STORAGE") : core_config_get("storage", "uri");
+		if (!run.storage_uri)
+			run.storage_uri = storage_default = default_storage();
+	}
+	run.source_opts = c.source_opts;
+	run.n_source_opts = c.n_source_opts;
+	run.storage_opts = c.storage_opts;
+	run.n_storage_opts = c.n_storage_opts;
+
+	if (strcmp(group, "plugins") == 0) {
+		if (!cmd || strcmp(cmd, "list") != 0 || nargs != 2) {
+			code = usage_error("%s", "usage: cairn plugins list | check FILE.so");
+			goto out;
+		}
+		code = cmd_plugins_list(&run);
+		goto out;
+	}
+	if (strcmp(group, "backups") != 0 || !cmd) {
+		code = usage_error("unknown command '%s'", group);
+		goto out;
+	}
+	int creating = strcmp(cmd, "create") == 0, restoring = strcmp(cmd, "restore") == 0;
+	if ((c.used_create && !creating) || (c.used_restore && !restoring)) {
+		code = usage_error("an option given does not apply to 'backups %s'", cmd);
+		goto out;
+	}
+	if (creating) {
+		if (nargs != 3 || (strcmp(args[2], "FULL") != 0 && strcmp(args[2], "TENANT") != 0)) {
+			code = usage_error("%s", "usage: cairn backups create FULL|TENANT [--tenant T]");
+			goto out;
+		}
+		if (c.tenant && strcmp(args[2], "FULL") == 0) {
+			code = usage_error("%s", "--tenant applies to TENANT backups only");
+			goto out;
+		}
+		const char *tenant = c.tenant ? c.tenant : "main";
+		if (!valid_tenant(tenant)) {
+			code = usage_error("'%s' is not a valid tenant id (letters, digits, '_' and '-')", tenant);
+			goto out;
+		}
+		if (setup_keys(&run, &c, 1, &passbuf)) {
+			code = run.exit_class;
+			report(&run, code);
+			goto out;
+		}
+		code = core_cmd_create(&run, args[2], tenant);
+	} else if (restoring || strcmp(cmd, "info") == 0 || strcmp(cmd, "verify") == 0) {
+		if (nargs != 3) {
+			code = usage_error("usage: cairn backups %s URI", cmd);
+			goto out;
+		}
+		if (c.to_tenant && !valid_tenant(c.to_tenant)) {
+			code = usage_error("'%s' is not a valid tenant id (letters, digits, '_' and '-')", c.to_tenant);
+			goto out;
+		}
+		if (setup_keys(&run, &c, 0, &passbuf)) {
+			code = run.exit_class;
+			report(&run, code);
+			goto out;
+		}
+		if (restoring)
+			code = core_cmd_restore(&run, args[2], c.dry_run, c.replace, c.to_tenant);
+		else if (strcmp(cmd, "info") == 0)
+			code = core_cmd_info(&run, args[2]);
+		else
+			code = core_cmd_verify(&run, args[2]);
+	} else if (strcmp(cmd, "list") == 0) {
+		if (nargs > 3) {
+			code = usage_error("%s", "usage: cairn backups list [PREFIX]");
+			goto out;
+		}
+		code = core_cmd_list(&run, nargs == 3 ? args[2] : NULL);
+	} else {
+		code = usage_error("unknown command 'backups %s'", cmd);
+		goto out;
+	}
+	if (code)
+		report(&run, code);
+out:
+	core_plugins_free(&run.plugins);
+	core_kinds_free(&run.kinds);
+	core_config_free();
+	core_log_free();
+	sodium_memzero(run.instance_key, sizeof(run.instance_key));
+	if (run.identities)
+		sodium_free(run.identities);
+	free(run.recipients);
+	if (passbuf) {
+		sodium_memzero(passbuf, strlen(passbuf));
+		free(passbuf);
+	}
+	free(storage_default);
+	free(pathenv);
+	free(dirs);
+	free(c.recipients);
+	free(c.identities);
+	free(c.plugin_dirs);
+	free(c.source_opts);
+	free(c.storage_opts);
+	return code;
+}

@@ -1,0 +1,472 @@
+/*
+ * record.c — see record.h. Decoding treats every byte as hostile: each
+ * msgpack object's type is checked before use, and sizes are bounded by the
+ * chunk (itself bounded by CORE_ENTRY_MAX).
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "record.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cairn/status.h"
+#include "codec.h"
+#include "error.h"
+
+static int buf_write(void *data, const char *buf, size_t len)
+{
+	return core_buf_append(data, buf, len) == CAIRN_OK ? 0 : -1;
+}
+
+void core_packer_init(msgpack_packer *pk, struct core_buf *out)
+{
+	msgpack_packer_init(pk, out, buf_write);
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+	if (!s) {
+		msgpack_pack_nil(pk);
+		return;
+	}
+	size_t n = strlen(s);
+	msgpack_pack_str(pk, n);
+	msgpack_pack_str_body(pk, s, n);
+}
+
+static void pack_kv(msgpack_packer *pk, const char *k, const char *v)
+{
+	pack_str(pk, k);
+	pack_str(pk, v);
+}
+
+int core_manifest_pack(const struct core_manifest *m, struct core_buf *out)
+{
+	msgpack_packer pk;
+	core_packer_init(&pk, out);
+	msgpack_pack_map(&pk, 10);
+	pack_str(&pk, "format");
+	msgpack_pack_int(&pk, m->format);
+	pack_kv(&pk, "tool", "cairn");
+	pack_kv(&pk, "tool_version", m->tool_version);
+	pack_kv(&pk, "type", m->type);
+	pack_kv(&pk, "tenant", m->tenant);
+	pack_kv(&pk, "created_at", m->created_at);
+	pack_kv(&pk, "source_plugin", m->source_plugin);
+	pack_kv(&pk, "source_backend", m->source_backend);
+	pack_kv(&pk, "schema_version", m->schema_version);
+	pack_str(&pk, "kinds");
+	msgpack_pack_array(&pk, m->n_kinds);
+	for (size_t i = 0; i < m->n_kinds; i++)
+		pack_str(&pk, m->kinds[i]);
+	return CAIRN_OK;
+}
+
+static int obj_is_str(const msgpack_object *o, const char *s)
+{
+	size_t n = strlen(s);
+	return o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+	       memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+/* Copy a str (or nil → NULL) object; CAIRN_E_CORRUPT for other types or NULs. */
+static int dup_str(const msgpack_object *o, char **out, int nil_ok)
+{
+	if (o->type == MSGPACK_OBJECT_NIL && nil_ok) {
+		*out = NULL;
+		return CAIRN_OK;
+	}
+	if (o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, 0, o->via.str.size))
+		return CAIRN_E_CORRUPT;
+	char *s = malloc(o->via.str.size + 1);
+	if (!s)
+		return CAIRN_E_NOMEM;
+	memcpy(s, o->via.str.ptr, o->via.str.size);
+	s[o->via.str.size] = '\0';
+	*out = s;
+	return CAIRN_OK;
+}
+
+static int unpack_one(const void *data, size_t len, msgpack_unpacked *u, const char *what)
+{
+	size_t off = 0;
+	msgpack_unpacked_init(u);
+	if (msgpack_unpack_next(u, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+		return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed %s", what);
+	return CAIRN_OK;
+}
+
+int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m)
+{
+	memset(m, 0, sizeof(*m));
+	msgpack_unpacked u;
+	int rc = unpack_one(data, len, &u, "manifest");
+	if (rc) {
+		msgpack_unpacked_destroy(&u);
+		return rc;
+	}
+	const msgpack_object *root = &u.data;
+	if (root->type != MSGPACK_OBJECT_MAP) {
+		rc = CAIRN_E_CORRUPT;
+		goto out;
+	}
+	for (uint32_t i = 0; i < root->via.map.size && !rc; i++) {
+		const msgpack_object *k = &root->via.map.ptr[i].key, *v = &root->via.map.ptr[i].val;
+		if (obj_is_str(k, "format")) {
+			if (v->type != MSGPACK_OBJECT_POSITIVE_INTEGER || v->via.u64 > 1000)
+				rc = CAIRN_E_CORRUPT;
+			else
+				m->format = (int)v->via.u64;
+		} else if (obj_is_str(k, "tool_version")) {
+			rc = dup_str(v, &m->tool_version, 1);
+		} else if (obj_is_str(k, "type")) {
+			rc = dup_str(v, &m->type, 0);
+		} else if (obj_is_str(k, "tenant")) {
+			rc = dup_str(v, &m->tenant, 1);
+		} else if (obj_is_str(k, "created_at")) {
+			rc = dup_str(v, &m->created_at, 1);
+		} else if (obj_is_str(k, "source_plugin")) {
+			rc = dup_str(v, &m->source_plugin, 1);
+		} else if (obj_is_str(k, "source_backend")) {
+			rc = dup_str(v, &m->source_backend, 1);
+		} else if (obj_is_str(k, "schema_version")) {
+			rc = dup_str(v, &m->schema_version, 1);
+		} else if (obj_is_str(k, "kinds")) {
+			if (v->type != MSGPACK_OBJECT_ARRAY || m->kinds || v->via.array.size > 4096) {
+				rc = CAIRN_E_CORRUPT;
+				break;
+			}
+			m->kinds = calloc(v->via.array.size + 1, sizeof(char *));
+			if (!m->kinds) {
+				rc = CAIRN_E_NOMEM;
+				break;
+			}
+			for (uint32_t j = 0; j < v->via.array.size && !rc; j++) {
+				rc = dup_str(&v->via.array.ptr[j], &m->kinds[j], 0);
+				if (!rc)
+					m->n_kinds++;
+			}
+		}
+		/* unknown keys are ignored: later format minors may add some */
+	}
+	if (!rc && m->format > CORE_FORMAT_VERSION) {
+		rc = core_error_set(CAIRN_E_UNSUPPORTED,
+				    "backup uses inner format %d; this cairn reads up to %d: upgrade cairn",
+				    m->format, CORE_FORMAT_VERSION);
+		goto out;
+	}
+	if (!rc && (m->format < 1 || !m->type || !m->kinds ||
+		    (strcmp(m->type, "FULL") != 0 && strcmp(m->type, "TENANT") != 0)))
+		rc = CAIRN_E_CORRUPT;
+out:
+	msgpack_unpacked_destroy(&u);
+	if (rc == CAIRN_E_CORRUPT)
+		core_error_set(rc, "archive is corrupted: malformed manifest");
+	if (rc)
+		core_manifest_free(m);
+	return rc;
+}
+
+void core_manifest_free(struct core_manifest *m)
+{
+	free(m->tool_version);
+	free(m->type);
+	free(m->tenant);
+	free(m->created_at);
+	free(m->source_plugin);
+	free(m->source_backend);
+	free(m->schema_version);
+	for (size_t i = 0; i < m->n_kinds; i++)
+		free(m->kinds[i]);
+	free(m->kinds);
+	memset(m, 0, sizeof(*m));
+}
+
+int core_summary_pack(char *const *kinds, const uint64_t *counts, size_t n, struct core_buf *out)
+{
+	msgpack_packer pk;
+	core_packer_init(&pk, out);
+	msgpack_pack_map(&pk, 1);
+	pack_str(&pk, "records");
+	msgpack_pack_map(&pk, n);
+	for (size_t i = 0; i < n; i++) {
+		pack_str(&pk, kinds[i]);
+		msgpack_pack_uint64(&pk, counts[i]);
+	}
+	return CAIRN_OK;
+}
+
+int core_summary_unpack(const void *data, size_t len, char *const *kinds, size_t n,
+			uint64_t *counts)
+{
+	msgpack_unpacked u;
+	int rc = unpack_one(data, len, &u, "summary");
+	if (rc) {
+		msgpack_unpacked_destroy(&u);
+		return rc;
+	}
+	for (size_t i = 0; i < n; i++)
+		counts[i] = 0;
+	const msgpack_object *root = &u.data;
+	rc = CAIRN_E_CORRUPT;
+	if (root->type == MSGPACK_OBJECT_MAP) {
+		for (uint32_t i = 0; i < root->via.map.size; i++) {
+			const msgpack_object *k = &root->via.map.ptr[i].key;
+			const msgpack_object *v = &root->via.map.ptr[i].val;
+			if (!obj_is_str(k, "records") || v->type != MSGPACK_OBJECT_MAP)
+				continue;
+			rc = CAIRN_OK;
+			for (uint32_t j = 0; j < v->via.map.size && !rc; j++) {
+				const msgpack_object *kk = &v->via.map.ptr[j].key;
+				const msgpack_object *vv = &v->via.map.ptr[j].val;
+				size_t x = 0;
+				while (x < n && !obj_is_str(kk, kinds[x]))
+					x++;
+				if (x == n || vv->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+					rc = CAIRN_E_CORRUPT;
+				else
+					counts[x] = vv->via.u64;
+			}
+		}
+	}
+	msgpack_unpacked_destroy(&u);
+	if (rc)
+		return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed summary");
+	return CAIRN_OK;
+}
+
+static int bad_value(const struct cairn_record *rec, const struct cairn_column *c)
+{
+	return core_error_set(CAIRN_E_PLUGIN, "record '%s' column '%s': value does not match its type",
+			      rec->key, c->name);
+}
+
+int core_record_pack(msgpack_packer *pk, const struct cairn_record *rec)
+{
+	if (rec->n_columns > CORE_MAX_COLUMNS)
+		return core_error_set(CAIRN_E_INVALID, "record '%s' has %zu columns, over the limit of %d",
+				      rec->key, rec->n_columns, CORE_MAX_COLUMNS);
+	msgpack_pack_array(pk, 3);
+	pack_str(pk, rec->key);
+	pack_str(pk, rec->tenant);
+	msgpack_pack_array(pk, rec->n_columns);
+	for (size_t i = 0; i < rec->n_columns; i++) {
+		const struct cairn_column *c = &rec->columns[i];
+		msgpack_pack_array(pk, 3);
+		pack_str(pk, c->name);
+		msgpack_pack_uint32(pk, c->type);
+		switch (c->type) {
+		case CAIRN_COL_NULL:
+			msgpack_pack_nil(pk);
+			break;
+		case CAIRN_COL_JSON: {
+			int rc = core_json_to_msgpack(c->data, c->len, pk);
+			if (rc) {
+				core_error_prefix("record '%s' column '%s'", rec->key, c->name);
+				return rc;
+			}
+			break;
+		}
+		case CAIRN_COL_INT: {
+			char tmp[32], *end;
+			if (c->len == 0 || c->len >= sizeof(tmp))
+				return bad_value(rec, c);
+			memcpy(tmp, c->data, c->len);
+			tmp[c->len] = '\0';
+			long long v = strtoll(tmp, &end, 10);
+			if (*end)
+				return bad_value(rec, c);
+			msgpack_pack_int64(pk, v);
+			break;
+		}
+		case CAIRN_COL_BOOL:
+			if (c->len == 4 && memcmp(c->data, "true", 4) == 0)
+				msgpack_pack_true(pk);
+			else if (c->len == 5 && memcmp(c->data, "false", 5) == 0)
+				msgpack_pack_false(pk);
+			else
+				return bad_value(rec, c);
+			break;
+		case CAIRN_COL_BYTES:
+			msgpack_pack_bin(pk, c->len);
+			msgpack_pack_bin_body(pk, c->data, c->len);
+			break;
+		case CAIRN_COL_TEXT:
+		case CAIRN_COL_TIMESTAMP:
+			msgpack_pack_str(pk, c->len);
+			msgpack_pack_str_body(pk, c->data, c->len);
+			break;
+		default:
+			return core_error_set(CAIRN_E_PLUGIN, "record '%s' column '%s': unknown column type %u",
+					      rec->key, c->name, c->type);
+		}
+	}
+	return CAIRN_OK;
+}
+
+void core_chunk_iter_init(struct core_chunk_iter *it, const void *data, size_t len)
+{
+	memset(it, 0, sizeof(*it));
+	it->data = data;
+	it->len = len;
+	msgpack_unpacked_init(&it->unpacked);
+}
+
+void core_chunk_iter_free(struct core_chunk_iter *it)
+{
+	msgpack_unpacked_destroy(&it->unpacked);
+	core_buf_free(&it->key);
+	core_buf_free(&it->tenant);
+	for (int i = 0; i < CORE_MAX_COLUMNS; i++) {
+		core_buf_free(&it->text[i]);
+		core_buf_free(&it->names[i]);
+	}
+}
+
+static int set_text(struct core_buf *b, const msgpack_object *o)
+{
+	core_buf_reset(b);
+	if (o->type != MSGPACK_OBJECT_STR)
+		return CAIRN_E_CORRUPT;
+	return core_buf_append(b, o->via.str.ptr, o->via.str.size);
+}
+
+/* --to-tenant: the top-level "tenantId" of a JSON value, when it is `from`. */
+static void rewrite_tenant_id(msgpack_object *o, const char *from, const char *to)
+{
+	if (o->type != MSGPACK_OBJECT_MAP)
+		return;
+	for (uint32_t i = 0; i < o->via.map.size; i++) {
+		msgpack_object_kv *kv = &o->via.map.ptr[i];
+		if (obj_is_str(&kv->key, "tenantId") && obj_is_str(&kv->val, from)) {
+			kv->val.via.str.ptr = to;
+			kv->val.via.str.size = (uint32_t)strlen(to);
+		}
+	}
+}
+
+static int corrupt_record(void)
+{
+	return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed record");
+}
+
+int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
+{
+	if (it->off >= it->len)
+		return 0;
+	if (msgpack_unpack_next(&it->unpacked, it->data, it->len, &it->off) != MSGPACK_UNPACK_SUCCESS)
+		return corrupt_record();
+	msgpack_object *o = &it->unpacked.data;
+	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
+		return corrupt_record();
+	msgpack_object *key = &o->via.array.ptr[0], *tenant = &o->via.array.ptr[1],
+		       *cols = &o->via.array.ptr[2];
+	if (set_text(&it->key, key) || memchr(it->key.data, 0, it->key.len) || it->key.len == 0)
+		return corrupt_record();
+	const char *tenant_s = NULL;
+	if (tenant->type != MSGPACK_OBJECT_NIL) {
+		if (set_text(&it->tenant, tenant) || memchr(it->tenant.data, 0, it->tenant.len))
+			return corrupt_record();
+		tenant_s = it->tenant.data;
+	}
+	if (cols->type != MSGPACK_OBJECT_ARRAY || cols->via.array.size > CORE_MAX_COLUMNS)
+		return corrupt_record();
+
+	int rewrite = it->from_tenant && tenant_s && strcmp(tenant_s, it->from_tenant) == 0;
+	if (rewrite) {
+		tenant_s = it->to_tenant;
+		size_t fl = strlen(it->from_tenant);
+		if (it->key.len > fl && memcmp(it->key.data, it->from_tenant, fl) == 0 &&
+		    it->key.data[fl] == '_') {
+			struct core_buf nk = CORE_BUF_INIT;
+			if (core_buf_append_str(&nk, it->to_tenant) ||
+			    core_buf_append(&nk, it->key.data + fl, it->key.len - fl)) {
+				core_buf_free(&nk);
+				return CAIRN_E_NOMEM;
+			}
+			core_buf_free(&it->key);
+			it->key = nk;
+		}
+	}
+
+	for (uint32_t i = 0; i < cols->via.array.size; i++) {
+		msgpack_object *c = &cols->via.array.ptr[i];
+		if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 3)
+			return corrupt_record();
+		msgpack_object *name = &c->via.array.ptr[0], *type = &c->via.array.ptr[1],
+			       *val = &c->via.array.ptr[2];
+		if (set_text(&it->names[i], name) || it->names[i].len == 0 ||
+		    memchr(it->names[i].data, 0, it->names[i].len) ||
+		    type->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return corrupt_record();
+		struct cairn_column *col = &it->cols[i];
+		struct core_buf *t = &it->text[i];
+		core_buf_reset(t);
+		col->name = it->names[i].data;
+		col->type = (uint32_t)type->via.u64;
+		int rc = CAIRN_OK;
+		switch (type->via.u64) {
+		case CAIRN_COL_NULL:
+			if (val->type != MSGPACK_OBJECT_NIL)
+				return corrupt_record();
+			col->data = NULL;
+			col->len = 0;
+			continue;
+		case CAIRN_COL_JSON:
+			if (rewrite && strcmp(col->name, "value") == 0)
+				rewrite_tenant_id(val, it->from_tenant, it->to_tenant);
+			rc = core_msgpack_to_json(val, t);
+			if (rc)
+				return rc;
+			break;
+		case CAIRN_COL_INT:
+			if (val->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+				rc = core_buf_printf(t, "%" PRIu64, val->via.u64);
+			else if (val->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+				rc = core_buf_printf(t, "%" PRId64, val->via.i64);
+			else
+				return corrupt_record();
+			break;
+		case CAIRN_COL_BOOL:
+			if (val->type != MSGPACK_OBJECT_BOOLEAN)
+				return corrupt_record();
+			rc = core_buf_append_str(t, val->via.boolean ? "true" : "false");
+			break;
+		case CAIRN_COL_BYTES:
+			if (val->type != MSGPACK_OBJECT_BIN)
+				return corrupt_record();
+			rc = core_buf_append(t, val->via.bin.ptr, val->via.bin.size);
+			break;
+		case CAIRN_COL_TEXT:
+		case CAIRN_COL_TIMESTAMP:
+			rc = set_text(t, val);
+			if (rc)
+				return corrupt_record();
+			break;
+		default:
+			return corrupt_record();
+		}
+		if (rc)
+			return rc;
+		if (!t->data && core_buf_reserve(t, 0))
+			return CAIRN_E_NOMEM;
+		col->data = t->data;
+		col->len = t->len;
+	}
+	it->rec.struct_size = sizeof(it->rec);
+	it->rec.key = it->key.data;
+	it->rec.tenant = tenant_s;
+	it->rec.n_columns = cols->via.array.size;
+	it->rec.columns = it->cols;
+	/* the key column travels with the record: keep it in step with a rewritten key */
+	if (rewrite)
+		for (size_t i = 0; i < it->rec.n_columns; i++)
+			if (strcmp(it->cols[i].name, "key") == 0 && it->cols[i].type == CAIRN_COL_TEXT) {
+				it->cols[i].data = it->key.data;
+				it->cols[i].len = it->key.len;
+			}
+	*rec = &it->rec;
+	return 1;
+}

@@ -1,0 +1,78 @@
+/*
+ * record.h — what goes inside the inner archive, as msgpack (docs/format.md
+ * "Inner archive"):
+ *   manifest.msgpack          first entry: what this backup is
+ *   records/<KIND>/NNNNNN.msgpack   bounded chunks of records of one kind
+ *   summary.msgpack           last entry: counts per kind
+ * A record is the array [key, tenant|nil, [[column, type, value] …]];
+ * JSON column values are native msgpack (codec.h), other values are str,
+ * int, bool or bin by the column type (cairn/source.h).
+ */
+#ifndef CORE_RECORD_H
+#define CORE_RECORD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <msgpack.h>
+
+#include "buf.h"
+#include "cairn/source.h"
+
+#define CORE_FORMAT_VERSION 1
+#define CORE_MAX_COLUMNS 64
+
+struct core_manifest {
+	int format;
+	char *tool_version;
+	char *type;            /* "FULL" or "TENANT" */
+	char *tenant;          /* TENANT backups; NULL for FULL */
+	char *created_at;      /* ISO 8601 UTC with nanoseconds */
+	char *source_plugin;   /* "postgresql" */
+	char *source_backend;  /* "postgresql 15.4" */
+	char *schema_version;  /* Flyway version, or NULL */
+	char **kinds;          /* kinds this backup covers, sorted; empty ones included */
+	size_t n_kinds;
+};
+
+int core_manifest_pack(const struct core_manifest *m, struct core_buf *out);
+/* CAIRN_E_CORRUPT when malformed, CAIRN_E_UNSUPPORTED for a newer format. */
+int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m);
+void core_manifest_free(struct core_manifest *m);
+
+/* Counts per kind, parallel to a kinds list. */
+int core_summary_pack(char *const *kinds, const uint64_t *counts, size_t n, struct core_buf *out);
+/* Fills counts[i] for kinds[i]; a kind in the summary but not in kinds is corrupt. */
+int core_summary_unpack(const void *data, size_t len, char *const *kinds, size_t n,
+			uint64_t *counts);
+
+/* msgpack_packer that appends to a core_buf. */
+void core_packer_init(msgpack_packer *pk, struct core_buf *out);
+
+/* Append one record to a chunk (JSON columns go through the codec). */
+int core_record_pack(msgpack_packer *pk, const struct cairn_record *rec);
+
+/*
+ * Decoding a chunk: records come out one by one as struct cairn_record,
+ * with JSON values turned back to text. Everything a decoded record points
+ * to is owned by the iterator and valid until the next call.
+ */
+struct core_chunk_iter {
+	const char *data;
+	size_t len, off;
+	msgpack_unpacked unpacked;
+	struct core_buf key, tenant;
+	struct core_buf text[CORE_MAX_COLUMNS];
+	struct core_buf names[CORE_MAX_COLUMNS];
+	struct cairn_column cols[CORE_MAX_COLUMNS];
+	struct cairn_record rec;
+	/* --to-tenant: rewrite records of tenant `from` to tenant `to` */
+	const char *from_tenant, *to_tenant;
+};
+
+void core_chunk_iter_init(struct core_chunk_iter *it, const void *data, size_t len);
+/* 1 and *rec set; 0 at the end of the chunk; CAIRN_E_CORRUPT on malformed data. */
+int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec);
+void core_chunk_iter_free(struct core_chunk_iter *it);
+
+#endif /* CORE_RECORD_H */

@@ -1,0 +1,218 @@
+/*
+ * restore.c — `cairn backups restore URI`.
+ *
+ * Single pass, all-or-nothing: records are written inside the source's one
+ * restore transaction as they are decoded, and the transaction is committed
+ * only after the archive has been read to its authenticated end and the
+ * summary's counts match what was read. Any failure before that — wrong key,
+ * corruption, truncation, a record the target rejects — rolls back, so the
+ * target is left exactly as it was.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "container.h"
+#include "engine.h"
+#include "error.h"
+#include "host.h"
+#include "log.h"
+#include "record.h"
+
+struct outcome {
+	uint64_t n[4]; /* indexed by enum cairn_write_outcome; [0] = records read */
+};
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * The descriptor a restore writes a kind with: the target's catalogue entry;
+ * a kind this catalogue does not know is an error (the operator can add it
+ * under [kinds]).
+ */
+static const struct cairn_kind_desc *target_kind(struct core_run *run, const char *kind)
+{
+	const struct cairn_kind_desc *kd = core_kinds_find(&run->kinds, kind);
+	if (!kd)
+		core_error_set(CAIRN_E_SCHEMA,
+			       "backup holds kind '%s' that the catalogue does not know; add it under "
+			       "[kinds] in the configuration", kind);
+	return kd;
+}
+
+struct writer_ctx {
+	struct core_run *run;
+	struct core_source *src;
+	const struct cairn_kind_desc **kds; /* per manifest kind */
+	struct outcome *out;
+	uint64_t total;
+};
+
+static int write_record(void *ud, size_t ki, const struct cairn_record *rec)
+{
+	struct writer_ctx *w = ud;
+	int outcome = 0;
+	int rc = w->src->vt->restore_write(w->src->inst, w->kds[ki], rec, &outcome);
+	if (rc)
+		return core_fail(w->run, CORE_EXIT_SOURCE, rc);
+	if (outcome < CAIRN_WRITE_NEW || outcome > CAIRN_WRITE_UNCHANGED)
+		return core_fail(w->run, CORE_EXIT_PLUGIN,
+				 core_error_set(CAIRN_E_PLUGIN, "plugin returned outcome %d", outcome));
+	w->out[ki].n[outcome]++;
+	core_host()->progress(core_host(), ++w->total, 0);
+	return CAIRN_OK;
+}
+
+int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int replace,
+		     const char *to_tenant)
+{
+	long long t0 = now_ms();
+	struct core_opened o;
+	struct core_source src = {0};
+	struct outcome *out = NULL;
+	uint64_t *expected = NULL;
+	const struct cairn_kind_desc **kds = NULL;
+	int in_tx = 0;
+
+	core_info("Restoring %s", uri);
+	int rc = core_backup_open(run, uri, &o);
+	if (rc)
+		goto done;
+	struct core_manifest *m = o.manifest;
+	core_info("Restoring %s backup from Cairn version %s created at %s", m->type,
+		  m->tool_version ? m->tool_version : "unknown", m->created_at ? m->created_at : "unknown");
+	if (to_tenant && strcmp(m->type, "TENANT") != 0) {
+		rc = core_fail(run, CORE_EXIT_USAGE,
+			       core_error_set(CAIRN_E_INVALID, "--to-tenant needs a TENANT backup; this is a %s backup",
+					      m->type));
+		goto done;
+	}
+	out = calloc(m->n_kinds + 1, sizeof(*out));
+	expected = calloc(m->n_kinds + 1, sizeof(*expected));
+	if (!out || !expected) {
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto done;
+	}
+	kds = calloc(m->n_kinds + 1, sizeof(*kds));
+	if (!kds) {
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto done;
+	}
+	for (size_t i = 0; i < m->n_kinds; i++)
+		if (!(kds[i] = target_kind(run, m->kinds[i]))) {
+			rc = core_fail(run, CORE_EXIT_SOURCE, CAIRN_E_SCHEMA);
+			goto done;
+		}
+
+	rc = core_source_open(run, run->source_uri, &src);
+	if (rc)
+		goto done;
+	struct cairn_restore_opts ro = {
+		.struct_size = sizeof(ro),
+		.dry_run = dry_run,
+		.replace = replace,
+		.source_schema_version = m->schema_version,
+	};
+	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->restore_begin(src.inst, &ro));
+	if (rc)
+		goto done;
+	in_tx = 1;
+
+	const char *scope_tenant = NULL;
+	if (strcmp(m->type, "TENANT") == 0)
+		scope_tenant = to_tenant ? to_tenant : m->tenant;
+	if (replace) {
+		/* clear every kind the backup covers, in scope, before writing any */
+		for (size_t i = 0; i < m->n_kinds && !rc; i++) {
+			const struct cairn_kind_desc *kd = kds[i];
+			int exists = src.vt->kind_exists(src.inst, kd);
+			if (exists < 0)
+				rc = core_fail(run, CORE_EXIT_SOURCE, exists);
+			else if (exists)
+				rc = core_fail(run, CORE_EXIT_SOURCE,
+					       src.vt->restore_delete_scope(src.inst, kd, scope_tenant));
+		}
+		if (rc)
+			goto done;
+	}
+
+	core_progress_step("restoring: records");
+	struct writer_ctx w = {.run = run, .src = &src, .kds = kds, .out = out};
+	rc = core_backup_read_records(run, &o, to_tenant, write_record, &w, expected);
+	if (rc)
+		goto done;
+	for (size_t i = 0; i < m->n_kinds; i++)
+		out[i].n[0] = expected[i];
+	/* everything authenticated and counted: now, and only now, commit */
+	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->restore_commit(src.inst));
+	in_tx = 0;
+	if (rc)
+		goto done;
+	core_progress_done();
+
+	char line[8192];
+	uint64_t *restored = calloc(m->n_kinds + 1, sizeof(*restored));
+	if (!restored) {
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto done;
+	}
+	for (size_t i = 0; i < m->n_kinds; i++)
+		restored[i] = out[i].n[0];
+	core_format_summary(m->kinds, expected, m->n_kinds, line, sizeof(line));
+	core_info("Backup summary: %s", line);
+	core_format_summary(m->kinds, restored, m->n_kinds, line, sizeof(line));
+	core_info("%s: %s", dry_run ? "Restore summary (dry run, nothing written)" : "Restore summary", line);
+	size_t used = 0;
+	used += (size_t)snprintf(line, sizeof(line), "[");
+	for (size_t i = 0; i < m->n_kinds && used < sizeof(line); i++)
+		used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s: %llu new, %llu changed, %llu unchanged",
+					 i ? ", " : "", m->kinds[i], (unsigned long long)out[i].n[CAIRN_WRITE_NEW],
+					 (unsigned long long)out[i].n[CAIRN_WRITE_CHANGED],
+					 (unsigned long long)out[i].n[CAIRN_WRITE_UNCHANGED]);
+	if (used < sizeof(line))
+		snprintf(line + used, sizeof(line) - used, "]");
+	core_info("%s: %s", dry_run ? "Would change" : "Changes", line);
+	core_info("Restore done in %lld ms", now_ms() - t0);
+	if (run->json) {
+		json_t *kinds = json_object();
+		for (size_t i = 0; i < m->n_kinds; i++)
+			json_object_set_new(kinds, m->kinds[i],
+					    json_pack("{s:I, s:I, s:I, s:I}", "records", (json_int_t)out[i].n[0],
+						      "new", (json_int_t)out[i].n[CAIRN_WRITE_NEW], "changed",
+						      (json_int_t)out[i].n[CAIRN_WRITE_CHANGED], "unchanged",
+						      (json_int_t)out[i].n[CAIRN_WRITE_UNCHANGED]));
+		json_t *j = json_pack("{s:s, s:s, s:s?, s:b, s:o}", "uri", uri, "type", m->type,
+				      "tenant", to_tenant ? to_tenant : m->tenant, "dry_run", dry_run,
+				      "kinds", kinds);
+		json_dumpf(j, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else if (dry_run) {
+		printf("Dry run, nothing restored from URI: %s\n", uri);
+	} else {
+		printf("Backup restored from URI: %s\n", uri);
+	}
+	fflush(stdout);
+	free(restored);
+done:
+	core_progress_done();
+	if (in_tx)
+		src.vt->restore_rollback(src.inst);
+	core_source_close(&src);
+	core_backup_close(&o);
+	free(out);
+	free(expected);
+	free(kds);
+	if (rc && run->exit_class == CORE_EXIT_OK)
+		run->exit_class = CORE_EXIT_FAILURE;
+	return rc ? (int)run->exit_class : CORE_EXIT_OK;
+}

@@ -1,0 +1,116 @@
+/*
+ * postgresql.h — internal declarations of the PostgreSQL source plugin.
+ * Never installed; shared by postgresql.c, postgresql_read.c and
+ * postgresql_restore.c only.
+ */
+#ifndef CAIRN_PLUGIN_POSTGRESQL_H
+#define CAIRN_PLUGIN_POSTGRESQL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "cairn/host.h"
+#include "cairn/source.h"
+#include "cairn/status.h"
+
+#define PG_NAME "postgresql"
+
+/* Rows fetched per round trip from a server-side cursor (option fetch_size). */
+#define PG_DEFAULT_FETCH 1000
+
+enum pg_tx {
+	PG_TX_NONE = 0,
+	PG_TX_SNAPSHOT = 1, /* repeatable-read read-only backup transaction */
+	PG_TX_RESTORE = 2   /* read-write restore transaction */
+};
+
+/* One column of a table, as the catalogue describes it. */
+struct pg_col {
+	char *name;       /* column name, unquoted */
+	char *type;       /* format_type(atttypid, NULL): castable type name */
+	char *typname;    /* pg_type.typname of the base type ("jsonb", "int4") */
+	uint32_t ctype;   /* enum cairn_column_type it travels as */
+	int generated;    /* 1 for GENERATED ALWAYS AS (…) STORED (never written) */
+};
+
+/* A prepared upsert for one column list of one table. */
+struct pg_stmt {
+	char name[32];       /* prepared statement name */
+	size_t n;            /* number of parameters */
+	size_t *col;         /* index into table->cols, per parameter */
+	char **rec_names;    /* record column names in parameter order (key may be synthetic) */
+	int synthetic_key;   /* 1 when the record had no "key" column: param 0 is rec->key */
+};
+
+/* A table as seen in the target schema, cached during one restore. */
+struct pg_table {
+	char *name;
+	char *qname;         /* "schema"."table", quoted */
+	struct pg_col *cols;
+	size_t n_cols;
+	int exists;
+	int has_key;         /* a real column named "key" */
+	char *tenant_expr;   /* SQL yielding the tenant id, or NULL when the table has none */
+	int checked;         /* restore: first record's columns were checked */
+	struct pg_stmt *stmt;
+	struct pg_table *next;
+};
+
+struct pg_inst {
+	const struct cairn_host *host;
+	PGconn *conn;
+	char *schema;          /* schema holding Kestra's tables (unquoted) */
+	char *qschema;         /* quoted schema */
+	char *backend;         /* "postgresql 15.4" */
+	char *schema_version;  /* from flyway_schema_history, or NULL */
+	int tx;                /* enum pg_tx */
+	int tx_failed;         /* a statement failed inside the transaction */
+	unsigned tx_gen;       /* counts transactions: a cursor belongs to one */
+	int dry_run;
+	long fetch_size;
+	unsigned seq;          /* names of cursors and statements */
+	struct pg_table *tables; /* restore cache */
+	/* restore scratch: NUL-terminated copies of parameter values */
+	char *scratch;
+	size_t scratch_cap;
+	const char **pvals;
+	int *plens;
+	int *pfmts;
+	size_t pcap;
+};
+
+/* postgresql.c */
+int postgresql_fail(struct pg_inst *pg, int status, const char *fmt, ...) CAIRN_PRINTF(3, 4);
+int postgresql_result_error(struct pg_inst *pg, const PGresult *res, const char *what,
+			    const char *name);
+const char *postgresql_first_line(const char *msg, char *buf, size_t size);
+int postgresql_exec_ok(struct pg_inst *pg, const char *sql, const char *what);
+char *postgresql_strdup(const char *s);
+char *postgresql_quote_ident(struct pg_inst *pg, const char *ident);
+int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table **out);
+void postgresql_table_free(struct pg_table *t);
+int postgresql_cancelled(struct pg_inst *pg);
+int postgresql_schema_version(struct pg_inst *pg, char **out, int *has_flyway);
+
+/* postgresql_read.c */
+int postgresql_snapshot_begin(void *inst);
+int postgresql_snapshot_end(void *inst);
+int postgresql_kind_exists(void *inst, const struct cairn_kind_desc *kind);
+int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
+			   const char *tenant, void **cursor);
+int postgresql_cursor_next(void *cursor, const struct cairn_record **rec);
+void postgresql_cursor_close(void *cursor);
+
+/* postgresql_restore.c */
+int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts);
+int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
+				    const char *tenant);
+int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
+			     const struct cairn_record *rec, int *outcome);
+int postgresql_restore_commit(void *inst);
+int postgresql_restore_rollback(void *inst);
+void postgresql_restore_reset(struct pg_inst *pg);
+
+#endif /* CAIRN_PLUGIN_POSTGRESQL_H */

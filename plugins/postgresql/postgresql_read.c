@@ -1,0 +1,435 @@
+/*
+ * postgresql_read.c — the backup half: one repeatable-read, read-only
+ * transaction, and a server-side cursor per kind so that memory is bounded
+ * by one batch of rows whatever the table's size.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "postgresql.h"
+
+struct pg_cursor {
+	struct pg_inst *pg;
+	char name[32];
+	struct pg_table *table;
+	size_t n;                 /* real columns, in table order */
+	size_t *colidx;           /* table column index per record column */
+	size_t key_field;         /* result field holding the key */
+	struct cairn_column *cols;
+	struct cairn_record rec;
+	unsigned char **bytes;    /* decode buffer per BYTES column */
+	size_t *bytes_cap;
+	PGresult *batch;
+	int row, nrows;
+	int last_batch;           /* the server has nothing after this batch */
+	int open;                 /* the server-side cursor is declared */
+	unsigned tx_gen;          /* the snapshot it was declared in */
+};
+
+int postgresql_snapshot_begin(void *inst)
+{
+	struct pg_inst *pg = inst;
+	int rc;
+
+	if (pg == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_NONE)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "a transaction is already open");
+	rc = postgresql_exec_ok(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
+				"unable to start the snapshot");
+	if (rc != CAIRN_OK)
+		return rc;
+	pg->tx = PG_TX_SNAPSHOT;
+	pg->tx_failed = 0;
+	pg->tx_gen++;
+	/*
+	 * A role's statement or idle timeout must not kill a long backup: the
+	 * core may spend a while uploading between two fetches.
+	 */
+	rc = postgresql_exec_ok(pg,
+				"SET LOCAL statement_timeout = 0; "
+				"SET LOCAL idle_in_transaction_session_timeout = 0",
+				"unable to start the snapshot");
+	if (rc != CAIRN_OK) {
+		PGresult *res = PQexec(pg->conn, "ROLLBACK");
+		PQclear(res);
+		pg->tx = PG_TX_NONE;
+	}
+	return rc;
+}
+
+int postgresql_snapshot_end(void *inst)
+{
+	struct pg_inst *pg = inst;
+	int rc;
+
+	if (pg == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_SNAPSHOT)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "no snapshot is open");
+	/* Read only: committing or rolling back is the same, but COMMIT reports a failed one. */
+	rc = postgresql_exec_ok(pg, pg->tx_failed ? "ROLLBACK" : "COMMIT",
+				"unable to end the snapshot");
+	pg->tx = PG_TX_NONE;
+	pg->tx_failed = 0;
+	return rc;
+}
+
+int postgresql_kind_exists(void *inst, const struct cairn_kind_desc *kind)
+{
+	static const char sql[] =
+		"SELECT 1 FROM pg_catalog.pg_class c "
+		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"WHERE n.nspname = $1 AND c.relname = $2 "
+		"  AND c.relkind IN ('r', 'p', 'v', 'm', 'f')";
+	struct pg_inst *pg = inst;
+	const char *params[2];
+	PGresult *res;
+	int rc;
+
+	if (pg == NULL || kind == NULL)
+		return CAIRN_E_INVALID;
+	if (kind->table == NULL || *kind->table == '\0')
+		return 0;
+	params[0] = pg->schema;
+	params[1] = kind->table;
+	res = PQexecParams(pg->conn, sql, 2, NULL, params, NULL, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK)
+		rc = postgresql_result_error(pg, res, "unable to look up table", kind->table);
+	else
+		rc = PQntuples(res) > 0 ? 1 : 0;
+	PQclear(res);
+	return rc;
+}
+
+/* SQL growing in one heap buffer; an allocation failure sticks. */
+struct sqlbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void sb_add(struct sqlbuf *b, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (b->oom)
+		return;
+	if (b->len + l + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *np;
+		while (cap < b->len + l + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, l + 1);
+	b->len += l;
+}
+
+static void cursor_free(struct pg_cursor *c)
+{
+	if (c == NULL)
+		return;
+	PQclear(c->batch);
+	if (c->bytes != NULL)
+		for (size_t i = 0; i < c->n; i++)
+			free(c->bytes[i]);
+	free(c->bytes);
+	free(c->bytes_cap);
+	free(c->cols);
+	free(c->colidx);
+	postgresql_table_free(c->table);
+	free(c);
+}
+
+/* The SELECT expression that gives column `col` in its transport form. */
+static void select_expr(struct sqlbuf *b, const struct pg_col *col, const char *qcol)
+{
+	switch (col->ctype) {
+	case CAIRN_COL_TIMESTAMP:
+		/* to_json gives ISO 8601 with 'T' and, for timestamptz, the offset. */
+		sb_add(b, "to_json(");
+		sb_add(b, qcol);
+		if (strcmp(col->typname, "timestamp") == 0)
+			sb_add(b, " AT TIME ZONE 'UTC'");
+		sb_add(b, ") #>> '{}'");
+		break;
+	case CAIRN_COL_BYTES:
+		sb_add(b, qcol); /* text form, bytea_output = hex: decoded in cursor_next */
+		break;
+	default:
+		sb_add(b, qcol);
+		sb_add(b, "::text");
+		break;
+	}
+}
+
+int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
+			   const char *tenant, void **cursor)
+{
+	struct pg_inst *pg = inst;
+	struct pg_cursor *c = NULL;
+	struct sqlbuf sql = {0};
+	const char *params[1];
+	PGresult *res = NULL;
+	int rc = CAIRN_OK, have_key = 0;
+	size_t field = 0;
+
+	if (pg == NULL || kind == NULL || cursor == NULL)
+		return CAIRN_E_INVALID;
+	if (kind->table == NULL || *kind->table == '\0')
+		return postgresql_fail(pg, CAIRN_E_INVALID, "kind '%s' has no table",
+				       kind->kind ? kind->kind : "?");
+	if (pg->tx != PG_TX_SNAPSHOT)
+		return postgresql_fail(pg, CAIRN_E_INVALID,
+				       "cursor_open called outside a snapshot");
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+	c->pg = pg;
+	rc = postgresql_table_load(pg, kind->table, &c->table);
+	if (rc != CAIRN_OK)
+		goto fail;
+	if (!c->table->exists) {
+		rc = postgresql_fail(pg, CAIRN_E_NOT_FOUND, "table '%s' does not exist in schema '%s'",
+				     kind->table, pg->schema);
+		goto fail;
+	}
+	if (!c->table->has_key) {
+		rc = postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'",
+				     kind->table);
+		goto fail;
+	}
+	if (tenant != NULL && c->table->tenant_expr == NULL) {
+		rc = postgresql_fail(pg, CAIRN_E_SCHEMA,
+				     "table '%s' has neither a tenant_id column nor a JSON value: "
+				     "it cannot be filtered by tenant", kind->table);
+		goto fail;
+	}
+	for (size_t i = 0; i < c->table->n_cols; i++)
+		c->n += !c->table->cols[i].generated;
+	c->colidx = calloc(c->n ? c->n : 1, sizeof *c->colidx);
+	c->cols = calloc(c->n ? c->n : 1, sizeof *c->cols);
+	c->bytes = calloc(c->n ? c->n : 1, sizeof *c->bytes);
+	c->bytes_cap = calloc(c->n ? c->n : 1, sizeof *c->bytes_cap);
+	if (c->colidx == NULL || c->cols == NULL || c->bytes == NULL || c->bytes_cap == NULL) {
+		rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		goto fail;
+	}
+
+	snprintf(c->name, sizeof c->name, "cairn_cur_%u", ++pg->seq);
+	sb_add(&sql, "DECLARE ");
+	sb_add(&sql, c->name);
+	sb_add(&sql, " NO SCROLL CURSOR FOR SELECT ");
+	for (size_t i = 0; i < c->table->n_cols; i++) {
+		const struct pg_col *col = &c->table->cols[i];
+		char *q;
+		if (col->generated)
+			continue;
+		q = postgresql_quote_ident(pg, col->name);
+		if (q == NULL) {
+			sql.oom = 1;
+			break;
+		}
+		if (field > 0)
+			sb_add(&sql, ", ");
+		select_expr(&sql, col, q);
+		free(q);
+		if (strcmp(col->name, "key") == 0 && !have_key) {
+			c->key_field = field;
+			have_key = 1;
+		}
+		c->colidx[field] = i;
+		c->cols[field].name = col->name;
+		field++;
+	}
+	sb_add(&sql, field > 0 ? ", " : "");
+	if (c->table->tenant_expr != NULL) {
+		sb_add(&sql, "(");
+		sb_add(&sql, c->table->tenant_expr);
+		sb_add(&sql, ")::text");
+	} else {
+		sb_add(&sql, "NULL::text");
+	}
+	sb_add(&sql, " FROM ");
+	sb_add(&sql, c->table->qname);
+	if (tenant != NULL) {
+		sb_add(&sql, " WHERE (");
+		sb_add(&sql, c->table->tenant_expr);
+		sb_add(&sql, ") = $1");
+	}
+	sb_add(&sql, " ORDER BY \"key\"");
+	if (sql.oom) {
+		rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	params[0] = tenant;
+	res = PQexecParams(pg->conn, sql.p, tenant ? 1 : 0, NULL, tenant ? params : NULL, NULL,
+			   NULL, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = postgresql_result_error(pg, res, "unable to read table", kind->table);
+		goto fail;
+	}
+	c->open = 1;
+	c->tx_gen = pg->tx_gen;
+	c->rec.struct_size = sizeof c->rec;
+	c->rec.n_columns = c->n;
+	c->rec.columns = c->cols;
+	PQclear(res);
+	free(sql.p);
+	*cursor = c;
+	return CAIRN_OK;
+fail:
+	PQclear(res);
+	free(sql.p);
+	cursor_free(c);
+	return rc;
+}
+
+static int hexval(unsigned char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* bytea's hex text form "\x0a1b…" into the column's reusable buffer. */
+static int decode_bytea(struct pg_cursor *c, size_t i, const char *s, size_t len)
+{
+	size_t n;
+	unsigned char *out;
+
+	if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0)
+		return postgresql_fail(c->pg, CAIRN_E_CORRUPT,
+				       "unexpected bytea text in table '%s' (bytea_output is not hex)",
+				       c->table->name);
+	n = (len - 2) / 2;
+	if (n + 1 > c->bytes_cap[i]) {
+		out = realloc(c->bytes[i], n + 1);
+		if (out == NULL)
+			return postgresql_fail(c->pg, CAIRN_E_NOMEM, "out of memory");
+		c->bytes[i] = out;
+		c->bytes_cap[i] = n + 1;
+	}
+	out = c->bytes[i];
+	for (size_t k = 0; k < n; k++) {
+		int hi = hexval((unsigned char)s[2 + 2 * k]), lo = hexval((unsigned char)s[3 + 2 * k]);
+		if (hi < 0 || lo < 0)
+			return postgresql_fail(c->pg, CAIRN_E_CORRUPT,
+					       "invalid bytea text in table '%s'", c->table->name);
+		out[k] = (unsigned char)(hi << 4 | lo);
+	}
+	c->cols[i].data = (const char *)out;
+	c->cols[i].len = n;
+	return CAIRN_OK;
+}
+
+static int fetch_batch(struct pg_cursor *c)
+{
+	struct pg_inst *pg = c->pg;
+	char sql[96];
+
+	PQclear(c->batch);
+	c->batch = NULL;
+	c->row = c->nrows = 0;
+	if (postgresql_cancelled(pg))
+		return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
+	snprintf(sql, sizeof sql, "FETCH %ld FROM %s", pg->fetch_size, c->name);
+	c->batch = PQexec(pg->conn, sql);
+	if (c->batch == NULL || PQresultStatus(c->batch) != PGRES_TUPLES_OK) {
+		int rc = postgresql_result_error(pg, c->batch, "unable to read table", c->table->name);
+		PQclear(c->batch);
+		c->batch = NULL;
+		return rc;
+	}
+	if ((size_t)PQnfields(c->batch) != c->n + 1) {
+		PQclear(c->batch);
+		c->batch = NULL;
+		return postgresql_fail(pg, CAIRN_E_BACKEND, "unexpected result shape from table '%s'",
+				       c->table->name);
+	}
+	c->nrows = PQntuples(c->batch);
+	c->last_batch = c->nrows < pg->fetch_size;
+	return CAIRN_OK;
+}
+
+int postgresql_cursor_next(void *cursor, const struct cairn_record **rec)
+{
+	struct pg_cursor *c = cursor;
+	PGresult *b;
+	int rc;
+
+	if (c == NULL || rec == NULL)
+		return CAIRN_E_INVALID;
+	if (c->row >= c->nrows) {
+		if (c->last_batch)
+			return 0;
+		rc = fetch_batch(c);
+		if (rc != CAIRN_OK)
+			return rc;
+		if (c->nrows == 0) {
+			c->last_batch = 1;
+			return 0;
+		}
+	}
+	b = c->batch;
+	for (size_t i = 0; i < c->n; i++) {
+		struct cairn_column *col = &c->cols[i];
+		const struct pg_col *pc = &c->table->cols[c->colidx[i]];
+		if (PQgetisnull(b, c->row, (int)i)) {
+			col->type = CAIRN_COL_NULL;
+			col->data = NULL;
+			col->len = 0;
+			continue;
+		}
+		col->type = pc->ctype;
+		if (pc->ctype == CAIRN_COL_BYTES) {
+			rc = decode_bytea(c, i, PQgetvalue(b, c->row, (int)i),
+					  (size_t)PQgetlength(b, c->row, (int)i));
+			if (rc != CAIRN_OK)
+				return rc;
+			continue;
+		}
+		col->data = PQgetvalue(b, c->row, (int)i);
+		col->len = (size_t)PQgetlength(b, c->row, (int)i);
+	}
+	c->rec.key = PQgetisnull(b, c->row, (int)c->key_field)
+			     ? ""
+			     : PQgetvalue(b, c->row, (int)c->key_field);
+	c->rec.tenant = PQgetisnull(b, c->row, (int)c->n) ? NULL : PQgetvalue(b, c->row, (int)c->n);
+	c->row++;
+	*rec = &c->rec;
+	return 1;
+}
+
+void postgresql_cursor_close(void *cursor)
+{
+	struct pg_cursor *c = cursor;
+
+	if (c == NULL)
+		return;
+	/* A failed transaction refuses CLOSE; ending the transaction drops the cursor anyway. */
+	if (c->open && c->pg->tx == PG_TX_SNAPSHOT && c->tx_gen == c->pg->tx_gen &&
+	    !c->pg->tx_failed &&
+	    PQstatus(c->pg->conn) == CONNECTION_OK) {
+		char sql[64];
+		PGresult *res;
+		snprintf(sql, sizeof sql, "CLOSE %s", c->name);
+		res = PQexec(c->pg->conn, sql);
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+			c->pg->tx_failed = 1;
+		PQclear(res);
+	}
+	cursor_free(c);
+}

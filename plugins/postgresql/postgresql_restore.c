@@ -1,0 +1,593 @@
+/*
+ * postgresql_restore.c — the restore half: one read-committed transaction,
+ * one prepared upsert per table, outcomes from the upsert itself.
+ *
+ * The upsert only updates a row whose real columns differ (JSONB compared
+ * as JSONB, so formatting is not a change) and returns (xmax = 0): a row
+ * with true was inserted, a row with false was updated, no row means the
+ * stored row was already equal. A dry run does the same work and rolls
+ * back, so its outcomes are exact.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "postgresql.h"
+
+struct sqlbuf {
+	char *p;
+	size_t len, cap;
+	int oom;
+};
+
+static void sb_add(struct sqlbuf *b, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (b->oom)
+		return;
+	if (b->len + l + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 512;
+		char *np;
+		while (cap < b->len + l + 1)
+			cap *= 2;
+		np = realloc(b->p, cap);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, l + 1);
+	b->len += l;
+}
+
+static void sb_quoted(struct sqlbuf *b, struct pg_inst *pg, const char *ident)
+{
+	char *q = postgresql_quote_ident(pg, ident);
+
+	if (q == NULL) {
+		b->oom = 1;
+		return;
+	}
+	sb_add(b, q);
+	free(q);
+}
+
+static void stmt_free(struct pg_stmt *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < s->n; i++)
+		free(s->rec_names[i]);
+	free(s->rec_names);
+	free(s->col);
+	free(s);
+}
+
+/*
+ * Forgets the tables and statements of the last restore. Prepared
+ * statements outlive transactions, so they are deallocated once the
+ * transaction is over and the connection is usable.
+ */
+void postgresql_restore_reset(struct pg_inst *pg)
+{
+	struct pg_table *t = pg->tables, *next;
+
+	for (; t != NULL; t = next) {
+		next = t->next;
+		if (t->stmt != NULL && pg->conn != NULL && pg->tx == PG_TX_NONE &&
+		    PQstatus(pg->conn) == CONNECTION_OK) {
+			char sql[64];
+			PGresult *res;
+			snprintf(sql, sizeof sql, "DEALLOCATE %s", t->stmt->name);
+			res = PQexec(pg->conn, sql);
+			PQclear(res);
+		}
+		postgresql_table_free(t);
+	}
+	pg->tables = NULL;
+}
+
+static int table_get(struct pg_inst *pg, const struct cairn_kind_desc *kind,
+		     struct pg_table **out)
+{
+	struct pg_table *t;
+	int rc;
+
+	if (kind == NULL || kind->table == NULL || *kind->table == '\0')
+		return postgresql_fail(pg, CAIRN_E_INVALID, "kind '%s' has no table",
+				       kind && kind->kind ? kind->kind : "?");
+	for (t = pg->tables; t != NULL; t = t->next)
+		if (strcmp(t->name, kind->table) == 0)
+			break;
+	if (t == NULL) {
+		rc = postgresql_table_load(pg, kind->table, &t);
+		if (rc != CAIRN_OK)
+			return rc;
+		t->next = pg->tables;
+		pg->tables = t;
+	}
+	if (!t->exists)
+		return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' does not exist in schema '%s'",
+				       kind->table, pg->schema);
+	*out = t;
+	return CAIRN_OK;
+}
+
+int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts)
+{
+	struct pg_inst *pg = inst;
+	const char *source_version = NULL;
+	char *target_version = NULL;
+	int has_flyway, rc;
+	PGresult *res;
+
+	if (pg == NULL || opts == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_NONE)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "a transaction is already open");
+	postgresql_restore_reset(pg);
+	pg->dry_run = 0;
+	if (opts->struct_size >= offsetof(struct cairn_restore_opts, dry_run) + sizeof opts->dry_run)
+		pg->dry_run = opts->dry_run != 0;
+	if (opts->struct_size >= offsetof(struct cairn_restore_opts, source_schema_version) +
+					 sizeof opts->source_schema_version)
+		source_version = opts->source_schema_version;
+
+	rc = postgresql_schema_version(pg, &target_version, &has_flyway);
+	if (rc != CAIRN_OK)
+		return rc;
+	if (!has_flyway)
+		return postgresql_fail(pg, CAIRN_E_SCHEMA,
+				       "target database has no Kestra schema (no "
+				       "flyway_schema_history table in schema '%s')",
+				       pg->schema);
+	if (source_version != NULL &&
+	    (target_version == NULL || strcmp(source_version, target_version) != 0))
+		CAIRN_LOG_WARN(pg->host, PG_NAME,
+			       "the backup was taken from schema version %s, the target has %s: "
+			       "restoring anyway, columns are matched by name",
+			       source_version, target_version ? target_version : "none");
+	free(target_version);
+
+	rc = postgresql_exec_ok(pg, "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE",
+				"unable to start the restore transaction");
+	if (rc != CAIRN_OK)
+		return rc;
+	pg->tx = PG_TX_RESTORE;
+	pg->tx_failed = 0;
+	pg->tx_gen++;
+	rc = postgresql_exec_ok(pg,
+				"SET LOCAL statement_timeout = 0; "
+				"SET LOCAL idle_in_transaction_session_timeout = 0",
+				"unable to start the restore transaction");
+	if (rc != CAIRN_OK)
+		goto fail;
+	/*
+	 * Kestra's BEFORE UPDATE trigger on dashboards stamps `updated` with
+	 * now(), which would replace the value being restored. A superuser can
+	 * switch user triggers off for this transaction; others keep them.
+	 */
+	res = PQexec(pg->conn, "SELECT current_setting('is_superuser') = 'on'");
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = postgresql_result_error(pg, res, "unable to check privileges", NULL);
+		PQclear(res);
+		goto fail;
+	}
+	if (PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0) {
+		PQclear(res);
+		rc = postgresql_exec_ok(pg, "SET LOCAL session_replication_role = replica",
+					"unable to disable triggers");
+		if (rc != CAIRN_OK)
+			goto fail;
+	} else {
+		PQclear(res);
+		CAIRN_LOG_DEBUG(pg->host, PG_NAME,
+				"not a superuser: table triggers stay enabled during the restore");
+	}
+	return CAIRN_OK;
+fail:
+	res = PQexec(pg->conn, "ROLLBACK");
+	PQclear(res);
+	pg->tx = PG_TX_NONE;
+	return rc;
+}
+
+int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
+				    const char *tenant)
+{
+	struct pg_inst *pg = inst;
+	struct sqlbuf sql = {0};
+	struct pg_table *t;
+	const char *params[1] = {tenant};
+	PGresult *res;
+	int rc;
+
+	if (pg == NULL || kind == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_RESTORE)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
+	rc = table_get(pg, kind, &t);
+	if (rc != CAIRN_OK)
+		return rc;
+	if (tenant != NULL && t->tenant_expr == NULL)
+		return postgresql_fail(pg, CAIRN_E_SCHEMA,
+				       "table '%s' has neither a tenant_id column nor a JSON value: "
+				       "its records cannot be selected by tenant", t->name);
+	sb_add(&sql, "DELETE FROM ");
+	sb_add(&sql, t->qname);
+	if (tenant != NULL) {
+		sb_add(&sql, " WHERE (");
+		sb_add(&sql, t->tenant_expr);
+		sb_add(&sql, ") = $1");
+	}
+	if (sql.oom) {
+		free(sql.p);
+		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+	}
+	res = PQexecParams(pg->conn, sql.p, tenant ? 1 : 0, NULL, tenant ? params : NULL, NULL,
+			   NULL, 0);
+	free(sql.p);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = postgresql_result_error(pg, res, "unable to delete from table", t->name);
+	} else {
+		CAIRN_LOG_DEBUG(pg->host, PG_NAME, "deleted %s row(s) from '%s'%s%s",
+				PQcmdTuples(res), t->name, tenant ? " of tenant " : "",
+				tenant ? tenant : "");
+		rc = CAIRN_OK;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int find_col(const struct pg_table *t, const char *name, size_t *idx)
+{
+	for (size_t i = 0; i < t->n_cols; i++)
+		if (strcmp(t->cols[i].name, name) == 0) {
+			*idx = i;
+			return 1;
+		}
+	return 0;
+}
+
+/* Does the prepared statement fit this record's column list? */
+static int stmt_matches(const struct pg_stmt *s, const struct cairn_record *rec)
+{
+	size_t off = s->synthetic_key ? 1 : 0;
+
+	if (s->n != rec->n_columns + off)
+		return 0;
+	for (size_t i = 0; i < rec->n_columns; i++)
+		if (strcmp(s->rec_names[i + off], rec->columns[i].name) != 0)
+			return 0;
+	return 1;
+}
+
+/* Compares a column in the DO UPDATE's WHERE; json and xml have no equality operator. */
+static void compare_expr(struct sqlbuf *b, struct pg_inst *pg, const char *prefix,
+			 const struct pg_col *col)
+{
+	sb_add(b, prefix);
+	sb_quoted(b, pg, col->name);
+	if (strcmp(col->typname, "json") == 0 || strcmp(col->typname, "xml") == 0)
+		sb_add(b, "::text");
+}
+
+static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn_record *rec,
+		      const char *key)
+{
+	struct pg_stmt *s;
+	struct sqlbuf sql = {0};
+	size_t key_idx = 0, n_set = 0;
+	int have_key_col = 0, rc = CAIRN_OK;
+	char num[24];
+	PGresult *res;
+
+	for (size_t i = 0; i < rec->n_columns; i++) {
+		size_t idx;
+		if (!find_col(t, rec->columns[i].name, &idx))
+			return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column '%s'",
+					       t->name, rec->columns[i].name);
+		if (t->cols[idx].generated)
+			return postgresql_fail(pg, CAIRN_E_SCHEMA,
+					       "column '%s' of table '%s' is generated: "
+					       "it cannot be restored", rec->columns[i].name, t->name);
+		for (size_t j = 0; j < i; j++)
+			if (strcmp(rec->columns[j].name, rec->columns[i].name) == 0)
+				return postgresql_fail(pg, CAIRN_E_INVALID,
+						       "record '%s' has column '%s' twice", key,
+						       rec->columns[i].name);
+		have_key_col |= strcmp(rec->columns[i].name, "key") == 0;
+	}
+	find_col(t, "key", &key_idx);
+
+	s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+	s->synthetic_key = !have_key_col;
+	s->n = rec->n_columns + (size_t)s->synthetic_key;
+	s->col = calloc(s->n, sizeof *s->col);
+	s->rec_names = calloc(s->n, sizeof *s->rec_names);
+	if (s->col == NULL || s->rec_names == NULL) {
+		stmt_free(s);
+		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < s->n; i++) {
+		const char *name = s->synthetic_key ? (i == 0 ? "key" : rec->columns[i - 1].name)
+						    : rec->columns[i].name;
+		s->rec_names[i] = postgresql_strdup(name);
+		if (s->rec_names[i] == NULL) {
+			stmt_free(s);
+			return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		}
+		find_col(t, name, &s->col[i]);
+	}
+	snprintf(s->name, sizeof s->name, "cairn_upsert_%u", ++pg->seq);
+
+	sb_add(&sql, "INSERT INTO ");
+	sb_add(&sql, t->qname);
+	sb_add(&sql, " AS cairn_t (");
+	for (size_t i = 0; i < s->n; i++) {
+		if (i > 0)
+			sb_add(&sql, ", ");
+		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
+	}
+	sb_add(&sql, ") VALUES (");
+	for (size_t i = 0; i < s->n; i++) {
+		snprintf(num, sizeof num, "%s$%zu::", i > 0 ? ", " : "", i + 1);
+		sb_add(&sql, num);
+		sb_add(&sql, t->cols[s->col[i]].type);
+	}
+	sb_add(&sql, ") ON CONFLICT (");
+	sb_quoted(&sql, pg, t->cols[key_idx].name);
+	sb_add(&sql, ") DO ");
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->col[i] == key_idx)
+			continue;
+		sb_add(&sql, n_set++ == 0 ? "UPDATE SET " : ", ");
+		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
+		sb_add(&sql, " = EXCLUDED.");
+		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
+	}
+	if (n_set == 0) {
+		sb_add(&sql, "NOTHING");
+	} else {
+		sb_add(&sql, " WHERE ROW(");
+		for (size_t i = 0, k = 0; i < s->n; i++) {
+			if (s->col[i] == key_idx)
+				continue;
+			compare_expr(&sql, pg, k++ ? ", cairn_t." : "cairn_t.", &t->cols[s->col[i]]);
+		}
+		sb_add(&sql, ") IS DISTINCT FROM ROW(");
+		for (size_t i = 0, k = 0; i < s->n; i++) {
+			if (s->col[i] == key_idx)
+				continue;
+			compare_expr(&sql, pg, k++ ? ", EXCLUDED." : "EXCLUDED.", &t->cols[s->col[i]]);
+		}
+		sb_add(&sql, ")");
+	}
+	sb_add(&sql, " RETURNING (cairn_t.xmax = 0)");
+	if (sql.oom) {
+		free(sql.p);
+		stmt_free(s);
+		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+	}
+	res = PQprepare(pg->conn, s->name, sql.p, (int)s->n, NULL);
+	free(sql.p);
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		rc = postgresql_result_error(pg, res, "unable to prepare the upsert into table",
+					     t->name);
+		PQclear(res);
+		stmt_free(s);
+		return rc;
+	}
+	PQclear(res);
+	if (t->stmt != NULL) {
+		/* A new column list: the old statement goes (DEALLOCATE is allowed in a transaction). */
+		char dsql[64];
+		snprintf(dsql, sizeof dsql, "DEALLOCATE %s", t->stmt->name);
+		res = PQexec(pg->conn, dsql);
+		PQclear(res);
+		stmt_free(t->stmt);
+	}
+	t->stmt = s;
+	return CAIRN_OK;
+}
+
+static int params_reserve(struct pg_inst *pg, size_t n, size_t bytes)
+{
+	if (n > pg->pcap) {
+		const char **v = realloc(pg->pvals, n * sizeof *v);
+		int *l, *f;
+		if (v == NULL)
+			return -1;
+		pg->pvals = v;
+		l = realloc(pg->plens, n * sizeof *l);
+		if (l == NULL)
+			return -1;
+		pg->plens = l;
+		f = realloc(pg->pfmts, n * sizeof *f);
+		if (f == NULL)
+			return -1;
+		pg->pfmts = f;
+		pg->pcap = n;
+	}
+	if (bytes > pg->scratch_cap) {
+		char *s = realloc(pg->scratch, bytes);
+		if (s == NULL)
+			return -1;
+		pg->scratch = s;
+		pg->scratch_cap = bytes;
+	}
+	return 0;
+}
+
+static int record_valid(struct pg_inst *pg, const struct cairn_record *rec)
+{
+	if (rec->struct_size < offsetof(struct cairn_record, columns) + sizeof rec->columns)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "record struct too small");
+	if (rec->key == NULL)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "record without key");
+	if (rec->n_columns > 0 && rec->columns == NULL)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "record '%s' without columns", rec->key);
+	if (rec->n_columns > 1000)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "record '%s' has too many columns",
+				       rec->key);
+	for (size_t i = 0; i < rec->n_columns; i++) {
+		const struct cairn_column *c = &rec->columns[i];
+		if (c->name == NULL || *c->name == '\0')
+			return postgresql_fail(pg, CAIRN_E_INVALID,
+					       "record '%s' has a column without name", rec->key);
+		if (c->type > CAIRN_COL_BYTES)
+			return postgresql_fail(pg, CAIRN_E_INVALID,
+					       "column '%s' of record '%s' has unknown type %u",
+					       c->name, rec->key, (unsigned)c->type);
+		if (c->type != CAIRN_COL_NULL && c->data == NULL && c->len > 0)
+			return postgresql_fail(pg, CAIRN_E_INVALID,
+					       "column '%s' of record '%s' has no data", c->name,
+					       rec->key);
+		if (c->len > 0x7fffffff)
+			return postgresql_fail(pg, CAIRN_E_INVALID,
+					       "column '%s' of record '%s' is too large", c->name,
+					       rec->key);
+		if (c->type != CAIRN_COL_NULL && c->type != CAIRN_COL_BYTES && c->len > 0 &&
+		    memchr(c->data, '\0', c->len) != NULL)
+			return postgresql_fail(pg, CAIRN_E_INVALID,
+					       "column '%s' of record '%s' contains a NUL byte",
+					       c->name, rec->key);
+	}
+	return CAIRN_OK;
+}
+
+int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
+			     const struct cairn_record *rec, int *outcome)
+{
+	struct pg_inst *pg = inst;
+	struct pg_table *t;
+	struct pg_stmt *s;
+	PGresult *res;
+	size_t bytes = 0, off = 0;
+	int rc;
+
+	if (pg == NULL || kind == NULL || rec == NULL || outcome == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_RESTORE)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
+	if (postgresql_cancelled(pg))
+		return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
+	rc = record_valid(pg, rec);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = table_get(pg, kind, &t);
+	if (rc != CAIRN_OK)
+		return rc;
+	if (!t->has_key)
+		return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'", t->name);
+	if (t->stmt == NULL || !stmt_matches(t->stmt, rec)) {
+		rc = stmt_build(pg, t, rec, rec->key);
+		if (rc != CAIRN_OK)
+			return rc;
+	}
+	s = t->stmt;
+
+	for (size_t i = 0; i < rec->n_columns; i++)
+		if (rec->columns[i].type != CAIRN_COL_NULL && rec->columns[i].type != CAIRN_COL_BYTES)
+			bytes += rec->columns[i].len + 1;
+	if (params_reserve(pg, s->n, bytes ? bytes : 1) != 0)
+		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cairn_column *c;
+		pg->pfmts[i] = 0;
+		pg->plens[i] = 0;
+		if (s->synthetic_key && i == 0) {
+			pg->pvals[i] = rec->key;
+			continue;
+		}
+		c = &rec->columns[i - (s->synthetic_key ? 1 : 0)];
+		if (c->type == CAIRN_COL_NULL) {
+			pg->pvals[i] = NULL;
+		} else if (c->type == CAIRN_COL_BYTES) {
+			pg->pvals[i] = c->len ? c->data : "";
+			pg->plens[i] = (int)c->len;
+			pg->pfmts[i] = 1;
+		} else {
+			/* libpq wants text parameters NUL-terminated; records carry lengths. */
+			if (c->len > 0)
+				memcpy(pg->scratch + off, c->data, c->len);
+			pg->scratch[off + c->len] = '\0';
+			pg->pvals[i] = pg->scratch + off;
+			off += c->len + 1;
+		}
+	}
+	res = PQexecPrepared(pg->conn, s->name, (int)s->n, pg->pvals, pg->plens, pg->pfmts, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		char what[300];
+		snprintf(what, sizeof what, "unable to write into table '%s' the record", t->name);
+		rc = postgresql_result_error(pg, res, what, rec->key);
+		PQclear(res);
+		return rc;
+	}
+	if (PQntuples(res) == 0)
+		*outcome = CAIRN_WRITE_UNCHANGED;
+	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
+		*outcome = CAIRN_WRITE_NEW;
+	else
+		*outcome = CAIRN_WRITE_CHANGED;
+	PQclear(res);
+	return CAIRN_OK;
+}
+
+int postgresql_restore_commit(void *inst)
+{
+	struct pg_inst *pg = inst;
+	PGresult *res;
+	int rc = CAIRN_OK;
+
+	if (pg == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_RESTORE)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
+	if (pg->dry_run || pg->tx_failed) {
+		res = PQexec(pg->conn, "ROLLBACK");
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = postgresql_result_error(pg, res, "unable to roll back the restore", NULL);
+		else if (pg->tx_failed)
+			rc = postgresql_fail(pg, CAIRN_E_BACKEND,
+					     "a statement of the restore failed: nothing was written");
+	} else {
+		res = PQexec(pg->conn, "COMMIT");
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = postgresql_result_error(pg, res, "unable to commit the restore", NULL);
+		else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+			/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
+			rc = postgresql_fail(pg, CAIRN_E_BACKEND,
+					     "the restore transaction was rolled back by the server");
+	}
+	PQclear(res);
+	pg->tx = PG_TX_NONE;
+	pg->tx_failed = 0;
+	postgresql_restore_reset(pg);
+	return rc;
+}
+
+int postgresql_restore_rollback(void *inst)
+{
+	struct pg_inst *pg = inst;
+	PGresult *res;
+	int rc = CAIRN_OK;
+
+	if (pg == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx == PG_TX_RESTORE) {
+		res = PQexec(pg->conn, "ROLLBACK");
+		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+			rc = postgresql_result_error(pg, res, "unable to roll back the restore", NULL);
+		PQclear(res);
+		pg->tx = PG_TX_NONE;
+		pg->tx_failed = 0;
+	}
+	postgresql_restore_reset(pg);
+	return rc;
+}
