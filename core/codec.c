@@ -176,9 +176,8 @@ struct frame {
 	size_t idx; /* into parser.counts */
 };
 
-static int fail(const struct parser *p, size_t at, const char *why)
+static int fail(size_t at, const char *why)
 {
-	(void)p;
 	return core_error_set(CAIRN_E_INVALID, "invalid JSON at byte %zu: %s", at, why);
 }
 
@@ -265,7 +264,7 @@ static int parse_escape(struct parser *p, size_t *i)
 	char out;
 
 	if (p->len - at < 2)
-		return fail(p, p->len, "unterminated string");
+		return fail(p->len, "unterminated string");
 	switch (p->s[at + 1]) {
 	case '"': out = '"'; break;
 	case '\\': out = '\\'; break;
@@ -278,23 +277,23 @@ static int parse_escape(struct parser *p, size_t *i)
 	case 'u': {
 		long cp = hex4(p, at + 2);
 		if (cp < 0)
-			return fail(p, at, "invalid \\u escape");
+			return fail(at, "invalid \\u escape");
 		*i = at + 6;
 		if (cp >= 0xDC00 && cp <= 0xDFFF)
-			return fail(p, at, "unpaired surrogate");
+			return fail(at, "unpaired surrogate");
 		if (cp >= 0xD800 && cp <= 0xDBFF) {
 			long lo = -1;
 			if (p->len - *i >= 2 && p->s[*i] == '\\' && p->s[*i + 1] == 'u')
 				lo = hex4(p, *i + 2);
 			if (lo < 0xDC00 || lo > 0xDFFF)
-				return fail(p, at, "unpaired surrogate");
+				return fail(at, "unpaired surrogate");
 			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
 			*i += 6;
 		}
 		return put_codepoint(p, (unsigned long)cp);
 	}
 	default:
-		return fail(p, at, "invalid escape");
+		return fail(at, "invalid escape");
 	}
 	*i = at + 2;
 	return scratch_put(p, &out, 1);
@@ -312,12 +311,12 @@ static int parse_string(struct parser *p)
 		core_buf_reset(&p->scratch);
 	for (;;) {
 		if (i >= p->len)
-			return fail(p, p->len, "unterminated string");
+			return fail(p->len, "unterminated string");
 		unsigned char c = s[i];
 		if (c == '"')
 			break;
 		if (c < 0x20)
-			return fail(p, i, "control character in string");
+			return fail(i, "control character in string");
 		if (c == '\\') {
 			if ((rc = scratch_put(p, s + run, i - run)))
 				return rc;
@@ -328,12 +327,12 @@ static int parse_string(struct parser *p)
 		}
 		size_t k = c < 0x80 ? 1 : utf8_len(s + i, p->len - i);
 		if (k == 0)
-			return fail(p, i, "invalid UTF-8");
+			return fail(i, "invalid UTF-8");
 		i += k;
 	}
 	/* Decoded text is never longer than its source, so this bounds both. */
 	if (i - start > UINT32_MAX)
-		return fail(p, p->pos, "string longer than 4 GiB");
+		return fail(p->pos, "string longer than 4 GiB");
 	if ((rc = scratch_put(p, s + run, i - run)))
 		return rc;
 	p->pos = i + 1;
@@ -424,9 +423,9 @@ static int parse_number(struct parser *p)
 	size_t n = number_scan(p->s + p->pos, p->len - p->pos, &bad, &why);
 
 	if (n == 0)
-		return fail(p, p->pos + bad, why);
+		return fail(p->pos + bad, why);
 	if (n > UINT32_MAX)
-		return fail(p, p->pos, "number longer than 4 GiB");
+		return fail(p->pos, "number longer than 4 GiB");
 	if (p->emit) {
 		int rc = pack_number(p, p->s + p->pos, n);
 		if (rc)
@@ -451,7 +450,7 @@ static int parse_literal(struct parser *p)
 		      : w == 1 ? msgpack_pack_true(p->pk) : msgpack_pack_false(p->pk);
 		return r ? pack_failed() : CAIRN_OK;
 	}
-	return fail(p, p->pos, "expected value");
+	return fail(p->pos, "expected value");
 }
 
 static int open_container(struct parser *p, char kind, size_t *idx)
@@ -481,7 +480,7 @@ static int count_element(struct parser *p, const struct frame *f)
 	if (p->emit)
 		return CAIRN_OK;
 	if (p->counts[f->idx] == UINT32_MAX)
-		return fail(p, p->pos, "more than 4294967295 elements in one container");
+		return fail(p->pos, "more than 4294967295 elements in one container");
 	p->counts[f->idx]++;
 	return CAIRN_OK;
 }
@@ -492,18 +491,18 @@ static int parse_key(struct parser *p)
 	int rc;
 
 	if (p->pos >= p->len)
-		return fail(p, p->len, "unexpected end of input");
+		return fail(p->len, "unexpected end of input");
 	if (p->s[p->pos] != '"')
-		return fail(p, p->pos, "expected string key");
+		return fail(p->pos, "expected string key");
 	if ((rc = parse_string(p)))
 		return rc;
 	if (p->emit && (rc = pack_scratch_str(p)))
 		return rc;
 	skip_ws(p);
 	if (p->pos >= p->len)
-		return fail(p, p->len, "unexpected end of input");
+		return fail(p->len, "unexpected end of input");
 	if (p->s[p->pos] != ':')
-		return fail(p, p->pos, "expected ':'");
+		return fail(p->pos, "expected ':'");
 	p->pos++;
 	skip_ws(p);
 	return CAIRN_OK;
@@ -521,7 +520,7 @@ static int parse_pass(struct parser *p)
 	for (;;) {
 		/* p->pos is where a value must start. */
 		if (p->pos >= p->len)
-			return fail(p, p->len, "unexpected end of input");
+			return fail(p->len, "unexpected end of input");
 		char c = p->s[p->pos];
 		if (c == '[' || c == '{') {
 			if (depth == CORE_JSON_MAX_DEPTH)
@@ -560,12 +559,12 @@ static int parse_pass(struct parser *p)
 			skip_ws(p);
 			if (depth == 0) {
 				if (p->pos != p->len)
-					return fail(p, p->pos, "unexpected data after the value");
+					return fail(p->pos, "unexpected data after the value");
 				return CAIRN_OK;
 			}
 			struct frame *f = &st[depth - 1];
 			if (p->pos >= p->len)
-				return fail(p, p->len, "unexpected end of input");
+				return fail(p->len, "unexpected end of input");
 			char d = p->s[p->pos];
 			if (d == (f->kind == '[' ? ']' : '}')) {
 				p->pos++;
@@ -573,7 +572,7 @@ static int parse_pass(struct parser *p)
 				continue;
 			}
 			if (d != ',')
-				return fail(p, p->pos, f->kind == '[' ? "expected ',' or ']'"
+				return fail(p->pos, f->kind == '[' ? "expected ',' or ']'"
 								     : "expected ',' or '}'");
 			p->pos++;
 			skip_ws(p);

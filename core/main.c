@@ -468,23 +468,21 @@ int main(int argc, char **argv)
 	memset(&run, 0, sizeof(run));
 	run.json = c.output && strcmp(c.output, "json") == 0;
 	int code = CORE_EXIT_OK;
-	char *passbuf = NULL, *storage_default = NULL;
+	char *passbuf = NULL, *storage_default = NULL, *pathenv = NULL;
 	const char **dirs = NULL;
 	size_t n_dirs = 0;
 
 	/* configuration: --config, CAIRN_CONFIG, /etc/cairn/cairn.conf (optional) */
 	const char *conf = c.config ? c.config : getenv("CAIRN_CONFIG");
-	if (core_config_load(conf ? conf : "/etc/cairn/cairn.conf", conf != NULL)) {
+	if (core_config_load(conf ? conf : "/etc/cairn/cairn.conf", conf != NULL) ||
+	    core_kinds_load(&run.kinds)) {
 		code = CORE_EXIT_USAGE;
-		goto out;
-	}
-	if (core_kinds_load(&run.kinds)) {
-		code = CORE_EXIT_USAGE;
+		report(&run, code);
 		goto out;
 	}
 	for (size_t i = 0; i < c.n_plugin_dirs; i++)
 		push(&dirs, &n_dirs, c.plugin_dirs[i]);
-	char *pathenv = getenv("CAIRN_PLUGIN_PATH") ? strdup(getenv("CAIRN_PLUGIN_PATH")) : NULL;
+	pathenv = getenv("CAIRN_PLUGIN_PATH") ? strdup(getenv("CAIRN_PLUGIN_PATH")) : NULL;
 	if (pathenv)
 		for (char *save = NULL, *d = strtok_r(pathenv, ":", &save); d; d = strtok_r(NULL, ":", &save))
 			push(&dirs, &n_dirs, d);

@@ -162,7 +162,8 @@ static int scan_dir(struct core_plugins *ps, const char *dir)
 			n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), by_name); /* deterministic order */
+	if (n > 1) /* names is NULL when the directory has no plugin: qsort forbids that */
+		qsort(names, n, sizeof(*names), by_name); /* deterministic order */
 	int rc = CAIRN_OK;
 	for (size_t i = 0; i < n; i++) {
 		struct core_plugin *v = realloc(ps->v, (ps->n + 1) * sizeof(*v));

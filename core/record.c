@@ -71,9 +71,12 @@ static int obj_is_str(const msgpack_object *o, const char *s)
 	       memcmp(o->via.str.ptr, s, n) == 0;
 }
 
-/* Copy a str (or nil → NULL) object; CAIRN_E_CORRUPT for other types or NULs. */
+/* Copy a str (or nil → NULL) object; CAIRN_E_CORRUPT for other types or NULs,
+ * or when *out is already set (a repeated manifest key). */
 static int dup_str(const msgpack_object *o, char **out, int nil_ok)
 {
+	if (*out)
+		return CAIRN_E_CORRUPT;
 	if (o->type == MSGPACK_OBJECT_NIL && nil_ok) {
 		*out = NULL;
 		return CAIRN_OK;

@@ -523,9 +523,10 @@ int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
 	}
 	res = PQexecPrepared(pg->conn, s->name, (int)s->n, pg->pvals, pg->plens, pg->pfmts, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		char what[300];
-		snprintf(what, sizeof what, "unable to write into table '%s' the record", t->name);
-		rc = postgresql_result_error(pg, res, what, rec->key);
+		char what[900];
+		snprintf(what, sizeof what, "unable to write record '%.700s' into table '%s'",
+			 rec->key, t->name);
+		rc = postgresql_result_error(pg, res, what, NULL);
 		PQclear(res);
 		return rc;
 	}

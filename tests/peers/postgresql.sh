@@ -19,7 +19,9 @@ usage() {
 find_bindir() {
 	best=""
 	for d in /usr/lib/postgresql/*/bin; do
-		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] || continue
+		if [ ! -x "$d/initdb" ] || [ ! -x "$d/pg_ctl" ]; then
+			continue
+		fi
 		v=$(basename "$(dirname "$d")")
 		case "$v" in *[!0-9.]*) continue ;; esac
 		if [ -z "$best" ] || [ "$(printf '%s\n%s\n' "$best" "$v" | sort -V | tail -n1)" = "$v" ]; then
@@ -65,6 +67,12 @@ start)
 		fi
 		chown postgres: "$dir"
 		chmod 700 "$dir"
+		# mktemp -d makes 0700 directories: the server's user must reach DIR.
+		if ! runuser -u postgres -- test -w "$dir"; then
+			echo "$0: user 'postgres' cannot reach $dir (a parent directory is not" \
+				"searchable by others); use a directory such as /tmp/NAME" >&2
+			exit 1
+		fi
 	fi
 	data="$dir/data"
 	if [ ! -f "$data/PG_VERSION" ]; then
@@ -78,6 +86,12 @@ start)
 		}
 	fi
 	if as_owner "$bindir/pg_ctl" -D "$data" status >/dev/null 2>&1; then
+		# Already running: fine if on the requested port (line 4 of postmaster.pid).
+		running=$(sed -n 4p "$data/postmaster.pid" 2>/dev/null || true)
+		if [ "$running" != "$port" ]; then
+			echo "$0: a server already runs in $dir on port ${running:-?}, not $port" >&2
+			exit 1
+		fi
 		echo "postgresql ready on 127.0.0.1:$port"
 		exit 0
 	fi

@@ -1,0 +1,20 @@
+/*
+ * Refused: needs a symbol that nothing provides, so dlopen(RTLD_NOW) fails.
+ * Linked with --unresolved-symbols=ignore-all so the build itself succeeds.
+ */
+#include "stub.h"
+
+extern int cairn_abi_test_no_such_function(void);
+
+static const struct cairn_plugin_info info = {
+	.struct_size = sizeof(info), .abi_major = CAIRN_ABI_MAJOR, .abi_minor = CAIRN_ABI_MINOR,
+	.name = "unresolved", .version = "0", .kind = CAIRN_PLUGIN_KIND_STORAGE,
+	.schemes = stub_schemes, .vtable = &stub_storage_vtable,
+};
+
+CAIRN_EXPORT const struct cairn_plugin_info *cairn_plugin_entry_v1(const struct cairn_host *host);
+CAIRN_EXPORT const struct cairn_plugin_info *cairn_plugin_entry_v1(const struct cairn_host *host)
+{
+	(void)host;
+	return cairn_abi_test_no_such_function() ? &info : NULL;
+}

@@ -1,0 +1,180 @@
+/*
+ * cairn/source.h — the vtable of a metadata source plugin (PostgreSQL,
+ * MySQL, Elasticsearch …).
+ *
+ * A source reads the orchestrator's metadata as records, one kind at a time,
+ * inside one consistent snapshot, and writes records back on restore.
+ *
+ * Calling sequence on backup:
+ *   open → describe → snapshot_begin → for each kind: kind_exists,
+ *   cursor_open, cursor_next… , cursor_close → snapshot_end → close
+ * On restore:
+ *   open → describe → restore_begin → [restore_delete_scope per kind if
+ *   --replace] → restore_write… → restore_commit (or restore_rollback) → close
+ *
+ * Threading: one instance is used by one thread at a time.
+ * Ownership: input pointers are borrowed for the duration of the call.
+ * Pointers a method returns (records, descriptions) are owned by the plugin
+ * and stay valid until the next call on the same cursor/instance, unless
+ * stated otherwise.
+ */
+#ifndef CAIRN_SOURCE_H
+#define CAIRN_SOURCE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/host.h"
+
+/*
+ * Column value types. Values always travel as bytes with a length; the type
+ * says how to read them. Numbers are stable: never renumbered.
+ */
+enum cairn_column_type {
+	CAIRN_COL_NULL = 0,      /* SQL NULL: data is NULL, len 0 */
+	CAIRN_COL_TEXT = 1,      /* UTF-8 text (YAML source code, ids) */
+	CAIRN_COL_JSON = 2,      /* one JSON document as UTF-8 text */
+	CAIRN_COL_INT = 3,       /* decimal integer text, optional leading '-' */
+	CAIRN_COL_BOOL = 4,      /* "true" or "false" */
+	CAIRN_COL_TIMESTAMP = 5, /* ISO 8601 with offset: 2024-09-17T16:33:12.700099+00:00 */
+	CAIRN_COL_BYTES = 6      /* raw bytes */
+};
+
+/* One column of a record. Strings are NOT NUL-terminated: use len. */
+struct cairn_column {
+	const char *name; /* NUL-terminated column name ("value", "source_code") */
+	uint32_t type;    /* enum cairn_column_type */
+	const char *data; /* NULL only for CAIRN_COL_NULL */
+	size_t len;
+};
+
+/*
+ * A record: one row or document of one kind. `columns` holds every real
+ * (non-generated) column, including the key column, in the backend's
+ * column order. Generated columns are never included: the database
+ * recomputes them.
+ */
+struct cairn_record {
+	uint32_t struct_size;   /* sizeof(struct cairn_record) of the producer */
+	const char *key;        /* primary key value, NUL-terminated UTF-8 */
+	const char *tenant;     /* tenant id, or NULL for instance-level records */
+	size_t n_columns;
+	const struct cairn_column *columns;
+};
+
+/* Scope of a kind: per tenant, or instance-wide (users, tenants, settings). */
+enum cairn_kind_scope {
+	CAIRN_SCOPE_TENANT = 1,
+	CAIRN_SCOPE_INSTANCE = 2
+};
+
+/*
+ * A kind as the core's catalogue describes it. The catalogue is data
+ * (configurable) so that table and index names follow schema versions.
+ */
+struct cairn_kind_desc {
+	uint32_t struct_size;
+	const char *kind;     /* "FLOW", "TRIGGER" … (upper case) */
+	const char *table;    /* JDBC table name ("flows") */
+	const char *index;    /* Elasticsearch index suffix ("flows") */
+	uint32_t scope;       /* enum cairn_kind_scope */
+};
+
+/* What describe() reports. Strings owned by the plugin, valid until close. */
+struct cairn_source_desc {
+	uint32_t struct_size;   /* set by the core before the call */
+	const char *backend;    /* "postgresql 15.4", "mariadb 10.11.6" */
+	const char *schema_version; /* Flyway version ("1.27"), or NULL if unknown */
+};
+
+/* Outcome of writing one record on restore. */
+enum cairn_write_outcome {
+	CAIRN_WRITE_NEW = 1,       /* no record with this key existed */
+	CAIRN_WRITE_CHANGED = 2,   /* existed with different columns */
+	CAIRN_WRITE_UNCHANGED = 3  /* existed with exactly these columns */
+};
+
+/* Options of one restore. */
+struct cairn_restore_opts {
+	uint32_t struct_size;
+	int dry_run;       /* compute outcomes, then write nothing */
+	int replace;       /* delete_scope is called for each restored kind */
+	const char *source_schema_version; /* from the manifest, may be NULL */
+};
+
+struct cairn_source_vtable {
+	uint32_t struct_size; /* sizeof(struct cairn_source_vtable) as compiled */
+	uint64_t features;    /* no feature bits are defined in 1.0 */
+
+	/* ---- required (ABI 1.0) ---- */
+
+	/*
+	 * open — connect to the source named by `uri` (one of the plugin's
+	 * schemes). Credentials come from options, the environment or the
+	 * configuration — never required in the URI. On success stores the
+	 * instance in *inst and returns CAIRN_OK. On failure *inst is
+	 * untouched and nothing needs closing. Unreachable server:
+	 * CAIRN_E_CONNECT; refused credentials: CAIRN_E_AUTH.
+	 */
+	int (*open)(const struct cairn_host *host, const char *uri,
+		    const struct cairn_option *opts, size_t n_opts, void **inst);
+
+	/* close — release everything; rolls back an open transaction. */
+	void (*close)(void *inst);
+
+	/* describe — backend and schema version; see struct cairn_source_desc. */
+	int (*describe)(void *inst, struct cairn_source_desc *out);
+
+	/*
+	 * snapshot_begin / snapshot_end — every cursor opened in between reads
+	 * the same consistent point in time (a repeatable-read read-only
+	 * transaction, a consistent snapshot, a point-in-time id).
+	 */
+	int (*snapshot_begin)(void *inst);
+	int (*snapshot_end)(void *inst);
+
+	/* kind_exists — 1 if the kind's table/index exists, 0 if not, <0 error. */
+	int (*kind_exists)(void *inst, const struct cairn_kind_desc *kind);
+
+	/*
+	 * cursor_open — start reading `kind`. `tenant` NULL means every
+	 * record; otherwise only records of that tenant.
+	 */
+	int (*cursor_open)(void *inst, const struct cairn_kind_desc *kind,
+			   const char *tenant, void **cursor);
+	/*
+	 * cursor_next — 1 and *rec set when a record was read; 0 at the end;
+	 * <0 on error. *rec stays valid until the next call on this cursor.
+	 * Memory must not grow with the number of records read.
+	 */
+	int (*cursor_next)(void *cursor, const struct cairn_record **rec);
+	void (*cursor_close)(void *cursor);
+
+	/*
+	 * restore_begin — start one all-or-nothing restore (one transaction
+	 * where the backend has them). Checks that the target's schema exists;
+	 * CAIRN_E_SCHEMA with the reason if not.
+	 */
+	int (*restore_begin)(void *inst, const struct cairn_restore_opts *opts);
+	/*
+	 * restore_delete_scope — with --replace: delete the kind's records of
+	 * `tenant` (NULL: all records of the kind) before its records are written.
+	 */
+	int (*restore_delete_scope)(void *inst, const struct cairn_kind_desc *kind,
+				    const char *tenant);
+	/*
+	 * restore_write — upsert one record by key; sets *outcome. The first
+	 * record of a kind checks that its table exists and has every column
+	 * of the record as a real column (CAIRN_E_SCHEMA otherwise).
+	 */
+	int (*restore_write)(void *inst, const struct cairn_kind_desc *kind,
+			     const struct cairn_record *rec, int *outcome);
+	/* restore_commit — make everything visible (dry run: roll back instead). */
+	int (*restore_commit)(void *inst);
+	/* restore_rollback — undo everything since restore_begin. */
+	int (*restore_rollback)(void *inst);
+
+	/* ---- optional: none in ABI 1.0; append below with "since 1.N" ---- */
+};
+
+#endif /* CAIRN_SOURCE_H */

@@ -1,0 +1,91 @@
+/*
+ * cairn/storage.h — the vtable of a storage plugin (local files, S3 …).
+ *
+ * A storage instance is opened on a *location* URI (a directory, a
+ * bucket/prefix); objects are then named relative to it with '/'-separated
+ * names ("backups/full/backup-20240917163312.cairn"). Names never start with
+ * '/', never contain "." or ".." segments or empty segments; the core checks
+ * this before calling.
+ *
+ * Safety contract: an object written through writer_begin … writer_commit
+ * becomes visible under its name only when writer_commit returns CAIRN_OK,
+ * complete and durable. Before that, nothing — not even a partial object —
+ * is visible under the name, and writer_abort (or a crash) leaves no
+ * object behind. writer_commit never replaces an existing object: it fails
+ * with CAIRN_E_EXISTS instead.
+ *
+ * Threading: one instance is used by one thread at a time.
+ * Ownership: inputs are borrowed for the call. Strings in a
+ * cairn_object_info passed to a list callback are valid during the callback.
+ */
+#ifndef CAIRN_STORAGE_H
+#define CAIRN_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/host.h"
+
+/* Feature bits of struct cairn_storage_vtable.features. */
+#define CAIRN_STORAGE_F_RANGE_READ (UINT64_C(1) << 0) /* reader_open_at works */
+
+struct cairn_object_info {
+	uint32_t struct_size;
+	const char *name;  /* relative to the instance's location */
+	uint64_t size;     /* bytes */
+	int64_t mtime;     /* seconds since the epoch (UTC) */
+};
+
+/*
+ * list callback: return 0 to go on, non-zero to stop listing (that value
+ * is then returned by list()).
+ */
+typedef int (*cairn_list_cb)(void *ud, const struct cairn_object_info *obj);
+
+struct cairn_storage_vtable {
+	uint32_t struct_size; /* sizeof(struct cairn_storage_vtable) as compiled */
+	uint64_t features;    /* CAIRN_STORAGE_F_* */
+
+	/* ---- required (ABI 1.0) ---- */
+
+	/*
+	 * open — open the location `uri` (one of the plugin's schemes). The
+	 * location need not exist yet: writers create what they need.
+	 */
+	int (*open)(const struct cairn_host *host, const char *uri,
+		    const struct cairn_option *opts, size_t n_opts, void **inst);
+	void (*close)(void *inst);
+
+	/* writer_begin — start writing object `name`; see the safety contract. */
+	int (*writer_begin)(void *inst, const char *name, void **writer);
+	/* writer_write — append len bytes. Full disk: CAIRN_E_NO_SPACE. */
+	int (*writer_write)(void *writer, const void *buf, size_t len);
+	/* writer_commit — publish atomically; frees the writer whatever happens. */
+	int (*writer_commit)(void *writer);
+	/* writer_abort — discard everything written; frees the writer. */
+	void (*writer_abort)(void *writer);
+
+	/* reader_open — open object `name`; CAIRN_E_NOT_FOUND if absent. */
+	int (*reader_open)(void *inst, const char *name, void **reader);
+	/*
+	 * reader_read — read up to cap bytes into buf; *got = 0 only at the end
+	 * of the object.
+	 */
+	int (*reader_read)(void *reader, void *buf, size_t cap, size_t *got);
+	void (*reader_close)(void *reader);
+
+	/*
+	 * list — call cb for every object whose name starts with `prefix`
+	 * ("" for all), in any order, recursing into sub-directories. Objects
+	 * being written (not yet committed) are never listed.
+	 */
+	int (*list)(void *inst, const char *prefix, cairn_list_cb cb, void *ud);
+	/* stat — fill *out (name points into the plugin, valid until next call). */
+	int (*stat)(void *inst, const char *name, struct cairn_object_info *out);
+	/* remove — delete object `name`; CAIRN_E_NOT_FOUND if absent. */
+	int (*remove)(void *inst, const char *name);
+
+	/* ---- optional: none in ABI 1.0; append below with "since 1.N" ---- */
+};
+
+#endif /* CAIRN_STORAGE_H */

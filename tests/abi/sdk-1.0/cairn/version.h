@@ -1,0 +1,19 @@
+/*
+ * cairn/version.h — the plugin ABI version these headers describe.
+ *
+ * CAIRN_ABI_MAJOR is bumped only on an incompatible change; the entry symbol
+ * carries it in its name (cairn_plugin_entry_v1), so a core of another major
+ * reports "built for ABI N" instead of calling into an incompatible table.
+ *
+ * CAIRN_ABI_MINOR is bumped whenever a member is appended to a crossing struct
+ * (each new member is marked "since 1.N"). A core loads plugins whose minor is
+ * lower than or equal to its own; it refuses a plugin with a newer minor,
+ * because such a plugin may rely on host services this core lacks.
+ */
+#ifndef CAIRN_VERSION_H
+#define CAIRN_VERSION_H
+
+#define CAIRN_ABI_MAJOR 1
+#define CAIRN_ABI_MINOR 0
+
+#endif /* CAIRN_VERSION_H */

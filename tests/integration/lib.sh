@@ -1,0 +1,97 @@
+# Shared helpers for the integration tests (sourced, bash).
+#
+# Environment (set by CTest, see CMakeLists.txt): CAIRN (the binary),
+# CAIRN_PLUGIN_PATH, CRAFT, FIXTURES; and CAIRN_TEST_PG_PORT, the port of the
+# PostgreSQL that tests/run-all.sh started on 127.0.0.1. Without a server a
+# test is SKIPPED (exit 77) loudly — except under CI=true, where it fails.
+set -euo pipefail
+
+PGPORT=${CAIRN_TEST_PG_PORT:-}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/cairn-it.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+STORE="file://$WORK/store"
+export CAIRN_ENCRYPTION_KEY=${CAIRN_ENCRYPTION_KEY:-$(head -c 32 /dev/urandom | base64)}
+export CAIRN_CONFIG=/dev/null   # never pick up a machine's /etc/cairn/cairn.conf
+TEST=$(basename "$0" .sh)
+export PGOPTIONS="-c client_min_messages=warning"
+
+fail() { echo "FAIL [$TEST]: $*" >&2; exit 1; }
+note() { echo "[$TEST] $*"; }
+
+need_pg() {
+	if [ -z "$PGPORT" ] || ! pg_isready -q -h 127.0.0.1 -p "$PGPORT" 2>/dev/null; then
+		if [ "${CI:-}" = true ]; then
+			fail "no PostgreSQL on 127.0.0.1:${PGPORT:-?} (tests/run-all.sh starts one)"
+		fi
+		echo "SKIPPED [$TEST]: no PostgreSQL test server (run tests/run-all.sh)" >&2
+		exit 77
+	fi
+}
+
+pg() { # pg DB SQL…  → unaligned, tuples only
+	local db=$1; shift
+	psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$db" "$@"
+}
+
+uri() { echo "postgresql://postgres@127.0.0.1:$PGPORT/$1"; }
+
+# new_db NAME [sample]: a fresh database with Kestra's schema (and sample data)
+new_db() {
+	local name="${TEST}_$1"
+	pg postgres -c "DROP DATABASE IF EXISTS $name" -c "CREATE DATABASE $name" >/dev/null
+	pg "$name" -f "$FIXTURES/kestra-postgres.sql" >/dev/null
+	if [ "${2:-}" = sample ]; then
+		pg "$name" -f "$FIXTURES/kestra-sample.sql" >/dev/null
+	fi
+	echo "$name"
+}
+
+METADATA_TABLES="bindings blueprints dashboards flows groups kv_metadata namespaces
+namespace_file_metadata roles secrets security_integrations settings templates tenants
+tenant_access triggers users"
+
+# digest DB [WHERE] — every column (generated ones included) of every row of
+# every metadata table, in key order, hashed per table; one query.
+digest() {
+	local db=$1 where=${2:-true} sql="" t
+	for t in $METADATA_TABLES; do
+		[ -n "$sql" ] && sql+=" UNION ALL "
+		sql+="SELECT '$t', md5(coalesce(string_agg(x::text, '|' ORDER BY key), '')) FROM $t x WHERE $where"
+	done
+	pg "$db" -c "$sql"
+}
+
+total_rows() {
+	local db=$1 sql="" t
+	for t in $METADATA_TABLES; do
+		[ -n "$sql" ] && sql+=" + "
+		sql+="(SELECT count(*) FROM $t)"
+	done
+	pg "$db" -c "SELECT $sql"
+}
+
+# create ARGS… → prints the backup URI
+create() {
+	local out
+	out=$("$CAIRN" backups create "$@" --storage "$STORE" --no-progress 2>"$WORK/create.err") ||
+		{ cat "$WORK/create.err" >&2; fail "backups create $* failed"; }
+	echo "${out#Backup created: }"
+}
+
+# expect_fail CODE CMD… — exit code CODE and exactly one 'cairn: error:' line
+expect_fail() {
+	local code=$1; shift
+	set +e
+	"$@" >"$WORK/out" 2>"$WORK/err"
+	local rc=$?
+	set -e
+	if [ "$rc" -ne "$code" ]; then
+		cat "$WORK/err" >&2
+		fail "expected exit $code, got $rc: $*"
+	fi
+	local n
+	n=$(grep -c '^cairn: error: ' "$WORK/err" || true)
+	[ "$n" -eq 1 ] || { cat "$WORK/err" >&2; fail "expected one error line, got $n: $*"; }
+	grep -q 'AddressSanitizer\|runtime error' "$WORK/err" && fail "sanitizer report: $*"
+	ERR=$(grep '^cairn: error: ' "$WORK/err")
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: install dependencies, build with
+# ASan/UBSan and -Werror, start the test servers on 127.0.0.1, run every
+# unit, integration and fuzz-smoke test, stop the servers.
+#
+#   tests/run-all.sh            (as root on a fresh Debian 12, or with the
+#                                packages of packaging/build-deps.txt installed)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${CAIRN_BUILD_DIR:-$here/build-test}
+fuzzbuild=${CAIRN_FUZZ_BUILD_DIR:-$here/build-fuzz}
+"$here/tests/install-deps.sh"
+
+cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=ON \
+	-DCAIRN_SANITIZE=ON -DCAIRN_WERROR=ON >/dev/null
+cmake --build "$build" -j2 >/dev/null
+
+peers=$(mktemp -d /tmp/cairn-peers.XXXXXX)
+chmod 755 "$peers"
+cleanup() {
+	"$here/tests/peers/postgresql.sh" stop "$peers/pg" >/dev/null 2>&1 || true
+	rm -rf "$peers"
+}
+trap cleanup EXIT
+export CAIRN_TEST_PG_PORT=${CAIRN_TEST_PG_PORT:-55433}
+"$here/tests/peers/postgresql.sh" start "$peers/pg" "$CAIRN_TEST_PG_PORT"
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+(cd "$build" && ctest --output-on-failure -j2)
+
+# libFuzzer targets, briefly (clang)
+CC=clang cmake -S "$here" -B "$fuzzbuild" -DBUILD_TESTING=ON -DCAIRN_FUZZ=ON \
+	-DCAIRN_PLUGIN_POSTGRESQL=OFF -DCAIRN_PLUGIN_FS=OFF >/dev/null
+cmake --build "$fuzzbuild" -j2 >/dev/null
+(cd "$fuzzbuild" && ctest --output-on-failure -L fuzz)
