@@ -14,6 +14,7 @@
 #include "cairn/status.h"
 #include "codec.h"
 #include "error.h"
+#include "mpack.h"
 
 static int buf_write(void *data, const char *buf, size_t len)
 {
@@ -92,11 +93,23 @@ static int dup_str(const msgpack_object *o, char **out, int nil_ok)
 	return CAIRN_OK;
 }
 
-static int unpack_one(const void *data, size_t len, msgpack_unpacked *u, const char *what)
+/* Manifest and summary are maps of scalars, lists and maps: a few levels, with
+ * room for what later format minors may add under keys we ignore. */
+#define META_MAX_DEPTH 8
+
+/* Decode data[0..len) as exactly one msgpack object into *root, allocated
+ * from a new *zone that the caller frees (also on failure). */
+static int unpack_one(const void *data, size_t len, msgpack_zone **zone, msgpack_object *root,
+		      const char *what)
 {
 	size_t off = 0;
-	msgpack_unpacked_init(u);
-	if (msgpack_unpack_next(u, data, len, &off) != MSGPACK_UNPACK_SUCCESS || off != len)
+	*zone = msgpack_zone_new(8192);
+	if (!*zone)
+		return core_error_set(CAIRN_E_NOMEM, "out of memory reading the %s", what);
+	int rc = core_mpack_next(data, len, &off, *zone, root, META_MAX_DEPTH);
+	if (rc == CAIRN_E_NOMEM)
+		return rc;
+	if (rc || off != len)
 		return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed %s", what);
 	return CAIRN_OK;
 }
@@ -104,13 +117,15 @@ static int unpack_one(const void *data, size_t len, msgpack_unpacked *u, const c
 int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m)
 {
 	memset(m, 0, sizeof(*m));
-	msgpack_unpacked u;
-	int rc = unpack_one(data, len, &u, "manifest");
+	msgpack_zone *zone;
+	msgpack_object obj;
+	int rc = unpack_one(data, len, &zone, &obj, "manifest");
 	if (rc) {
-		msgpack_unpacked_destroy(&u);
+		if (zone)
+			msgpack_zone_free(zone);
 		return rc;
 	}
-	const msgpack_object *root = &u.data;
+	const msgpack_object *root = &obj;
 	if (root->type != MSGPACK_OBJECT_MAP) {
 		rc = CAIRN_E_CORRUPT;
 		goto out;
@@ -164,7 +179,7 @@ int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m)
 		    (strcmp(m->type, "FULL") != 0 && strcmp(m->type, "TENANT") != 0)))
 		rc = CAIRN_E_CORRUPT;
 out:
-	msgpack_unpacked_destroy(&u);
+	msgpack_zone_free(zone);
 	if (rc == CAIRN_E_CORRUPT)
 		core_error_set(rc, "archive is corrupted: malformed manifest");
 	if (rc)
@@ -204,15 +219,17 @@ int core_summary_pack(char *const *kinds, const uint64_t *counts, size_t n, stru
 int core_summary_unpack(const void *data, size_t len, char *const *kinds, size_t n,
 			uint64_t *counts)
 {
-	msgpack_unpacked u;
-	int rc = unpack_one(data, len, &u, "summary");
+	msgpack_zone *zone;
+	msgpack_object obj;
+	int rc = unpack_one(data, len, &zone, &obj, "summary");
 	if (rc) {
-		msgpack_unpacked_destroy(&u);
+		if (zone)
+			msgpack_zone_free(zone);
 		return rc;
 	}
 	for (size_t i = 0; i < n; i++)
 		counts[i] = 0;
-	const msgpack_object *root = &u.data;
+	const msgpack_object *root = &obj;
 	rc = CAIRN_E_CORRUPT;
 	if (root->type == MSGPACK_OBJECT_MAP) {
 		for (uint32_t i = 0; i < root->via.map.size; i++) {
@@ -234,7 +251,7 @@ int core_summary_unpack(const void *data, size_t len, char *const *kinds, size_t
 			}
 		}
 	}
-	msgpack_unpacked_destroy(&u);
+	msgpack_zone_free(zone);
 	if (rc)
 		return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed summary");
 	return CAIRN_OK;
@@ -314,12 +331,12 @@ void core_chunk_iter_init(struct core_chunk_iter *it, const void *data, size_t l
 	memset(it, 0, sizeof(*it));
 	it->data = data;
 	it->len = len;
-	msgpack_unpacked_init(&it->unpacked);
 }
 
 void core_chunk_iter_free(struct core_chunk_iter *it)
 {
-	msgpack_unpacked_destroy(&it->unpacked);
+	if (it->zone)
+		msgpack_zone_free(it->zone);
 	core_buf_free(&it->key);
 	core_buf_free(&it->tenant);
 	for (int i = 0; i < CORE_MAX_COLUMNS; i++) {
@@ -359,9 +376,24 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 {
 	if (it->off >= it->len)
 		return 0;
-	if (msgpack_unpack_next(&it->unpacked, it->data, it->len, &it->off) != MSGPACK_UNPACK_SUCCESS)
+	/* Only the previous record lives in the zone: dropping it keeps memory
+	 * bounded by one record, not the chunk. */
+	if (it->zone)
+		msgpack_zone_clear(it->zone);
+	else if (!(it->zone = msgpack_zone_new(8192)))
+		return core_error_set(CAIRN_E_NOMEM, "out of memory reading a record chunk");
+	/* Depth CORE_JSON_MAX_DEPTH + 4: a JSON value sits inside the record
+	 * array, its columns array and its column array, so its outermost level
+	 * is the 4th and the deepest document the codec writes (512 levels) ends
+	 * at 515; the limit leaves one level to spare. */
+	msgpack_object obj;
+	int rc = core_mpack_next(it->data, it->len, &it->off, it->zone, &obj,
+				 CORE_JSON_MAX_DEPTH + 4);
+	if (rc == CAIRN_E_NOMEM)
+		return rc;
+	if (rc)
 		return corrupt_record();
-	msgpack_object *o = &it->unpacked.data;
+	msgpack_object *o = &obj;
 	if (o->type != MSGPACK_OBJECT_ARRAY || o->via.array.size != 3)
 		return corrupt_record();
 	msgpack_object *key = &o->via.array.ptr[0], *tenant = &o->via.array.ptr[1],
@@ -409,7 +441,7 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 		core_buf_reset(t);
 		col->name = it->names[i].data;
 		col->type = (uint32_t)type->via.u64;
-		int rc = CAIRN_OK;
+		rc = CAIRN_OK;
 		switch (type->via.u64) {
 		case CAIRN_COL_NULL:
 			if (val->type != MSGPACK_OBJECT_NIL)

@@ -60,7 +60,7 @@ int core_record_pack(msgpack_packer *pk, const struct cairn_record *rec);
 struct core_chunk_iter {
 	const char *data;
 	size_t len, off;
-	msgpack_unpacked unpacked;
+	msgpack_zone *zone;    /* the current record's objects; NULL until the first */
 	struct core_buf key, tenant;
 	struct core_buf text[CORE_MAX_COLUMNS];
 	struct core_buf names[CORE_MAX_COLUMNS];
