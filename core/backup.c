@@ -85,6 +85,8 @@ static int flush_chunk(struct core_archive_writer *aw, const char *kind, unsigne
 {
 	if (chunk->len == 0)
 		return CAIRN_OK;
+	if (*seq >= 999999) /* names have six digits (docs/format.md) */
+		return core_error_set(CAIRN_E_INVALID, "kind %s has more than 999999 chunks", kind);
 	char name[128];
 	snprintf(name, sizeof(name), "records/%s/%06u.msgpack", kind, ++*seq);
 	int rc = core_archive_put(aw, name, chunk->data, chunk->len);

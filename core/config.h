@@ -8,7 +8,7 @@
  * Values are taken literally (no quoting, no escapes). Section and key
  * names are case-sensitive. A file that is group- or world-readable while it
  * holds a secret (encryption.secret-key, any "password") is accepted with a
- * warning. See docs/configuration.md for every key.
+ * warning. See docs/operations.md for every key.
  */
 #ifndef CORE_CONFIG_H
 #define CORE_CONFIG_H

@@ -15,8 +15,17 @@
 #include "log.h"
 #include "record.h"
 
+/* The lowest status code this core knows (cairn/status.h). */
+#define CORE_E_LOWEST_KNOWN CAIRN_E_PERMISSION
+
 int core_fail(struct core_run *run, enum core_exit cls, int rc)
 {
+	if (rc > 0 || rc < CORE_E_LOWEST_KNOWN) {
+		/* a code from a newer ABI, or garbage: the plugin broke its contract */
+		core_error_prefix("plugin returned unknown status %d", rc);
+		rc = CAIRN_E_PLUGIN;
+		cls = CORE_EXIT_PLUGIN;
+	}
 	if (rc && run->exit_class == CORE_EXIT_OK)
 		run->exit_class = rc == CAIRN_E_CANCELLED ? CORE_EXIT_CANCELLED : cls;
 	return rc;

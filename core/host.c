@@ -46,6 +46,11 @@ void core_host_trap_signals(void)
 int core_cancelled(void) { return cancel_flag != 0; }
 
 static void h_log(const struct cairn_host *h, enum cairn_log_level level, const char *plugin,
+		  const char *fmt, ...) CAIRN_PRINTF(4, 5);
+static int h_set_error(const struct cairn_host *h, int status, const char *fmt, ...)
+	CAIRN_PRINTF(3, 4);
+
+static void h_log(const struct cairn_host *h, enum cairn_log_level level, const char *plugin,
 		  const char *fmt, ...)
 {
 	(void)h;

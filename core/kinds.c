@@ -105,7 +105,10 @@ static int override(void *ud, const char *key, const char *value)
 				      "configuration [kinds]: '%s' is not a kind name (A-Z, 0-9, _)", name);
 	int i = core_kinds_index(k, name);
 	if (i < 0) {
-		int rc = add(k, name, value, CAIRN_SCOPE_TENANT);
+		char lower[80];
+		for (size_t j = 0; j <= len; j++)
+			lower[j] = (char)(name[j] >= 'A' && name[j] <= 'Z' ? name[j] - 'A' + 'a' : name[j]);
+		int rc = add(k, name, dot ? lower : value, CAIRN_SCOPE_TENANT);
 		if (rc || !dot)
 			return rc;
 		i = (int)k->n - 1;

@@ -5,10 +5,14 @@
  * corrected per kind in the configuration file, so that a schema change or
  * an Enterprise table name does not need a new release:
  *   [kinds]
- *   FLOW = flows             ; JDBC table (also the Elasticsearch index suffix)
- *   FLOW.index = flows       ; Elasticsearch index suffix, when it differs
- *   FLOW.scope = tenant      ; tenant | instance
- *   MY_KIND = my_table       ; a kind the defaults do not know
+ *   FLOW = flows
+ *   FLOW.index = flows
+ *   FLOW.scope = tenant
+ *   MY_KIND = my_table
+ * KIND = table sets the JDBC table (and the Elasticsearch index suffix);
+ * KIND.index sets the index suffix alone; KIND.scope is tenant or instance.
+ * A kind the defaults do not know is added (its table defaults to its name
+ * in lower case). Values are literal: no comments after them.
  * Kinds are kept sorted by name: summaries list them alphabetically.
  */
 #ifndef CORE_KINDS_H

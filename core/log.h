@@ -8,6 +8,8 @@
 #ifndef CORE_LOG_H
 #define CORE_LOG_H
 
+#include <stdarg.h>
+
 #include "cairn/host.h"
 
 void core_log_set_level(enum cairn_log_level max); /* default INFO */
@@ -17,7 +19,8 @@ void core_log_redact_add(const char *secret);
 void core_log_redact(const char *in, char *out, size_t cap);
 void core_log(enum cairn_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-void core_logv(enum cairn_log_level level, const char *origin, const char *fmt, va_list ap);
+void core_logv(enum cairn_log_level level, const char *origin, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 void core_log_free(void);
 
 #define core_info(...) core_log(CAIRN_LOG_INFO, __VA_ARGS__)

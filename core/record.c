@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "record.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -295,8 +296,9 @@ int core_record_pack(msgpack_packer *pk, const struct cairn_record *rec)
 				return bad_value(rec, c);
 			memcpy(tmp, c->data, c->len);
 			tmp[c->len] = '\0';
+			errno = 0;
 			long long v = strtoll(tmp, &end, 10);
-			if (*end)
+			if (*end || errno == ERANGE)
 				return bad_value(rec, c);
 			msgpack_pack_int64(pk, v);
 			break;

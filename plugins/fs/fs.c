@@ -104,8 +104,10 @@ static int hexval(char c)
 static int fs_open(const struct cairn_host *host, const char *uri,
 		   const struct cairn_option *opts, size_t n_opts, void **inst)
 {
-	(void)opts;
-	(void)n_opts;
+	/* the fs plugin has no options: say so rather than ignore a typo */
+	if (n_opts > 0)
+		return host->set_error(host, CAIRN_E_INVALID, "the fs storage has no option '%s'",
+				       opts[0].key);
 	const char *p = NULL;
 	if (strncmp(uri, "file://", 7) == 0)
 		p = uri + 7;
