@@ -44,9 +44,10 @@
  * Thread safety: both calls report failures through the core's single error
  * slot (error.h), so, like the rest of the core, they are single-threaded.
  *
- * Note for readers of the msgpack: msgpack-c's own unpacker
- * (msgpack_unpack_next) refuses nesting deeper than MSGPACK_EMBED_STACK_SIZE
- * (32, compiled into libmsgpackc), which is less than CORE_JSON_MAX_DEPTH.
+ * Reading the msgpack back: use core_mpack_next (mpack.h), not msgpack-c's
+ * msgpack_unpack_next, which refuses nesting deeper than 32 levels
+ * (MSGPACK_EMBED_STACK_SIZE, compiled into libmsgpackc) — less than
+ * CORE_JSON_MAX_DEPTH — and pre-allocates whatever a header claims.
  */
 #ifndef CORE_CODEC_H
 #define CORE_CODEC_H
@@ -100,7 +101,7 @@ int core_json_to_msgpack(const char *json, size_t len, msgpack_packer *pk);
  * an RFC 8259 number, nesting deeper than CORE_JSON_MAX_DEPTH. (A float64 that
  * the parser would have turned into an int, such as 5.0, is still accepted
  * and printed as "5".) obj's sizes and pointers must be consistent, as
- * msgpack_unpack_next makes them.
+ * core_mpack_next makes them.
  *
  * Returns:
  *  CAIRN_OK

@@ -23,21 +23,6 @@
 #include "error.h"
 #include "record.h"
 
-/*
- * msgpack-c's unpacker allocates for the element count an array or map
- * header declares before reading the elements, so a few hostile bytes ask
- * for up to hundreds of GiB. Production usually gets NULL (msgpack_unpack_next fails
- * and the core reports an error) or untouched virtual memory; make ASan fail any
- * allocation over 1 GiB with NULL instead of aborting or filling its shadow
- * memory.
- */
-const char *__asan_default_options(void);
-
-const char *__asan_default_options(void)
-{
-	return "allocator_may_return_null=1:max_allocation_size_mb=1024";
-}
-
 #define FUZZ_INSTANCE_KEY_BYTE 0x42
 #define FUZZ_INSTANCE_KEY_LEN 32
 

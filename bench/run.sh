@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# Cairn vs PostgreSQL's native tools, on the same generated data, in one run.
+#
+#   bench/run.sh [SCALE]
+#
+# SCALE (default 1) multiplies the two data set sizes: 10000*SCALE and
+# 100000*SCALE flow rows (plus n/2 triggers, n/4 KV and namespace-file
+# metadata … see bench/gen.sql). Starts its own throwaway PostgreSQL on
+# 127.0.0.1:${BENCH_PORT:-55477} under /tmp, builds Cairn in Release into
+# build-bench/, and prints a markdown report (also written to
+# ${BENCH_OUT:-bench/last-run.md}).
+#
+# Environment:
+#   BENCH_PORT=55477            server port (not 55433: the test suite uses it)
+#   BENCH_SIZES="10000 100000"  override the flow-row counts (SCALE is then ignored)
+#   BENCH_KESTRA_INDEXES=1      keep Kestra's flows_source_code GIN index (see README.md)
+#   BENCH_KEEP=1                keep the temporary directory and server
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+scale=${1:-1}
+case "$scale" in '' | *[!0-9.]* | .*) echo "usage: $0 [SCALE]" >&2; exit 2 ;; esac
+if [ -n "${BENCH_SIZES:-}" ]; then
+	sizes=$BENCH_SIZES
+else
+	sizes="$(awk -v s="$scale" 'BEGIN{printf "%d", 10000*s}') $(awk -v s="$scale" 'BEGIN{printf "%d", 100000*s}')"
+fi
+port=${BENCH_PORT:-55477}
+out_md=${BENCH_OUT:-$here/bench/last-run.md}
+tables="bindings blueprints dashboards flows groups kv_metadata namespaces namespace_file_metadata
+roles secrets security_integrations settings templates tenants tenant_access triggers users"
+
+if [ ! -x /usr/bin/time ]; then
+	apt-get install -y time >/dev/null
+fi
+for tool in pg_dump pg_restore psql zstd openssl; do
+	command -v "$tool" >/dev/null || { echo "$0: $tool is missing" >&2; exit 1; }
+done
+
+echo "== building Cairn (Release) into build-bench/" >&2
+cmake -S "$here" -B "$here/build-bench" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
+cmake --build "$here/build-bench" -j"$(nproc)" >/dev/null
+cairn="$here/build-bench/core/cairn"
+export CAIRN_PLUGIN_PATH="$here/build-bench/plugins" CAIRN_CONFIG=/dev/null
+
+tmp=$(mktemp -d /tmp/cairn-bench.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+	if [ "${BENCH_KEEP:-0}" != 1 ]; then
+		"$here/tests/peers/postgresql.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
+		rm -rf "$tmp"
+	else
+		echo "kept $tmp (server on port $port)" >&2
+	fi
+}
+trap cleanup EXIT
+"$here/tests/peers/postgresql.sh" start "$tmp/pg" "$port" >&2
+export PGOPTIONS="-c client_min_messages=warning"
+export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
+pg() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
+
+export CAIRN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
+export CAIRN_STORAGE="file://$tmp/storage"
+export BENCH_PASS=$(head -c 32 /dev/urandom | base64)   # for the native encrypted pipeline
+
+# Empty Kestra schema (flyway rows included, no metadata records).
+schema_db() {
+	pg -d postgres -c "CREATE DATABASE $1"
+	pg -d "$1" -f "$here/tests/fixtures/kestra-postgres.sql"
+	if [ "${BENCH_KESTRA_INDEXES:-0}" != 1 ]; then
+		pg -d "$1" -c "DROP INDEX flows_source_code"
+	fi
+}
+
+# measure NAME CMD… — runs CMD under /usr/bin/time; records "seconds maxrss_kb".
+# In a pipeline (sh -c), %M is the largest single process of the pipeline.
+declare -A T M
+measure() {
+	local name=$1; shift
+	/usr/bin/time -f '%e %M' -o "$tmp/time.$name" "$@" >"$tmp/out.$name" 2>"$tmp/err.$name" || {
+		echo "$0: $name failed:" >&2; cat "$tmp/err.$name" >&2; exit 1; }
+	read -r T[$name] M[$name] <"$tmp/time.$name"
+	echo "   $name: ${T[$name]} s, $((M[$name] / 1024)) MB" >&2
+}
+
+checksum() {   # one line per table: count and an order-independent hash sum
+	for t in $tables; do
+		pg -d "$1" -c "SELECT '$t', count(*), coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) FROM $t x"
+	done
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+mb() { awk -v k="$1" 'BEGIN{ printf "%.1f", k / 1024 }'; }
+mbytes() { awk -v b="$1" 'BEGIN{ printf "%.1f", b / 1048576 }'; }
+
+tflags=""
+for t in $tables; do tflags="$tflags -t $t"; done
+report="$tmp/report.md"
+: >"$report"
+declare -A RSS_CREATE RSS_RESTORE RSS_VERIFY
+
+for n in $sizes; do
+	echo "== size $n flow rows" >&2
+	src=src_$n
+	schema_db "$src"
+	t0=$(date +%s)
+	pg -d "$src" -v n="$n" -f "$here/bench/gen.sql"
+	echo "   generated in $(( $(date +%s) - t0 )) s" >&2
+	records=$(for t in $tables; do pg -d "$src" -c "SELECT count(*) FROM $t"; done | awk '{s+=$1} END{print s}')
+	raw=$(pg -d "$src" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relname IN ($(printf "'%s'," $tables | sed 's/,$//')) AND c.relkind = 'r'")
+	rawtext=$(for t in $tables; do pg -d "$src" -c "SELECT coalesce(sum(octet_length(x::text)), 0) FROM $t x"; done | awk '{s+=$1} END{print s}')
+	schema_db "rc_$n"; schema_db "rn_$n"; schema_db "rp_$n"
+	pg -d postgres -c "CHECKPOINT"
+
+	uri_src="postgresql://postgres@127.0.0.1:$port/$src"
+	measure "cairn_create_$n" "$cairn" backups create FULL --source "$uri_src"
+	uri=$(sed -n 's/^Backup created: //p' "$tmp/out.cairn_create_$n")
+	arch=$(ls -t "$tmp"/storage/backups/full/*.cairn | head -n1)
+	sz_cairn=$(stat -c %s "$arch")
+	measure "pgdump_c_$n" pg_dump -F c -a $tflags -f "$tmp/dump_$n.pgc" "$src"
+	sz_pgc=$(stat -c %s "$tmp/dump_$n.pgc")
+	measure "pgdump_pipe_$n" sh -c "pg_dump -F p -a $tflags '$src' | zstd -q -3 -T1 | openssl enc -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -out '$tmp/dump_$n.sql.zst.enc'"
+	sz_pipe=$(stat -c %s "$tmp/dump_$n.sql.zst.enc")
+	measure "cairn_verify_$n" "$cairn" backups verify "$uri"
+	pg -d postgres -c "CHECKPOINT"
+	measure "cairn_restore_$n" "$cairn" backups restore "$uri" --source "postgresql://postgres@127.0.0.1:$port/rc_$n"
+	pg -d postgres -c "CHECKPOINT"
+	measure "pgrestore_$n" pg_restore -1 --data-only -d "rn_$n" "$tmp/dump_$n.pgc"
+	pg -d postgres -c "CHECKPOINT"
+	measure "pgrestore_pipe_$n" sh -c "openssl enc -d -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -in '$tmp/dump_$n.sql.zst.enc' | zstd -q -d | psql -X -q -1 -v ON_ERROR_STOP=1 -o /dev/null -d 'rp_$n'"
+
+	checksum "$src" >"$tmp/sum.src"
+	same=yes
+	for d in "rc_$n" "rn_$n" "rp_$n"; do
+		checksum "$d" >"$tmp/sum.$d"
+		cmp -s "$tmp/sum.src" "$tmp/sum.$d" || { same=NO; echo "$0: $d differs from $src" >&2; diff "$tmp/sum.src" "$tmp/sum.$d" >&2 || true; }
+	done
+
+	RSS_CREATE[$n]=${M[cairn_create_$n]}; RSS_RESTORE[$n]=${M[cairn_restore_$n]}; RSS_VERIFY[$n]=${M[cairn_verify_$n]}
+	{
+		echo "### $n flow rows — $records records, $(mbytes "$rawtext") MB of row text, tables $(mbytes "$raw") MB on disk"
+		echo
+		echo "| operation | Cairn s | native | native s | Cairn / native | Cairn peak RSS MB | native peak RSS MB |"
+		echo "|---|---:|---|---:|---:|---:|---:|"
+		echo "| backup | ${T[cairn_create_$n]} | \`pg_dump -F c -a\` | ${T[pgdump_c_$n]} | $(ratio "${T[cairn_create_$n]}" "${T[pgdump_c_$n]}") | $(mb "${M[cairn_create_$n]}") | $(mb "${M[pgdump_c_$n]}") |"
+		echo "| backup | ${T[cairn_create_$n]} | \`pg_dump -F p -a \| zstd -3 \| openssl enc\` | ${T[pgdump_pipe_$n]} | $(ratio "${T[cairn_create_$n]}" "${T[pgdump_pipe_$n]}") | $(mb "${M[cairn_create_$n]}") | $(mb "${M[pgdump_pipe_$n]}") |"
+		echo "| restore | ${T[cairn_restore_$n]} | \`pg_restore -1 --data-only\` | ${T[pgrestore_$n]} | $(ratio "${T[cairn_restore_$n]}" "${T[pgrestore_$n]}") | $(mb "${M[cairn_restore_$n]}") | $(mb "${M[pgrestore_$n]}") |"
+		echo "| restore | ${T[cairn_restore_$n]} | \`openssl enc -d \| zstd -d \| psql -1\` | ${T[pgrestore_pipe_$n]} | $(ratio "${T[cairn_restore_$n]}" "${T[pgrestore_pipe_$n]}") | $(mb "${M[cairn_restore_$n]}") | $(mb "${M[pgrestore_pipe_$n]}") |"
+		echo "| verify | ${T[cairn_verify_$n]} | — | | | $(mb "${M[cairn_verify_$n]}") | |"
+		echo
+		echo "Archive sizes: Cairn $(mbytes "$sz_cairn") MB (encrypted, zstd) · \`pg_dump -F c\` $(mbytes "$sz_pgc") MB (gzip 6, not encrypted) · pipeline $(mbytes "$sz_pipe") MB (zstd -3, AES-256-CTR). Restored databases equal to the source (count + hash of every row of every table): $same."
+		echo
+	} >>"$report"
+done
+
+first=${sizes%% *}; last=${sizes##* }
+{
+	echo "### Peak RSS of Cairn, ${first} → ${last} flow rows"
+	echo
+	echo "| command | RSS at $first MB | RSS at $last MB | growth |"
+	echo "|---|---:|---:|---:|"
+	for c in create restore verify; do
+		case $c in create) a=${RSS_CREATE[$first]} b=${RSS_CREATE[$last]} ;;
+			restore) a=${RSS_RESTORE[$first]} b=${RSS_RESTORE[$last]} ;;
+			verify) a=${RSS_VERIFY[$first]} b=${RSS_VERIFY[$last]} ;; esac
+		echo "| backups $c | $(mb "$a") | $(mb "$b") | ×$(ratio "$b" "$a") |"
+	done
+	echo
+} >>"$report"
+
+{
+	echo "## Cairn benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "\`bench/run.sh $scale\` (sizes: $sizes flow rows$( [ "${BENCH_KESTRA_INDEXES:-0}" = 1 ] && echo ", with" || echo ", without") Kestra's flows_source_code GIN index) ·" \
+		"$(nproc) cores · kernel $(uname -r) · $(pg -d postgres -c 'SHOW server_version') server · pg_dump $(pg_dump --version | awk '{print $3}') · Cairn $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here" diff --quiet 2>/dev/null || echo '+changes')"
+	echo
+	cat "$report"
+} | tee "$out_md"
