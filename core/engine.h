@@ -125,5 +125,10 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 int core_cmd_list(struct core_run *run, const char *prefix);
 int core_cmd_info(struct core_run *run, const char *uri);
 int core_cmd_verify(struct core_run *run, const char *uri);
+int core_cmd_delete(struct core_run *run, const char *uri);
+/* keep_last 0 / keep_within -1: rule not given. The newest backup of each series always stays. */
+int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, int dry_run);
+/* "7d", "12h", "30m", "2w", "90s" → seconds; -1 if malformed. */
+long long core_parse_duration(const char *s);
 
 #endif /* CORE_ENGINE_H */

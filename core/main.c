@@ -32,6 +32,10 @@ static const char usage_text[] =
 "  backups list [PREFIX]        list the backups in the storage (default prefix backups/)\n"
 "  backups info URI             show a backup's manifest (needs a key that opens it)\n"
 "  backups verify URI           decrypt and decode a whole backup; writes nothing\n"
+"  backups delete URI           delete one backup (only Cairn backups are ever deleted)\n"
+"  backups prune --keep-last N | --keep-within DURATION\n"
+"                               delete older backups, per series (full, each tenant);\n"
+"                               the newest backup of a series is never deleted\n"
 "  keys generate PATH           make a recovery key pair: PATH.pub (give to --recipient)\n"
 "                               and PATH.key (keep offline; give to --identity)\n"
 "  plugins list                 show the plugins found, and any refused with the reason\n"
@@ -54,6 +58,11 @@ static const char usage_text[] =
 "  --dry-run                  report new/changed/unchanged records per kind; write nothing\n"
 "  --replace                  delete the restored kinds' records in scope first\n"
 "  --to-tenant T              restore a TENANT backup into tenant T\n"
+"\n"
+"Options for backups prune:\n"
+"  --keep-last N              keep the N newest backups of each series\n"
+"  --keep-within DURATION     keep backups younger than DURATION (90s, 30m, 12h, 7d, 2w)\n"
+"  --dry-run                  list what would be deleted; delete nothing\n"
 "\n"
 "Common options:\n"
 "  --source URI               metadata database (postgresql://user@host:port/db …);\n"
@@ -96,7 +105,8 @@ static const char usage_text[] =
 enum {
 	OPT_TENANT = 256, OPT_KEY, OPT_KEY_FILE, OPT_NO_ENC, OPT_RECIPIENT, OPT_IDENTITY,
 	OPT_DRY_RUN, OPT_REPLACE, OPT_TO_TENANT, OPT_SOURCE, OPT_STORAGE, OPT_CONFIG,
-	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS
+	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
+	OPT_KEEP_WITHIN
 };
 
 static const struct option long_opts[] = {
@@ -117,6 +127,8 @@ static const struct option long_opts[] = {
 	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
 	{"output", required_argument, NULL, OPT_OUTPUT},
 	{"progress", no_argument, NULL, OPT_PROGRESS},
+	{"keep-last", required_argument, NULL, OPT_KEEP_LAST},
+	{"keep-within", required_argument, NULL, OPT_KEEP_WITHIN},
 	{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
 	{"quiet", no_argument, NULL, 'q'},
 	{"verbose", no_argument, NULL, 'v'},
@@ -133,7 +145,8 @@ struct cli {
 	struct cairn_option *source_opts, *storage_opts;
 	size_t n_source_opts, n_storage_opts;
 	/* which command-specific options were given, for "does not apply" errors */
-	int used_create, used_restore;
+	int used_create, used_restore, used_prune;
+	const char *keep_last, *keep_within;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -408,7 +421,9 @@ int main(int argc, char **argv)
 		case OPT_NO_ENC: c.no_encryption = 1; c.used_create = 1; break;
 		case OPT_RECIPIENT: push(&c.recipients, &c.n_recipients, optarg); c.used_create = 1; break;
 		case OPT_IDENTITY: push(&c.identities, &c.n_identities, optarg); break;
-		case OPT_DRY_RUN: c.dry_run = 1; c.used_restore = 1; break;
+		case OPT_DRY_RUN: c.dry_run = 1; break;
+		case OPT_KEEP_LAST: c.keep_last = optarg; c.used_prune = 1; break;
+		case OPT_KEEP_WITHIN: c.keep_within = optarg; c.used_prune = 1; break;
 		case OPT_REPLACE: c.replace = 1; c.used_restore = 1; break;
 		case OPT_TO_TENANT: c.to_tenant = optarg; c.used_restore = 1; break;
 		case OPT_SOURCE: c.source = optarg; break;
@@ -523,7 +538,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	int creating = strcmp(cmd, "create") == 0, restoring = strcmp(cmd, "restore") == 0;
-	if ((c.used_create && !creating) || (c.used_restore && !restoring)) {
+	int pruning = strcmp(cmd, "prune") == 0;
+	if ((c.used_create && !creating) || (c.used_restore && !restoring) ||
+	    (c.used_prune && !pruning) || (c.dry_run && !restoring && !pruning)) {
 		code = usage_error("an option given does not apply to 'backups %s'", cmd);
 		goto out;
 	}
@@ -567,6 +584,32 @@ int main(int argc, char **argv)
 			code = core_cmd_info(&run, args[2]);
 		else
 			code = core_cmd_verify(&run, args[2]);
+	} else if (strcmp(cmd, "delete") == 0) {
+		if (nargs != 3) {
+			code = usage_error("%s", "usage: cairn backups delete URI");
+			goto out;
+		}
+		code = core_cmd_delete(&run, args[2]);
+	} else if (pruning) {
+		long keep_last = 0;
+		long long keep_within = -1;
+		if (nargs != 2 || (!c.keep_last && !c.keep_within)) {
+			code = usage_error("%s", "usage: cairn backups prune --keep-last N | --keep-within DURATION [--dry-run]");
+			goto out;
+		}
+		if (c.keep_last) {
+			char *end;
+			keep_last = strtol(c.keep_last, &end, 10);
+			if (*end || keep_last < 1) {
+				code = usage_error("--keep-last needs a number of at least 1, not '%s'", c.keep_last);
+				goto out;
+			}
+		}
+		if (c.keep_within && (keep_within = core_parse_duration(c.keep_within)) < 0) {
+			code = usage_error("--keep-within needs a duration like 7d, 12h or 30m, not '%s'", c.keep_within);
+			goto out;
+		}
+		code = core_cmd_prune(&run, keep_last, keep_within, c.dry_run);
 	} else if (strcmp(cmd, "list") == 0) {
 		if (nargs > 3) {
 			code = usage_error("%s", "usage: cairn backups list [PREFIX]");

@@ -1,0 +1,255 @@
+/*
+ * retention.c — `cairn backups delete URI` and `cairn backups prune`.
+ *
+ * Only objects whose names are Cairn backup names (backups/full/backup-
+ * YYYYMMDDHHMMSS[-N].cairn, backups/tenant/<tenant>/backup-…) and that start
+ * with the archive magic are ever removed. Backups form one series per
+ * directory (full, and each tenant); prune keeps, in each series, the newest
+ * backup always, the newest --keep-last N, and every backup younger than
+ * --keep-within; the rest goes.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* timegm */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "engine.h"
+#include "error.h"
+#include "log.h"
+
+static const unsigned char magic[8] = {0x43, 0x41, 0x49, 0x52, 0x4E, 0x00, 0x0D, 0x0A};
+
+/* "…/backup-20240917163312[-N].cairn" → its UTC time, or -1 if not a backup name. */
+static long long backup_time(const char *name)
+{
+	const char *base = strrchr(name, '/');
+	base = base ? base + 1 : name;
+	if (strncmp(base, "backup-", 7) != 0)
+		return -1;
+	const char *d = base + 7;
+	for (int i = 0; i < 14; i++)
+		if (d[i] < '0' || d[i] > '9')
+			return -1;
+	const char *rest = d + 14;
+	if (*rest == '-') {
+		rest++;
+		if (*rest < '0' || *rest > '9')
+			return -1;
+		while (*rest >= '0' && *rest <= '9')
+			rest++;
+	}
+	if (strcmp(rest, ".cairn") != 0)
+		return -1;
+	struct tm tm = {0};
+	char buf[8];
+	memcpy(buf, d, 4); buf[4] = 0; tm.tm_year = atoi(buf) - 1900;
+	memcpy(buf, d + 4, 2); buf[2] = 0; tm.tm_mon = atoi(buf) - 1;
+	memcpy(buf, d + 6, 2); tm.tm_mday = atoi(buf);
+	memcpy(buf, d + 8, 2); tm.tm_hour = atoi(buf);
+	memcpy(buf, d + 10, 2); tm.tm_min = atoi(buf);
+	memcpy(buf, d + 12, 2); tm.tm_sec = atoi(buf);
+	return (long long)timegm(&tm);
+}
+
+/* The series of a backup name: its directory, if it is one Cairn writes. */
+static int series_of(const char *name, char *out, size_t cap)
+{
+	const char *slash = strrchr(name, '/');
+	if (!slash || backup_time(name) < 0)
+		return -1;
+	size_t n = (size_t)(slash - name);
+	if (n >= cap)
+		return -1;
+	memcpy(out, name, n);
+	out[n] = '\0';
+	if (strcmp(out, "backups/full") == 0)
+		return 0;
+	if (strncmp(out, "backups/tenant/", 15) == 0 && out[15] && !strchr(out + 15, '/'))
+		return 0;
+	return -1;
+}
+
+/* Is the object a Cairn archive? Reads its first 8 bytes. */
+static int has_magic(struct core_storage *st, const char *name)
+{
+	void *r;
+	if (st->vt->reader_open(st->inst, name, &r))
+		return 0;
+	unsigned char head[8];
+	size_t have = 0, got = 1;
+	while (have < sizeof(head) && got > 0)
+		if (st->vt->reader_read(r, head + have, sizeof(head) - have, &got))
+			break;
+		else
+			have += got;
+	st->vt->reader_close(r);
+	return have == sizeof(head) && memcmp(head, magic, sizeof(magic)) == 0;
+}
+
+int core_cmd_delete(struct core_run *run, const char *uri)
+{
+	char *location = NULL, *name = NULL;
+	struct core_storage st = {0};
+	int rc = core_uri_split(run, uri, &location, &name);
+	if (rc)
+		goto out;
+	rc = core_storage_open(run, location, &st);
+	if (rc)
+		goto out;
+	struct cairn_object_info info = {.struct_size = sizeof(info)};
+	rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->stat(st.inst, name, &info));
+	if (rc)
+		goto out;
+	if (!has_magic(&st, name)) {
+		rc = core_fail(run, CORE_EXIT_USAGE,
+			       core_error_set(CAIRN_E_INVALID, "'%s' is not a Cairn backup; not deleted", uri));
+		goto out;
+	}
+	rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->remove(st.inst, name));
+	if (rc)
+		goto out;
+	if (run->json) {
+		json_t *j = json_pack("{s:[s]}", "deleted", uri);
+		json_dumpf(j, stdout, JSON_COMPACT);
+		fputc('\n', stdout);
+		json_decref(j);
+	} else
+		printf("Backup deleted: %s\n", uri);
+out:
+	core_storage_close(&st);
+	free(location);
+	free(name);
+	if (rc && run->exit_class == CORE_EXIT_OK)
+		run->exit_class = CORE_EXIT_FAILURE;
+	return rc ? (int)run->exit_class : CORE_EXIT_OK;
+}
+
+struct item {
+	char *name;
+	char series[256];
+	long long when;
+	uint64_t size;
+};
+
+struct items {
+	struct item *v;
+	size_t n;
+};
+
+static int collect(void *ud, const struct cairn_object_info *obj)
+{
+	struct items *it = ud;
+	char series[256];
+	if (series_of(obj->name, series, sizeof(series)) != 0)
+		return 0; /* not a Cairn backup name: never touched */
+	struct item *v = realloc(it->v, (it->n + 1) * sizeof(*v));
+	if (!v)
+		return CAIRN_E_NOMEM;
+	it->v = v;
+	v = &it->v[it->n];
+	v->name = strdup(obj->name);
+	if (!v->name)
+		return CAIRN_E_NOMEM;
+	memcpy(v->series, series, sizeof(series));
+	v->when = backup_time(obj->name);
+	v->size = obj->size;
+	it->n++;
+	return 0;
+}
+
+/* Series ascending, then newest first (name order breaks ties: -N suffixes). */
+static int by_series_newest(const void *a, const void *b)
+{
+	const struct item *x = a, *y = b;
+	int c = strcmp(x->series, y->series);
+	if (c)
+		return c;
+	if (x->when != y->when)
+		return x->when > y->when ? -1 : 1;
+	return -strcmp(x->name, y->name);
+}
+
+/* "7d", "12h", "30m", "2w", "90s" → seconds; -1 if malformed. */
+long long core_parse_duration(const char *s)
+{
+	char *end;
+	long long n = strtoll(s, &end, 10);
+	if (end == s || n < 0 || end[0] == '\0' || end[1] != '\0')
+		return -1;
+	switch (*end) {
+	case 's': return n;
+	case 'm': return n * 60;
+	case 'h': return n * 3600;
+	case 'd': return n * 86400;
+	case 'w': return n * 7 * 86400;
+	default: return -1;
+	}
+}
+
+int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, int dry_run)
+{
+	struct core_storage st = {0};
+	struct items it = {0};
+	json_t *gone = json_array(), *kept = json_array();
+	int rc = core_storage_open(run, run->storage_uri, &st);
+	if (rc)
+		goto out;
+	rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->list(st.inst, "backups/", collect, &it));
+	if (rc)
+		goto out;
+	qsort(it.v, it.n, sizeof(*it.v), by_series_newest);
+	long long now = (long long)time(NULL);
+	size_t rank = 0, n_gone = 0;
+	for (size_t i = 0; i < it.n && !rc; i++) {
+		struct item *x = &it.v[i];
+		rank = (i > 0 && strcmp(it.v[i - 1].series, x->series) == 0) ? rank + 1 : 0;
+		int keep = rank == 0 /* the newest backup of a series always stays */
+			   || (keep_last > 0 && rank < (size_t)keep_last) ||
+			   (keep_within >= 0 && now - x->when <= keep_within);
+		char uri[2048];
+		if (run->storage_is_default)
+			snprintf(uri, sizeof(uri), "cairn:///%s", x->name);
+		else
+			snprintf(uri, sizeof(uri), "%s/%s", run->storage_uri, x->name);
+		if (keep) {
+			json_array_append_new(kept, json_string(uri));
+			continue;
+		}
+		if (!has_magic(&st, x->name)) {
+			core_warn("%s does not look like a Cairn backup; left alone", uri);
+			continue;
+		}
+		if (!dry_run)
+			rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->remove(st.inst, x->name));
+		if (rc)
+			break;
+		n_gone++;
+		json_array_append_new(gone, json_string(uri));
+		if (!run->json)
+			printf("%s %s\n", dry_run ? "Would delete:" : "Deleted:", uri);
+	}
+	if (!rc) {
+		core_info("Prune %s %zu of %zu backups, kept %zu", dry_run ? "would delete" : "deleted",
+			  n_gone, it.n, it.n - n_gone);
+		if (run->json) {
+			json_t *j = json_pack("{s:b, s:O, s:O}", "dry_run", dry_run, "deleted", gone, "kept", kept);
+			json_dumpf(j, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			json_decref(j);
+		}
+	}
+out:
+	json_decref(gone);
+	json_decref(kept);
+	for (size_t i = 0; i < it.n; i++)
+		free(it.v[i].name);
+	free(it.v);
+	core_storage_close(&st);
+	if (rc && run->exit_class == CORE_EXIT_OK)
+		run->exit_class = CORE_EXIT_FAILURE;
+	return rc ? (int)run->exit_class : CORE_EXIT_OK;
+}
