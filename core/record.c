@@ -328,6 +328,34 @@ int core_record_pack(msgpack_packer *pk, const struct cairn_record *rec)
 	return CAIRN_OK;
 }
 
+struct cairn_record *core_record_dup(const struct cairn_record *rec)
+{
+	size_t size = sizeof(struct cairn_record) + rec->n_columns * sizeof(struct cairn_column);
+	size += strlen(rec->key) + 1 + (rec->tenant ? strlen(rec->tenant) + 1 : 0);
+	for (size_t i = 0; i < rec->n_columns; i++)
+		size += strlen(rec->columns[i].name) + 1 + rec->columns[i].len + 1;
+	struct cairn_record *r = malloc(size);
+	if (!r)
+		return NULL;
+	struct cairn_column *cols = (struct cairn_column *)(r + 1);
+	char *p = (char *)(cols + rec->n_columns);
+#define PUT(dst, src, n) do { memcpy(p, (src), (n)); p[n] = '\0'; (dst) = p; p += (n) + 1; } while (0)
+	*r = *rec;
+	r->struct_size = sizeof(*r);
+	r->columns = cols;
+	PUT(r->key, rec->key, strlen(rec->key));
+	if (rec->tenant)
+		PUT(r->tenant, rec->tenant, strlen(rec->tenant));
+	for (size_t i = 0; i < rec->n_columns; i++) {
+		cols[i] = rec->columns[i];
+		PUT(cols[i].name, rec->columns[i].name, strlen(rec->columns[i].name));
+		if (rec->columns[i].data)
+			PUT(cols[i].data, rec->columns[i].data, rec->columns[i].len);
+	}
+#undef PUT
+	return r;
+}
+
 void core_chunk_iter_init(struct core_chunk_iter *it, const void *data, size_t len)
 {
 	memset(it, 0, sizeof(*it));

@@ -70,6 +70,12 @@ struct core_chunk_iter {
 	const char *from_tenant, *to_tenant;
 };
 
+/*
+ * A deep copy of a record in one allocation (free() it): what a restore
+ * batch keeps while the iterator moves on.
+ */
+struct cairn_record *core_record_dup(const struct cairn_record *rec);
+
 void core_chunk_iter_init(struct core_chunk_iter *it, const void *data, size_t len);
 /* 1 and *rec set; 0 at the end of the chunk; CAIRN_E_CORRUPT on malformed data. */
 int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec);

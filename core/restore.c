@@ -55,20 +55,73 @@ struct writer_ctx {
 	const struct cairn_kind_desc **kds; /* per manifest kind */
 	struct outcome *out;
 	uint64_t total;
+	/* ABI 1.1 batches: deep copies, since the chunk iterator moves on */
+	struct cairn_record *batch[CAIRN_RESTORE_BATCH_MAX];
+	int outcomes[CAIRN_RESTORE_BATCH_MAX];
+	size_t n_batch, batch_bytes, batch_kind;
 };
 
-static int write_record(void *ud, size_t ki, const struct cairn_record *rec)
+/* Batches are also cut by size, so memory stays bounded whatever the records. */
+#define BATCH_BYTES (8u * 1024 * 1024)
+
+static int count_outcome(struct writer_ctx *w, size_t ki, int outcome)
 {
-	struct writer_ctx *w = ud;
-	int outcome = 0;
-	int rc = w->src->vt->restore_write(w->src->inst, w->kds[ki], rec, &outcome);
-	if (rc)
-		return core_fail(w->run, CORE_EXIT_SOURCE, rc);
 	if (outcome < CAIRN_WRITE_NEW || outcome > CAIRN_WRITE_UNCHANGED)
 		return core_fail(w->run, CORE_EXIT_PLUGIN,
 				 core_error_set(CAIRN_E_PLUGIN, "plugin returned outcome %d", outcome));
 	w->out[ki].n[outcome]++;
 	core_host()->progress(core_host(), ++w->total, 0);
+	return CAIRN_OK;
+}
+
+static void batch_clear(struct writer_ctx *w)
+{
+	for (size_t i = 0; i < w->n_batch; i++)
+		free(w->batch[i]);
+	w->n_batch = 0;
+	w->batch_bytes = 0;
+}
+
+static int batch_flush(struct writer_ctx *w)
+{
+	if (w->n_batch == 0)
+		return CAIRN_OK;
+	size_t ki = w->batch_kind;
+	int rc = w->src->vt->restore_write_batch(w->src->inst, w->kds[ki],
+						 (const struct cairn_record *const *)w->batch,
+						 w->n_batch, w->outcomes);
+	if (rc == CAIRN_OK)
+		for (size_t i = 0; i < w->n_batch && rc == CAIRN_OK; i++)
+			rc = count_outcome(w, ki, w->outcomes[i]);
+	else
+		core_fail(w->run, CORE_EXIT_SOURCE, rc);
+	batch_clear(w);
+	return rc;
+}
+
+static int write_record(void *ud, size_t ki, const struct cairn_record *rec)
+{
+	struct writer_ctx *w = ud;
+	if (!CAIRN_VT_HAS(w->src->vt, restore_write_batch)) {
+		int outcome = 0;
+		int rc = w->src->vt->restore_write(w->src->inst, w->kds[ki], rec, &outcome);
+		if (rc)
+			return core_fail(w->run, CORE_EXIT_SOURCE, rc);
+		return count_outcome(w, ki, outcome);
+	}
+	if (w->n_batch && (w->batch_kind != ki || w->n_batch == CAIRN_RESTORE_BATCH_MAX ||
+			   w->batch_bytes >= BATCH_BYTES)) {
+		int rc = batch_flush(w);
+		if (rc)
+			return rc;
+	}
+	struct cairn_record *copy = core_record_dup(rec);
+	if (!copy)
+		return core_fail(w->run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+	for (size_t i = 0; i < rec->n_columns; i++)
+		w->batch_bytes += rec->columns[i].len;
+	w->batch_kind = ki;
+	w->batch[w->n_batch++] = copy;
 	return CAIRN_OK;
 }
 
@@ -146,8 +199,17 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	}
 
 	core_progress_step("restoring: records");
-	struct writer_ctx w = {.run = run, .src = &src, .kds = kds, .out = out};
-	rc = core_backup_read_records(run, &o, to_tenant, write_record, &w, expected);
+	struct writer_ctx *w = calloc(1, sizeof(*w));
+	if (!w) {
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto done;
+	}
+	*w = (struct writer_ctx){.run = run, .src = &src, .kds = kds, .out = out};
+	rc = core_backup_read_records(run, &o, to_tenant, write_record, w, expected);
+	if (!rc)
+		rc = batch_flush(w); /* the tail: the archive is already verified */
+	batch_clear(w);
+	free(w);
 	if (rc)
 		goto done;
 	for (size_t i = 0; i < m->n_kinds; i++)

@@ -648,6 +648,7 @@ static const struct cairn_source_vtable postgresql_vtable = {
 	.restore_begin = postgresql_restore_begin,
 	.restore_delete_scope = postgresql_restore_delete_scope,
 	.restore_write = postgresql_restore_write,
+	.restore_write_batch = postgresql_restore_write_batch,
 	.restore_commit = postgresql_restore_commit,
 	.restore_rollback = postgresql_restore_rollback,
 };

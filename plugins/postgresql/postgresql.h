@@ -107,6 +107,8 @@ void postgresql_cursor_close(void *cursor);
 int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts);
 int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
 				    const char *tenant);
+int postgresql_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
+				   const struct cairn_record *const *recs, size_t n, int *outcomes);
 int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
 			     const struct cairn_record *rec, int *outcome);
 int postgresql_restore_commit(void *inst);

@@ -461,37 +461,10 @@ static int record_valid(struct pg_inst *pg, const struct cairn_record *rec)
 	return CAIRN_OK;
 }
 
-int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
-			     const struct cairn_record *rec, int *outcome)
+/* Fill pg->pvals/plens/pfmts for one record with statement s. */
+static int params_fill(struct pg_inst *pg, const struct pg_stmt *s, const struct cairn_record *rec)
 {
-	struct pg_inst *pg = inst;
-	struct pg_table *t;
-	struct pg_stmt *s;
-	PGresult *res;
 	size_t bytes = 0, off = 0;
-	int rc;
-
-	if (pg == NULL || kind == NULL || rec == NULL || outcome == NULL)
-		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_RESTORE)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
-	if (postgresql_cancelled(pg))
-		return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
-	rc = record_valid(pg, rec);
-	if (rc != CAIRN_OK)
-		return rc;
-	rc = table_get(pg, kind, &t);
-	if (rc != CAIRN_OK)
-		return rc;
-	if (!t->has_key)
-		return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'", t->name);
-	if (t->stmt == NULL || !stmt_matches(t->stmt, rec)) {
-		rc = stmt_build(pg, t, rec, rec->key);
-		if (rc != CAIRN_OK)
-			return rc;
-	}
-	s = t->stmt;
-
 	for (size_t i = 0; i < rec->n_columns; i++)
 		if (rec->columns[i].type != CAIRN_COL_NULL && rec->columns[i].type != CAIRN_COL_BYTES)
 			bytes += rec->columns[i].len + 1;
@@ -521,6 +494,161 @@ int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
 			off += c->len + 1;
 		}
 	}
+	return CAIRN_OK;
+}
+
+/* The upsert's RETURNING row tells the outcome (see stmt_build). */
+static int outcome_of(const PGresult *res)
+{
+	if (PQntuples(res) == 0)
+		return CAIRN_WRITE_UNCHANGED;
+	return strcmp(PQgetvalue(res, 0, 0), "t") == 0 ? CAIRN_WRITE_NEW : CAIRN_WRITE_CHANGED;
+}
+
+/*
+ * Records per pipeline sync. Results are not read until the sync, so the
+ * server's answers must fit in the socket buffers meanwhile: a few hundred
+ * one-row results do, comfortably.
+ */
+#define PG_PIPELINE_DEPTH 256
+
+/* One pipeline of n records, all matching statement s. */
+static int pipeline_run(struct pg_inst *pg, struct pg_table *t, const struct cairn_record *const *recs,
+			size_t n, int *outcomes)
+{
+	const struct pg_stmt *s = t->stmt;
+	int rc = CAIRN_OK;
+	size_t sent = 0;
+	if (PQenterPipelineMode(pg->conn) != 1)
+		return postgresql_fail(pg, CAIRN_E_BACKEND, "unable to enter pipeline mode: %s",
+				       PQerrorMessage(pg->conn));
+	for (; sent < n && rc == CAIRN_OK; sent++) {
+		rc = params_fill(pg, s, recs[sent]);
+		if (rc == CAIRN_OK &&
+		    PQsendQueryPrepared(pg->conn, s->name, (int)s->n, pg->pvals, pg->plens, pg->pfmts, 0) != 1)
+			rc = postgresql_result_error(pg, NULL, "unable to send a record", NULL);
+	}
+	int synced = PQpipelineSync(pg->conn) == 1;
+	if (!synced && rc == CAIRN_OK)
+		rc = postgresql_result_error(pg, NULL, "unable to send a record", NULL);
+	/*
+	 * Read every result up to the sync, even after a failure, to leave
+	 * pipeline mode. Each query's results end with one NULL; more NULLs in
+	 * a row than queries means the sync will never come.
+	 */
+	size_t i = 0, nulls = 0;
+	while (synced) {
+		PGresult *res = PQgetResult(pg->conn);
+		if (res == NULL) {
+			if (PQstatus(pg->conn) != CONNECTION_OK || ++nulls > sent + 1) {
+				if (rc == CAIRN_OK)
+					rc = postgresql_result_error(pg, NULL, "connection lost during restore", NULL);
+				break;
+			}
+			continue;
+		}
+		nulls = 0;
+		ExecStatusType st = PQresultStatus(res);
+		if (st == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			break;
+		}
+		if (st == PGRES_TUPLES_OK && i < sent) {
+			outcomes[i] = outcome_of(res);
+		} else if (st != PGRES_PIPELINE_ABORTED && rc == CAIRN_OK) {
+			char what[900];
+			snprintf(what, sizeof what, "unable to write record '%.700s' into table '%s'",
+				 i < sent ? recs[i]->key : "?", t->name);
+			rc = postgresql_result_error(pg, res, what, NULL);
+		}
+		i++;
+		PQclear(res);
+	}
+	if (PQexitPipelineMode(pg->conn) != 1 && rc == CAIRN_OK)
+		rc = postgresql_fail(pg, CAIRN_E_BACKEND, "unable to leave pipeline mode: %s",
+				     PQerrorMessage(pg->conn));
+	if (rc != CAIRN_OK)
+		pg->tx_failed = 1;
+	return rc;
+}
+
+int postgresql_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
+				   const struct cairn_record *const *recs, size_t n, int *outcomes)
+{
+	struct pg_inst *pg = inst;
+	struct pg_table *t;
+	int rc;
+
+	if (pg == NULL || kind == NULL || recs == NULL || outcomes == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_RESTORE)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
+	size_t i = 0;
+	while (i < n) {
+		if (postgresql_cancelled(pg))
+			return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
+		rc = record_valid(pg, recs[i]);
+		if (rc != CAIRN_OK)
+			return rc;
+		rc = table_get(pg, kind, &t);
+		if (rc != CAIRN_OK)
+			return rc;
+		if (!t->has_key)
+			return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'", t->name);
+		/* the statement is prepared (synchronously) before the pipeline starts */
+		if (t->stmt == NULL || !stmt_matches(t->stmt, recs[i])) {
+			rc = stmt_build(pg, t, recs[i], recs[i]->key);
+			if (rc != CAIRN_OK)
+				return rc;
+		}
+		/* the run of records that share this column list, up to one pipeline */
+		size_t j = i + 1;
+		while (j < n && j - i < PG_PIPELINE_DEPTH && stmt_matches(t->stmt, recs[j])) {
+			rc = record_valid(pg, recs[j]);
+			if (rc != CAIRN_OK)
+				return rc;
+			j++;
+		}
+		rc = pipeline_run(pg, t, recs + i, j - i, outcomes + i);
+		if (rc != CAIRN_OK)
+			return rc;
+		i = j;
+	}
+	return CAIRN_OK;
+}
+
+int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
+			     const struct cairn_record *rec, int *outcome)
+{
+	struct pg_inst *pg = inst;
+	struct pg_table *t;
+	struct pg_stmt *s;
+	PGresult *res;
+	int rc;
+
+	if (pg == NULL || kind == NULL || rec == NULL || outcome == NULL)
+		return CAIRN_E_INVALID;
+	if (pg->tx != PG_TX_RESTORE)
+		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
+	if (postgresql_cancelled(pg))
+		return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
+	rc = record_valid(pg, rec);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = table_get(pg, kind, &t);
+	if (rc != CAIRN_OK)
+		return rc;
+	if (!t->has_key)
+		return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'", t->name);
+	if (t->stmt == NULL || !stmt_matches(t->stmt, rec)) {
+		rc = stmt_build(pg, t, rec, rec->key);
+		if (rc != CAIRN_OK)
+			return rc;
+	}
+	s = t->stmt;
+	rc = params_fill(pg, s, rec);
+	if (rc != CAIRN_OK)
+		return rc;
 	res = PQexecPrepared(pg->conn, s->name, (int)s->n, pg->pvals, pg->plens, pg->pfmts, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		char what[900];
@@ -530,12 +658,7 @@ int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
 		PQclear(res);
 		return rc;
 	}
-	if (PQntuples(res) == 0)
-		*outcome = CAIRN_WRITE_UNCHANGED;
-	else if (strcmp(PQgetvalue(res, 0, 0), "t") == 0)
-		*outcome = CAIRN_WRITE_NEW;
-	else
-		*outcome = CAIRN_WRITE_CHANGED;
+	*outcome = outcome_of(res);
 	PQclear(res);
 	return CAIRN_OK;
 }

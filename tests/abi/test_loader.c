@@ -125,6 +125,21 @@ static int count_object(void *ud, const struct cairn_object_info *o)
 	return 0;
 }
 
+/* ABI 1.1 appended restore_write_batch: a 1.0 source must not appear to have it. */
+static void test_abi10_source_lacks_1_1_member(void **state)
+{
+	(void)state;
+	struct core_plugin p;
+	load_ok(ABI10_SOURCE, &p);
+	assert_int_equal(p.info->abi_minor, 0);
+	const struct cairn_source_vtable *vt = core_source_vt(&p);
+	assert_true(vt->struct_size < sizeof(struct cairn_source_vtable));
+	assert_true(CAIRN_VT_HAS(vt, restore_write) && CAIRN_VT_HAS(vt, restore_rollback));
+	assert_false(CAIRN_VT_HAS(vt, restore_write_batch));
+	free(p.path);
+	free(p.refusal);
+}
+
 /* DESIGN.md §8: a plugin built against the 1.0 headers loads and works. */
 static void test_abi10_plugin(void **state)
 {
@@ -197,7 +212,7 @@ static void test_scan_order_and_shadowing(void **state)
 	const char *dirs[] = {ABI_EMPTY_DIR, ABI_GOOD_DIR, "/nonexistent/cairn-abi-test",
 			      ABI_BAD_DIR, ABI_DUP_DIR};
 	assert_int_equal(core_plugins_scan(&ps, dirs, sizeof(dirs) / sizeof(dirs[0])), CAIRN_OK);
-	assert_int_equal(ps.n, 3 + N_BAD + 1);
+	assert_int_equal(ps.n, 4 + N_BAD + 1); /* good/ holds 4: abigood, abisrc, abi10, abi10src */
 
 	const struct core_plugin *good = NULL, *dup = NULL;
 	for (size_t i = 0; i < ps.n; i++) {
@@ -263,21 +278,22 @@ static void test_missing_file(void **state)
 
 int main(void)
 {
-	struct CMUnitTest tests[N_BAD + 7];
-	size_t n = 0;
-	for (size_t i = 0; i < N_BAD; i++)
-		tests[n++] = (struct CMUnitTest){.name = bad_cases[i].file,
-						 .test_func = test_bad_plugin,
-						 .initial_state = (void *)&bad_cases[i]};
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_good_storage),
 		cmocka_unit_test(test_good_source),
 		cmocka_unit_test(test_abi10_plugin),
+		cmocka_unit_test(test_abi10_source_lacks_1_1_member),
 		cmocka_unit_test(test_scan_bad_dir),
 		cmocka_unit_test(test_scan_order_and_shadowing),
 		cmocka_unit_test(test_first_directory_wins),
 		cmocka_unit_test(test_missing_file),
 	};
+	struct CMUnitTest tests[N_BAD + sizeof(fixed) / sizeof(fixed[0])];
+	size_t n = 0;
+	for (size_t i = 0; i < N_BAD; i++)
+		tests[n++] = (struct CMUnitTest){.name = bad_cases[i].file,
+						 .test_func = test_bad_plugin,
+						 .initial_state = (void *)&bad_cases[i]};
 	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
 		tests[n++] = fixed[i];
 	return _cmocka_run_group_tests("plugin_loader", tests, n, NULL, NULL);

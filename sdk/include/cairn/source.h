@@ -174,7 +174,26 @@ struct cairn_source_vtable {
 	/* restore_rollback — undo everything since restore_begin. */
 	int (*restore_rollback)(void *inst);
 
-	/* ---- optional: none in ABI 1.0; append below with "since 1.N" ---- */
+	/* ---- optional (append below, each marked "since 1.N") ---- */
+
+	/*
+	 * restore_write_batch (since 1.1) — upsert n records of one kind, in
+	 * the given order, and set outcomes[i] for each (enum
+	 * cairn_write_outcome). It has the meaning of n restore_write calls
+	 * but lets the plugin send them in one round trip (pipelining,
+	 * multi-row statements). When set, the core calls it instead of
+	 * restore_write, with 1..CAIRN_RESTORE_BATCH_MAX records that all
+	 * belong to `kind`. On failure it returns <0 with the failing record's
+	 * key in the message; outcomes are then undefined and the core rolls
+	 * the whole restore back, so a plugin need not undo part of a batch.
+	 * recs and the records they point to are borrowed for the call.
+	 */
+	int (*restore_write_batch)(void *inst, const struct cairn_kind_desc *kind,
+				   const struct cairn_record *const *recs, size_t n,
+				   int *outcomes);
 };
+
+/* Most records the core passes to one restore_write_batch call. */
+#define CAIRN_RESTORE_BATCH_MAX 1000
 
 #endif /* CAIRN_SOURCE_H */

@@ -9,11 +9,15 @@
  * (each new member is marked "since 1.N"). A core loads plugins whose minor is
  * lower than or equal to its own; it refuses a plugin with a newer minor,
  * because such a plugin may rely on host services this core lacks.
+ *
+ * History:
+ *   1.0  first release
+ *   1.1  cairn_source_vtable.restore_write_batch (optional)
  */
 #ifndef CAIRN_VERSION_H
 #define CAIRN_VERSION_H
 
 #define CAIRN_ABI_MAJOR 1
-#define CAIRN_ABI_MINOR 0
+#define CAIRN_ABI_MINOR 1
 
 #endif /* CAIRN_VERSION_H */
