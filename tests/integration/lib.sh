@@ -95,3 +95,68 @@ expect_fail() {
 	grep -q 'AddressSanitizer\|runtime error' "$WORK/err" && fail "sanitizer report: $*"
 	ERR=$(grep '^cairn: error: ' "$WORK/err")
 }
+
+# ---------------------------------------------------------------- MySQL/MariaDB
+# CAIRN_TEST_MY_PORT: the port of the MariaDB that tests/run-all.sh started on
+# 127.0.0.1 (tests/peers/mariadb.sh; user root, no password, TCP).
+MYPORT=${CAIRN_TEST_MY_PORT:-}
+
+need_my() {
+	if [ -z "$MYPORT" ] || ! mariadb-admin --no-defaults --protocol=TCP -h 127.0.0.1 \
+		-P "$MYPORT" -u root --connect-timeout=2 ping >/dev/null 2>&1; then
+		if [ "${CI:-}" = true ]; then
+			fail "no MariaDB on 127.0.0.1:${MYPORT:-?} (tests/run-all.sh starts one)"
+		fi
+		echo "SKIPPED [$TEST]: no MariaDB test server (run tests/run-all.sh)" >&2
+		exit 77
+	fi
+}
+
+my() { # my DB SQL  → tab-separated, no column names
+	local db=$1; shift
+	mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P "$MYPORT" -u root -N -B \
+		--default-character-set=utf8mb4 "$db" -e "SET SESSION group_concat_max_len = 1073741824; $*"
+}
+
+myuri() { echo "mysql://root@127.0.0.1:$MYPORT/$1"; }
+
+# new_my_db NAME [sample]: a fresh database with Kestra's MySQL schema (and sample data)
+new_my_db() {
+	local name="${TEST}_$1"
+	my mysql "DROP DATABASE IF EXISTS \`$name\`; CREATE DATABASE \`$name\`" >/dev/null
+	mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P "$MYPORT" -u root "$name" \
+		<"$FIXTURES/kestra-mysql.sql" >/dev/null
+	if [ "${2:-}" = sample ]; then
+		mariadb --no-defaults --protocol=TCP -h 127.0.0.1 -P "$MYPORT" -u root "$name" \
+			<"$FIXTURES/kestra-sample-mysql.sql" >/dev/null
+	fi
+	echo "$name"
+}
+
+# my_digest DB [WHERE] — every column (generated ones included) of every row of
+# every metadata table, in key order, hashed per table; `value` compared as
+# JSON (JSON_NORMALIZE), the other columns byte for byte (HEX).
+my_digest() {
+	local db=$1 where=${2:-TRUE} sql="" t cols tables
+	# every table's column list in one query: NAME<TAB>expr, expr…
+	tables=$(my "$db" "SELECT TABLE_NAME, GROUP_CONCAT(IF(COLUMN_NAME = 'value',
+		'COALESCE(HEX(JSON_NORMALIZE(\`value\`)), ''~'')',
+		CONCAT('COALESCE(HEX(\`', COLUMN_NAME, '\`), ''~'')')) ORDER BY ORDINAL_POSITION SEPARATOR ', ')
+		FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() GROUP BY TABLE_NAME")
+	for t in $METADATA_TABLES; do
+		cols=$(awk -F '\t' -v t="$t" '$1 == t { print $2 }' <<<"$tables")
+		[ -n "$cols" ] || fail "table $t missing in $db"
+		[ -n "$sql" ] && sql+=" UNION ALL "
+		sql+="SELECT '$t', MD5(COALESCE(GROUP_CONCAT(CONCAT_WS('#', $cols) ORDER BY \`key\` SEPARATOR '|'), '')) FROM \`$t\` WHERE $where"
+	done
+	my "$db" "$sql"
+}
+
+my_total_rows() {
+	local db=$1 sql="" t
+	for t in $METADATA_TABLES; do
+		[ -n "$sql" ] && sql+=" + "
+		sql+="(SELECT COUNT(*) FROM \`$t\`)"
+	done
+	my "$db" "SELECT $sql"
+}

@@ -1,0 +1,347 @@
+/*
+ * mysql_read.c — the backup half: one consistent-snapshot, read-only
+ * transaction, and one streaming result per kind (mysql_use_result): rows
+ * come off the socket one at a time, so memory does not grow with the
+ * table. While a result streams, the connection can run nothing else; the
+ * core opens one cursor at a time, and every other call refuses politely
+ * (my->busy) instead of desynchronising the protocol.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mysql.h"
+
+/* Rows between two looks at host->cancelled(). */
+#define MY_CANCEL_EVERY 256
+
+struct my_cursor {
+	struct my_inst *my;
+	struct my_table *table;
+	size_t n;                 /* real columns, in table order */
+	size_t *colidx;           /* table column index per record column */
+	size_t key_field;         /* result field holding the key */
+	struct cairn_column *cols;
+	struct cairn_record rec;
+	char (*ts)[48];           /* per column: the ISO 8601 form of a timestamp */
+	char *key;                /* NUL-terminated copies, reused row to row */
+	size_t key_cap;
+	char *tenant;
+	size_t tenant_cap;
+	MYSQL_RES *res;           /* the streaming result, NULL once drained */
+	unsigned long rows;
+};
+
+int mysql_plugin_snapshot_begin(void *inst)
+{
+	struct my_inst *my = inst;
+	int rc;
+
+	if (my == NULL)
+		return CAIRN_E_INVALID;
+	if (my->tx != MY_TX_NONE)
+		return mysql_plugin_fail(my, CAIRN_E_INVALID, "a transaction is already open");
+	/*
+	 * REPEATABLE READ is what makes WITH CONSISTENT SNAPSHOT mean one read
+	 * view for every table (InnoDB); set explicitly in case the server or
+	 * the account defaults to another level.
+	 */
+	rc = mysql_plugin_exec(my, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+			       "unable to start the snapshot");
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = mysql_plugin_exec(my, "START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY",
+			       "unable to start the snapshot");
+	if (rc != CAIRN_OK)
+		return rc;
+	my->tx = MY_TX_SNAPSHOT;
+	my->tx_failed = 0;
+	return CAIRN_OK;
+}
+
+int mysql_plugin_snapshot_end(void *inst)
+{
+	struct my_inst *my = inst;
+	int rc;
+
+	if (my == NULL)
+		return CAIRN_E_INVALID;
+	if (my->tx != MY_TX_SNAPSHOT)
+		return mysql_plugin_fail(my, CAIRN_E_INVALID, "no snapshot is open");
+	if (my->busy)
+		return mysql_plugin_fail(my, CAIRN_E_INVALID,
+					 "snapshot_end called while a cursor is open");
+	rc = mysql_plugin_exec(my, my->tx_failed ? "ROLLBACK" : "COMMIT",
+			       "unable to end the snapshot");
+	my->tx = MY_TX_NONE;
+	my->tx_failed = 0;
+	return rc;
+}
+
+int mysql_plugin_kind_exists(void *inst, const struct cairn_kind_desc *kind)
+{
+	struct my_inst *my = inst;
+
+	if (my == NULL || kind == NULL)
+		return CAIRN_E_INVALID;
+	if (kind->table == NULL || *kind->table == '\0')
+		return 0;
+	return mysql_plugin_table_exists(my, kind->table);
+}
+
+static void cursor_free(struct my_cursor *c)
+{
+	if (c == NULL)
+		return;
+	if (c->res != NULL) {
+		/* Reads what is left of the result: the connection is usable again after. */
+		mysql_free_result(c->res);
+		c->res = NULL;
+	}
+	if (c->my != NULL && c->my->busy)
+		c->my->busy = 0;
+	free(c->ts);
+	free(c->key);
+	free(c->tenant);
+	free(c->cols);
+	free(c->colidx);
+	mysql_plugin_table_free(c->table);
+	free(c);
+}
+
+/* The tenant filter: byte comparison, not the column's case-insensitive collation. */
+void mysql_plugin_tenant_where(struct my_inst *my, struct sqlbuf *b, const char *expr,
+			       const char *tenant)
+{
+	sqlbuf_add(b, " WHERE CAST((");
+	sqlbuf_add(b, expr);
+	sqlbuf_add(b, ") AS BINARY) = CAST(");
+	mysql_plugin_quote_string(my, b, tenant, strlen(tenant));
+	sqlbuf_add(b, " AS BINARY)");
+}
+
+int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
+			     const char *tenant, void **cursor)
+{
+	struct my_inst *my = inst;
+	struct my_cursor *c = NULL;
+	struct sqlbuf sql = {0};
+	int rc = CAIRN_OK, have_key = 0;
+	size_t field = 0;
+
+	if (my == NULL || kind == NULL || cursor == NULL)
+		return CAIRN_E_INVALID;
+	if (kind->table == NULL || *kind->table == '\0')
+		return mysql_plugin_fail(my, CAIRN_E_INVALID, "kind '%s' has no table",
+					 kind->kind ? kind->kind : "?");
+	if (my->tx != MY_TX_SNAPSHOT)
+		return mysql_plugin_fail(my, CAIRN_E_INVALID, "cursor_open called outside a snapshot");
+	if (my->busy)
+		return mysql_plugin_fail(my, CAIRN_E_INVALID,
+					 "unable to read table '%s': another cursor is still open "
+					 "(one at a time per connection)", kind->table);
+	c = calloc(1, sizeof *c);
+	if (c == NULL)
+		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+	c->my = my;
+	rc = mysql_plugin_table_load(my, kind->table, &c->table);
+	if (rc != CAIRN_OK)
+		goto fail;
+	if (!c->table->exists) {
+		rc = mysql_plugin_fail(my, CAIRN_E_NOT_FOUND,
+				       "table '%s' does not exist in database '%s'", kind->table,
+				       my->database);
+		goto fail;
+	}
+	if (!c->table->has_key) {
+		rc = mysql_plugin_fail(my, CAIRN_E_SCHEMA, "table '%s' has no column 'key'",
+				       kind->table);
+		goto fail;
+	}
+	if (tenant != NULL && c->table->tenant_expr == NULL) {
+		rc = mysql_plugin_fail(my, CAIRN_E_SCHEMA,
+				       "table '%s' has neither a tenant_id column nor a JSON value: "
+				       "it cannot be filtered by tenant", kind->table);
+		goto fail;
+	}
+	for (size_t i = 0; i < c->table->n_cols; i++)
+		c->n += !c->table->cols[i].generated;
+	c->colidx = calloc(c->n ? c->n : 1, sizeof *c->colidx);
+	c->cols = calloc(c->n ? c->n : 1, sizeof *c->cols);
+	c->ts = calloc(c->n ? c->n : 1, sizeof *c->ts);
+	if (c->colidx == NULL || c->cols == NULL || c->ts == NULL) {
+		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		goto fail;
+	}
+
+	sqlbuf_add(&sql, "SELECT ");
+	for (size_t i = 0; i < c->table->n_cols; i++) {
+		const struct my_col *col = &c->table->cols[i];
+		if (col->generated)
+			continue;
+		if (field > 0)
+			sqlbuf_add(&sql, ", ");
+		sqlbuf_add(&sql, col->qname);
+		if (strcmp(col->name, "key") == 0 && !have_key) {
+			c->key_field = field;
+			have_key = 1;
+		}
+		c->colidx[field] = i;
+		c->cols[field].name = col->name;
+		field++;
+	}
+	sqlbuf_add(&sql, field > 0 ? ", " : "");
+	sqlbuf_add(&sql, c->table->tenant_expr != NULL ? c->table->tenant_expr : "NULL");
+	sqlbuf_add(&sql, " FROM ");
+	sqlbuf_add(&sql, c->table->qname);
+	if (tenant != NULL)
+		mysql_plugin_tenant_where(my, &sql, c->table->tenant_expr, tenant);
+	sqlbuf_add(&sql, " ORDER BY `key`");
+	if (sql.oom) {
+		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		goto fail;
+	}
+	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0) {
+		rc = mysql_plugin_conn_error(my, "unable to read table", kind->table);
+		goto fail;
+	}
+	c->res = mysql_use_result(my->conn);
+	if (c->res == NULL) {
+		rc = mysql_plugin_conn_error(my, "unable to read table", kind->table);
+		goto fail;
+	}
+	my->busy = 1;
+	if (mysql_num_fields(c->res) != c->n + 1) {
+		rc = mysql_plugin_fail(my, CAIRN_E_BACKEND, "unexpected result shape from table '%s'",
+				       kind->table);
+		goto fail;
+	}
+	c->rec.struct_size = sizeof c->rec;
+	c->rec.n_columns = c->n;
+	c->rec.columns = c->cols;
+	sqlbuf_free(&sql);
+	*cursor = c;
+	return CAIRN_OK;
+fail:
+	sqlbuf_free(&sql);
+	cursor_free(c);
+	return rc;
+}
+
+/*
+ * "2025-03-04 10:11:12.345600" (the session's time zone is UTC) →
+ * "2025-03-04T10:11:12.3456+00:00": the form PostgreSQL's to_json gives,
+ * so that backups of both read alike. Fraction zeros are trimmed.
+ */
+static size_t iso_timestamp(const char *s, size_t len, char *out, size_t size)
+{
+	size_t n = len < size - 8 ? len : size - 8;
+	char *dot;
+
+	memcpy(out, s, n);
+	out[n] = '\0';
+	if (n > 10 && out[10] == ' ')
+		out[10] = 'T';
+	else if (n <= 10)
+		return n; /* a date without time: left as it is */
+	dot = strchr(out, '.');
+	if (dot != NULL) {
+		while (n > 0 && out[n - 1] == '0')
+			n--;
+		if (&out[n - 1] == dot)
+			n--;
+	}
+	memcpy(out + n, "+00:00", 7);
+	return n + 6;
+}
+
+static int copy_str(struct my_cursor *c, char **buf, size_t *cap, const char *s,
+		    unsigned long len)
+{
+	if (len + 1 > *cap) {
+		size_t ncap = len + 1 < 64 ? 64 : len + 1;
+		char *p = realloc(*buf, ncap);
+		if (p == NULL)
+			return mysql_plugin_fail(c->my, CAIRN_E_NOMEM, "out of memory");
+		*buf = p;
+		*cap = ncap;
+	}
+	if (len > 0)
+		memcpy(*buf, s, len);
+	(*buf)[len] = '\0';
+	return CAIRN_OK;
+}
+
+int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
+{
+	struct my_cursor *c = cursor;
+	struct my_inst *my;
+	MYSQL_ROW row;
+	unsigned long *lens;
+	int rc;
+
+	if (c == NULL || rec == NULL)
+		return CAIRN_E_INVALID;
+	my = c->my;
+	if (c->res == NULL)
+		return 0;
+	if (++c->rows % MY_CANCEL_EVERY == 0 && mysql_plugin_cancelled(my))
+		return mysql_plugin_fail(my, CAIRN_E_CANCELLED, "cancelled");
+	row = mysql_fetch_row(c->res);
+	if (row == NULL) {
+		unsigned err = mysql_errno(my->conn);
+		/* Read the error before freeing: mysql_free_result may reset it. */
+		if (err != 0) {
+			rc = mysql_plugin_conn_error(my, "unable to read table", c->table->name);
+			mysql_free_result(c->res);
+			c->res = NULL;
+			my->busy = 0;
+			return rc;
+		}
+		mysql_free_result(c->res);
+		c->res = NULL;
+		my->busy = 0;
+		return 0;
+	}
+	lens = mysql_fetch_lengths(c->res);
+	if (lens == NULL)
+		return mysql_plugin_fail(my, CAIRN_E_BACKEND, "no row lengths from table '%s'",
+					 c->table->name);
+	for (size_t i = 0; i < c->n; i++) {
+		struct cairn_column *col = &c->cols[i];
+		const struct my_col *mc = &c->table->cols[c->colidx[i]];
+		if (row[i] == NULL) {
+			col->type = CAIRN_COL_NULL;
+			col->data = NULL;
+			col->len = 0;
+			continue;
+		}
+		col->type = mc->ctype;
+		if (mc->ctype == CAIRN_COL_TIMESTAMP) {
+			col->len = iso_timestamp(row[i], lens[i], c->ts[i], sizeof c->ts[i]);
+			col->data = c->ts[i];
+			continue;
+		}
+		col->data = row[i];
+		col->len = lens[i];
+	}
+	rc = copy_str(c, &c->key, &c->key_cap, row[c->key_field] ? row[c->key_field] : "",
+		      row[c->key_field] ? lens[c->key_field] : 0);
+	if (rc != CAIRN_OK)
+		return rc;
+	c->rec.key = c->key;
+	c->rec.tenant = NULL;
+	if (row[c->n] != NULL) {
+		rc = copy_str(c, &c->tenant, &c->tenant_cap, row[c->n], lens[c->n]);
+		if (rc != CAIRN_OK)
+			return rc;
+		c->rec.tenant = c->tenant;
+	}
+	*rec = &c->rec;
+	return 1;
+}
+
+void mysql_plugin_cursor_close(void *cursor)
+{
+	cursor_free(cursor);
+}
