@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "postgresql.h"
+#include "sqlbuf.h"
 
 struct pg_cursor {
 	struct pg_inst *pg;
@@ -103,36 +104,6 @@ int postgresql_kind_exists(void *inst, const struct cairn_kind_desc *kind)
 	return rc;
 }
 
-/* SQL growing in one heap buffer; an allocation failure sticks. */
-struct sqlbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_add(struct sqlbuf *b, const char *s)
-{
-	size_t l = strlen(s);
-
-	if (b->oom)
-		return;
-	if (b->len + l + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *np;
-		while (cap < b->len + l + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, l + 1);
-	b->len += l;
-}
-
 static void cursor_free(struct pg_cursor *c)
 {
 	if (c == NULL)
@@ -155,18 +126,18 @@ static void select_expr(struct sqlbuf *b, const struct pg_col *col, const char *
 	switch (col->ctype) {
 	case CAIRN_COL_TIMESTAMP:
 		/* to_json gives ISO 8601 with 'T' and, for timestamptz, the offset. */
-		sb_add(b, "to_json(");
-		sb_add(b, qcol);
+		sqlbuf_add(b, "to_json(");
+		sqlbuf_add(b, qcol);
 		if (strcmp(col->typname, "timestamp") == 0)
-			sb_add(b, " AT TIME ZONE 'UTC'");
-		sb_add(b, ") #>> '{}'");
+			sqlbuf_add(b, " AT TIME ZONE 'UTC'");
+		sqlbuf_add(b, ") #>> '{}'");
 		break;
 	case CAIRN_COL_BYTES:
-		sb_add(b, qcol); /* text form, bytea_output = hex: decoded in cursor_next */
+		sqlbuf_add(b, qcol); /* text form, bytea_output = hex: decoded in cursor_next */
 		break;
 	default:
-		sb_add(b, qcol);
-		sb_add(b, "::text");
+		sqlbuf_add(b, qcol);
+		sqlbuf_add(b, "::text");
 		break;
 	}
 }
@@ -225,9 +196,9 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	}
 
 	snprintf(c->name, sizeof c->name, "cairn_cur_%u", ++pg->seq);
-	sb_add(&sql, "DECLARE ");
-	sb_add(&sql, c->name);
-	sb_add(&sql, " NO SCROLL CURSOR FOR SELECT ");
+	sqlbuf_add(&sql, "DECLARE ");
+	sqlbuf_add(&sql, c->name);
+	sqlbuf_add(&sql, " NO SCROLL CURSOR FOR SELECT ");
 	for (size_t i = 0; i < c->table->n_cols; i++) {
 		const struct pg_col *col = &c->table->cols[i];
 		char *q;
@@ -239,7 +210,7 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 			break;
 		}
 		if (field > 0)
-			sb_add(&sql, ", ");
+			sqlbuf_add(&sql, ", ");
 		select_expr(&sql, col, q);
 		free(q);
 		if (strcmp(col->name, "key") == 0 && !have_key) {
@@ -250,22 +221,22 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 		c->cols[field].name = col->name;
 		field++;
 	}
-	sb_add(&sql, field > 0 ? ", " : "");
+	sqlbuf_add(&sql, field > 0 ? ", " : "");
 	if (c->table->tenant_expr != NULL) {
-		sb_add(&sql, "(");
-		sb_add(&sql, c->table->tenant_expr);
-		sb_add(&sql, ")::text");
+		sqlbuf_add(&sql, "(");
+		sqlbuf_add(&sql, c->table->tenant_expr);
+		sqlbuf_add(&sql, ")::text");
 	} else {
-		sb_add(&sql, "NULL::text");
+		sqlbuf_add(&sql, "NULL::text");
 	}
-	sb_add(&sql, " FROM ");
-	sb_add(&sql, c->table->qname);
+	sqlbuf_add(&sql, " FROM ");
+	sqlbuf_add(&sql, c->table->qname);
 	if (tenant != NULL) {
-		sb_add(&sql, " WHERE (");
-		sb_add(&sql, c->table->tenant_expr);
-		sb_add(&sql, ") = $1");
+		sqlbuf_add(&sql, " WHERE (");
+		sqlbuf_add(&sql, c->table->tenant_expr);
+		sqlbuf_add(&sql, ") = $1");
 	}
-	sb_add(&sql, " ORDER BY \"key\"");
+	sqlbuf_add(&sql, " ORDER BY \"key\"");
 	if (sql.oom) {
 		rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
@@ -283,12 +254,12 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	c->rec.n_columns = c->n;
 	c->rec.columns = c->cols;
 	PQclear(res);
-	free(sql.p);
+	sqlbuf_free(&sql);
 	*cursor = c;
 	return CAIRN_OK;
 fail:
 	PQclear(res);
-	free(sql.p);
+	sqlbuf_free(&sql);
 	cursor_free(c);
 	return rc;
 }

@@ -13,35 +13,7 @@
 #include <string.h>
 
 #include "postgresql.h"
-
-struct sqlbuf {
-	char *p;
-	size_t len, cap;
-	int oom;
-};
-
-static void sb_add(struct sqlbuf *b, const char *s)
-{
-	size_t l = strlen(s);
-
-	if (b->oom)
-		return;
-	if (b->len + l + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 512;
-		char *np;
-		while (cap < b->len + l + 1)
-			cap *= 2;
-		np = realloc(b->p, cap);
-		if (np == NULL) {
-			b->oom = 1;
-			return;
-		}
-		b->p = np;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, l + 1);
-	b->len += l;
-}
+#include "sqlbuf.h"
 
 static void sb_quoted(struct sqlbuf *b, struct pg_inst *pg, const char *ident)
 {
@@ -51,7 +23,7 @@ static void sb_quoted(struct sqlbuf *b, struct pg_inst *pg, const char *ident)
 		b->oom = 1;
 		return;
 	}
-	sb_add(b, q);
+	sqlbuf_add(b, q);
 	free(q);
 }
 
@@ -216,20 +188,20 @@ int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *ki
 		return postgresql_fail(pg, CAIRN_E_SCHEMA,
 				       "table '%s' has neither a tenant_id column nor a JSON value: "
 				       "its records cannot be selected by tenant", t->name);
-	sb_add(&sql, "DELETE FROM ");
-	sb_add(&sql, t->qname);
+	sqlbuf_add(&sql, "DELETE FROM ");
+	sqlbuf_add(&sql, t->qname);
 	if (tenant != NULL) {
-		sb_add(&sql, " WHERE (");
-		sb_add(&sql, t->tenant_expr);
-		sb_add(&sql, ") = $1");
+		sqlbuf_add(&sql, " WHERE (");
+		sqlbuf_add(&sql, t->tenant_expr);
+		sqlbuf_add(&sql, ") = $1");
 	}
 	if (sql.oom) {
-		free(sql.p);
+		sqlbuf_free(&sql);
 		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
 	}
 	res = PQexecParams(pg->conn, sql.p, tenant ? 1 : 0, NULL, tenant ? params : NULL, NULL,
 			   NULL, 0);
-	free(sql.p);
+	sqlbuf_free(&sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = postgresql_result_error(pg, res, "unable to delete from table", t->name);
 	} else {
@@ -269,10 +241,10 @@ static int stmt_matches(const struct pg_stmt *s, const struct cairn_record *rec)
 static void compare_expr(struct sqlbuf *b, struct pg_inst *pg, const char *prefix,
 			 const struct pg_col *col)
 {
-	sb_add(b, prefix);
+	sqlbuf_add(b, prefix);
 	sb_quoted(b, pg, col->name);
 	if (strcmp(col->typname, "json") == 0 || strcmp(col->typname, "xml") == 0)
-		sb_add(b, "::text");
+		sqlbuf_add(b, "::text");
 }
 
 static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn_record *rec,
@@ -326,56 +298,56 @@ static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn
 	}
 	snprintf(s->name, sizeof s->name, "cairn_upsert_%u", ++pg->seq);
 
-	sb_add(&sql, "INSERT INTO ");
-	sb_add(&sql, t->qname);
-	sb_add(&sql, " AS cairn_t (");
+	sqlbuf_add(&sql, "INSERT INTO ");
+	sqlbuf_add(&sql, t->qname);
+	sqlbuf_add(&sql, " AS cairn_t (");
 	for (size_t i = 0; i < s->n; i++) {
 		if (i > 0)
-			sb_add(&sql, ", ");
+			sqlbuf_add(&sql, ", ");
 		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
 	}
-	sb_add(&sql, ") VALUES (");
+	sqlbuf_add(&sql, ") VALUES (");
 	for (size_t i = 0; i < s->n; i++) {
 		snprintf(num, sizeof num, "%s$%zu::", i > 0 ? ", " : "", i + 1);
-		sb_add(&sql, num);
-		sb_add(&sql, t->cols[s->col[i]].type);
+		sqlbuf_add(&sql, num);
+		sqlbuf_add(&sql, t->cols[s->col[i]].type);
 	}
-	sb_add(&sql, ") ON CONFLICT (");
+	sqlbuf_add(&sql, ") ON CONFLICT (");
 	sb_quoted(&sql, pg, t->cols[key_idx].name);
-	sb_add(&sql, ") DO ");
+	sqlbuf_add(&sql, ") DO ");
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->col[i] == key_idx)
 			continue;
-		sb_add(&sql, n_set++ == 0 ? "UPDATE SET " : ", ");
+		sqlbuf_add(&sql, n_set++ == 0 ? "UPDATE SET " : ", ");
 		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
-		sb_add(&sql, " = EXCLUDED.");
+		sqlbuf_add(&sql, " = EXCLUDED.");
 		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
 	}
 	if (n_set == 0) {
-		sb_add(&sql, "NOTHING");
+		sqlbuf_add(&sql, "NOTHING");
 	} else {
-		sb_add(&sql, " WHERE ROW(");
+		sqlbuf_add(&sql, " WHERE ROW(");
 		for (size_t i = 0, k = 0; i < s->n; i++) {
 			if (s->col[i] == key_idx)
 				continue;
 			compare_expr(&sql, pg, k++ ? ", cairn_t." : "cairn_t.", &t->cols[s->col[i]]);
 		}
-		sb_add(&sql, ") IS DISTINCT FROM ROW(");
+		sqlbuf_add(&sql, ") IS DISTINCT FROM ROW(");
 		for (size_t i = 0, k = 0; i < s->n; i++) {
 			if (s->col[i] == key_idx)
 				continue;
 			compare_expr(&sql, pg, k++ ? ", EXCLUDED." : "EXCLUDED.", &t->cols[s->col[i]]);
 		}
-		sb_add(&sql, ")");
+		sqlbuf_add(&sql, ")");
 	}
-	sb_add(&sql, " RETURNING (cairn_t.xmax = 0)");
+	sqlbuf_add(&sql, " RETURNING (cairn_t.xmax = 0)");
 	if (sql.oom) {
-		free(sql.p);
+		sqlbuf_free(&sql);
 		stmt_free(s);
 		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
 	}
 	res = PQprepare(pg->conn, s->name, sql.p, (int)s->n, NULL);
-	free(sql.p);
+	sqlbuf_free(&sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = postgresql_result_error(pg, res, "unable to prepare the upsert into table",
 					     t->name);
