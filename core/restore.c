@@ -25,6 +25,7 @@
 
 struct outcome {
 	uint64_t n[4]; /* indexed by enum cairn_write_outcome; [0] = records read */
+	uint64_t skipped; /* records of a kind the target has no table for */
 };
 
 static long long now_ms(void)
@@ -53,6 +54,7 @@ struct writer_ctx {
 	struct core_run *run;
 	struct core_source *src;
 	const struct cairn_kind_desc **kds; /* per manifest kind */
+	const char *skipped;                /* per manifest kind */
 	struct outcome *out;
 	uint64_t total;
 	/* ABI 1.1 batches: deep copies, since the chunk iterator moves on */
@@ -102,6 +104,10 @@ static int batch_flush(struct writer_ctx *w)
 static int write_record(void *ud, size_t ki, const struct cairn_record *rec)
 {
 	struct writer_ctx *w = ud;
+	if (w->skipped[ki]) {
+		w->out[ki].skipped++;
+		return CAIRN_OK;
+	}
 	if (!CAIRN_VT_HAS(w->src->vt, restore_write_batch)) {
 		int outcome = 0;
 		int rc = w->src->vt->restore_write(w->src->inst, w->kds[ki], rec, &outcome);
@@ -134,6 +140,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	struct outcome *out = NULL;
 	uint64_t *expected = NULL;
 	const struct cairn_kind_desc **kds = NULL;
+	char *skipped = NULL; /* per manifest kind: the target lacks its table */
 	int in_tx = 0;
 
 	core_info("Restoring %s", uri);
@@ -183,20 +190,32 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	const char *scope_tenant = NULL;
 	if (strcmp(m->type, "TENANT") == 0)
 		scope_tenant = to_tenant ? to_tenant : m->tenant;
-	if (replace) {
-		/* clear every kind the backup covers, in scope, before writing any */
-		for (size_t i = 0; i < m->n_kinds && !rc; i++) {
-			const struct cairn_kind_desc *kd = kds[i];
-			int exists = src.vt->kind_exists(src.inst, kd);
-			if (exists < 0)
-				rc = core_fail(run, CORE_EXIT_SOURCE, exists);
-			else if (exists)
-				rc = core_fail(run, CORE_EXIT_SOURCE,
-					       src.vt->restore_delete_scope(src.inst, kd, scope_tenant));
-		}
-		if (rc)
-			goto done;
+	/*
+	 * A kind whose table the target does not have (an older or newer
+	 * schema, an edition without it) is skipped with a warning rather than
+	 * failing the whole restore (docs/compatibility.md).
+	 */
+	skipped = calloc(m->n_kinds + 1, sizeof(*skipped));
+	if (!skipped) {
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto done;
 	}
+	for (size_t i = 0; i < m->n_kinds && !rc; i++) {
+		int exists = src.vt->kind_exists(src.inst, kds[i]);
+		if (exists < 0) {
+			rc = core_fail(run, CORE_EXIT_SOURCE, exists);
+		} else if (exists == 0) {
+			skipped[i] = 1;
+			core_warn("%s: the target has no table '%s'; its records are skipped",
+				  kds[i]->kind, kds[i]->table);
+		} else if (replace) {
+			/* clear every kind the backup covers, in scope, before writing any */
+			rc = core_fail(run, CORE_EXIT_SOURCE,
+				       src.vt->restore_delete_scope(src.inst, kds[i], scope_tenant));
+		}
+	}
+	if (rc)
+		goto done;
 
 	core_progress_step("restoring: records");
 	struct writer_ctx *w = calloc(1, sizeof(*w));
@@ -204,7 +223,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
 		goto done;
 	}
-	*w = (struct writer_ctx){.run = run, .src = &src, .kds = kds, .out = out};
+	*w = (struct writer_ctx){.run = run, .src = &src, .kds = kds, .skipped = skipped, .out = out};
 	rc = core_backup_read_records(run, &o, to_tenant, write_record, w, expected);
 	if (!rc)
 		rc = batch_flush(w); /* the tail: the archive is already verified */
@@ -228,7 +247,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		goto done;
 	}
 	for (size_t i = 0; i < m->n_kinds; i++)
-		restored[i] = out[i].n[0];
+		restored[i] = out[i].n[0] - out[i].skipped;
 	core_format_summary(m->kinds, expected, m->n_kinds, line, sizeof(line));
 	core_info("Backup summary: %s", line);
 	core_format_summary(m->kinds, restored, m->n_kinds, line, sizeof(line));
@@ -243,12 +262,17 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	if (used < sizeof(line))
 		snprintf(line + used, sizeof(line) - used, "]");
 	core_info("%s: %s", dry_run ? "Would change" : "Changes", line);
+	for (size_t i = 0; i < m->n_kinds; i++)
+		if (out[i].skipped)
+			core_warn("%s: %llu records skipped: the target has no table '%s'", m->kinds[i],
+				  (unsigned long long)out[i].skipped, kds[i]->table);
 	core_info("Restore done in %lld ms", now_ms() - t0);
 	if (run->json) {
 		json_t *kinds = json_object();
 		for (size_t i = 0; i < m->n_kinds; i++)
 			json_object_set_new(kinds, m->kinds[i],
-					    json_pack("{s:I, s:I, s:I, s:I}", "records", (json_int_t)out[i].n[0],
+					    json_pack("{s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)out[i].n[0],
+						      "skipped", (json_int_t)out[i].skipped,
 						      "new", (json_int_t)out[i].n[CAIRN_WRITE_NEW], "changed",
 						      (json_int_t)out[i].n[CAIRN_WRITE_CHANGED], "unchanged",
 						      (json_int_t)out[i].n[CAIRN_WRITE_UNCHANGED]));
@@ -274,6 +298,7 @@ done:
 	free(out);
 	free(expected);
 	free(kds);
+	free(skipped);
 	if (rc && run->exit_class == CORE_EXIT_OK)
 		run->exit_class = CORE_EXIT_FAILURE;
 	return rc ? (int)run->exit_class : CORE_EXIT_OK;
