@@ -131,6 +131,30 @@ static int write_record(void *ud, size_t ki, const struct cairn_record *rec)
 	return CAIRN_OK;
 }
 
+/*
+ * A backup from another schema version still restores (columns are matched
+ * by name, docs/compatibility.md), but the operator should know. Advisory
+ * only: when the target cannot say (describe fails, or gives no version),
+ * there is nothing to compare and restore_begin does the real checks.
+ */
+static void warn_schema_version(struct core_source *src, const char *backup_version)
+{
+	struct cairn_source_desc desc = {.struct_size = sizeof(desc)};
+
+	if (!backup_version)
+		return;
+	if (src->vt->describe(src->inst, &desc) != CAIRN_OK) {
+		core_debug("the target does not describe itself (%s): schema versions not compared",
+			   core_error_message());
+		core_error_clear();
+		return;
+	}
+	if (desc.schema_version && strcmp(backup_version, desc.schema_version) != 0)
+		core_warn("the backup was taken from schema version %s, the target has %s: "
+			  "restoring anyway, columns are matched by name",
+			  backup_version, desc.schema_version);
+}
+
 int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int replace,
 		     const char *to_tenant)
 {
@@ -176,6 +200,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	rc = core_source_open(run, run->source_uri, &src);
 	if (rc)
 		goto done;
+	warn_schema_version(&src, m->schema_version);
 	struct cairn_restore_opts ro = {
 		.struct_size = sizeof(ro),
 		.dry_run = dry_run,

@@ -8,9 +8,7 @@
  */
 #define _POSIX_C_SOURCE 200809L /* strtok_r, strcasecmp */
 
-#include <ctype.h>
 #include <stdint.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,32 +19,6 @@
 
 #include "cairn/plugin.h"
 #include "mysql.h"
-
-char *mysql_plugin_strdup(const char *s)
-{
-	size_t n;
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	n = strlen(s) + 1;
-	d = malloc(n);
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
-/* host->set_error has no va_list variant: format here, pass through "%s". */
-int mysql_plugin_fail(struct my_inst *my, int status, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	return my->host->set_error(my->host, status, "%s", buf);
-}
 
 /* The server's message, first line, without a trailing period. */
 static const char *one_line(const char *msg, char *buf, size_t size)
@@ -115,12 +87,12 @@ int mysql_plugin_error(struct my_inst *my, unsigned err, const char *msg, const 
 	char line[512];
 	int status = status_of(err);
 
-	if (my->tx != MY_TX_NONE)
+	if (my->tx != CP_TX_NONE)
 		my->tx_failed = 1;
 	one_line(msg, line, sizeof line);
 	if (name != NULL)
-		return mysql_plugin_fail(my, status, "%s '%s': %s", what, name, line);
-	return mysql_plugin_fail(my, status, "%s: %s", what, line);
+		return cp_fail(my->host, status, "%s '%s': %s", what, name, line);
+	return cp_fail(my->host, status, "%s: %s", what, line);
 }
 
 int mysql_plugin_conn_error(struct my_inst *my, const char *what, const char *name)
@@ -140,8 +112,8 @@ int mysql_plugin_exec(struct my_inst *my, const char *sql, const char *what)
 	MYSQL_RES *res;
 
 	if (my->busy)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID,
-					 "%s: a cursor is still open on the connection", what);
+		return cp_fail(my->host, CAIRN_E_INVALID,
+			       "%s: a cursor is still open on the connection", what);
 	if (mysql_real_query(my->conn, sql, (unsigned long)strlen(sql)) != 0)
 		return mysql_plugin_conn_error(my, what, NULL);
 	res = mysql_store_result(my->conn);
@@ -181,11 +153,6 @@ void mysql_plugin_quote_string(struct my_inst *my, struct sqlbuf *b, const char 
 	b->len += l;
 	b->p[b->len++] = '\'';
 	b->p[b->len] = '\0';
-}
-
-int mysql_plugin_cancelled(struct my_inst *my)
-{
-	return CAIRN_HOST_HAS(my->host, cancelled) && my->host->cancelled(my->host);
 }
 
 void mysql_plugin_table_free(struct my_table *t)
@@ -260,7 +227,7 @@ static int mark_json_columns(struct my_inst *my, struct my_table *t)
 	mysql_plugin_quote_string(my, &sql, t->name, strlen(t->name));
 	if (sql.oom) {
 		sqlbuf_free(&sql);
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0 ||
 	    (res = mysql_store_result(my->conn)) == NULL) {
@@ -301,13 +268,13 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 
 	*out = NULL;
 	if (my->busy)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID,
-					 "unable to read the columns of table '%s': a cursor is "
-					 "still open on the connection", table);
+		return cp_fail(my->host, CAIRN_E_INVALID,
+			       "unable to read the columns of table '%s': a cursor is "
+			       "still open on the connection", table);
 	t = calloc(1, sizeof *t);
 	if (t == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
-	t->name = mysql_plugin_strdup(table);
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
+	t->name = cp_strdup(table);
 	{
 		struct sqlbuf q = {0};
 		mysql_plugin_quote_ident(&q, table);
@@ -317,7 +284,7 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 	}
 	if (t->name == NULL || t->qname == NULL) {
 		mysql_plugin_table_free(t);
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	sqlbuf_add(&sql, "SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), c.EXTRA, "
 			 "COALESCE(c.DATETIME_PRECISION, 0) "
@@ -326,7 +293,7 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 	mysql_plugin_quote_string(my, &sql, table, strlen(table));
 	sqlbuf_add(&sql, " ORDER BY c.ORDINAL_POSITION");
 	if (sql.oom) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0 ||
@@ -338,7 +305,7 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 	t->exists = n > 0;
 	t->cols = calloc(n > 0 ? (size_t)n : 1, sizeof *t->cols);
 	if (t->cols == NULL) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
 	while ((row = mysql_fetch_row(res)) != NULL) {
@@ -346,14 +313,14 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 		struct sqlbuf q = {0};
 		if (row[0] == NULL || row[1] == NULL)
 			continue;
-		c->name = mysql_plugin_strdup(row[0]);
-		c->data_type = mysql_plugin_strdup(row[1]);
+		c->name = cp_strdup(row[0]);
+		c->data_type = cp_strdup(row[1]);
 		mysql_plugin_quote_ident(&q, row[0]);
 		c->qname = q.oom ? NULL : q.p;
 		t->n_cols++;
 		if (c->name == NULL || c->data_type == NULL || c->qname == NULL) {
 			sqlbuf_free(&q);
-			rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+			rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 			goto out;
 		}
 		c->generated = extra_generated(row[2]);
@@ -377,11 +344,11 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 		if (strcmp(t->cols[i].name, "value") == 0 && t->cols[i].ctype == CAIRN_COL_JSON)
 			value_json = 1;
 	if (has_tenant || value_json) {
-		t->tenant_expr = mysql_plugin_strdup(
+		t->tenant_expr = cp_strdup(
 			has_tenant ? "`tenant_id`"
-				   : "JSON_UNQUOTE(JSON_EXTRACT(`value`, '$.tenantId'))");
+			 : "JSON_UNQUOTE(JSON_EXTRACT(`value`, '$.tenantId'))");
 		if (t->tenant_expr == NULL)
-			rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+			rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 out:
 	if (res != NULL)
@@ -403,15 +370,15 @@ int mysql_plugin_table_exists(struct my_inst *my, const char *table)
 	int rc;
 
 	if (my->busy)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID,
-					 "unable to look up table '%s': a cursor is still open "
-					 "on the connection", table);
+		return cp_fail(my->host, CAIRN_E_INVALID,
+			       "unable to look up table '%s': a cursor is still open "
+			       "on the connection", table);
 	sqlbuf_add(&sql, "SELECT 1 FROM information_schema.TABLES "
 			 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ");
 	mysql_plugin_quote_string(my, &sql, table, strlen(table));
 	if (sql.oom) {
 		sqlbuf_free(&sql);
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0 ||
 	    (res = mysql_store_result(my->conn)) == NULL) {
@@ -452,55 +419,15 @@ int mysql_plugin_schema_version(struct my_inst *my, char **out, int *has_flyway)
 	row = mysql_fetch_row(res);
 	rc = CAIRN_OK;
 	if (row != NULL && row[0] != NULL) {
-		*out = mysql_plugin_strdup(row[0]);
+		*out = cp_strdup(row[0]);
 		if (*out == NULL)
-			rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+			rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	mysql_free_result(res);
 	return rc;
 }
 
 /* ------------------------------------------------------------------ open */
-
-static const char *opt_get(const struct cairn_option *opts, size_t n, const char *key)
-{
-	/* Command-line options come first: the first match wins. */
-	for (size_t i = 0; i < n; i++)
-		if (opts[i].key != NULL && strcmp(opts[i].key, key) == 0)
-			return opts[i].value;
-	return NULL;
-}
-
-static void redact(const struct cairn_host *host, const char *secret)
-{
-	if (secret != NULL && *secret != '\0' && CAIRN_HOST_HAS(host, redact))
-		host->redact(host, secret);
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
-		return -1;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int hexval(int ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
 
 /* A malloc'ed, percent-decoded copy of s[0..n); NULL on a bad escape or NUL. */
 static char *pct_decode(const char *s, size_t n, int *bad)
@@ -513,8 +440,8 @@ static char *pct_decode(const char *s, size_t n, int *bad)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
 		if (s[i] == '%') {
-			int hi = i + 2 < n ? hexval((unsigned char)s[i + 1]) : -1;
-			int lo = i + 2 < n ? hexval((unsigned char)s[i + 2]) : -1;
+			int hi = i + 2 < n ? cp_hexval((unsigned char)s[i + 1]) : -1;
+			int lo = i + 2 < n ? cp_hexval((unsigned char)s[i + 2]) : -1;
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				free(d);
 				*bad = 1;
@@ -613,7 +540,7 @@ static int uri_parse(const char *uri, struct my_uri *u, const char **why)
 		}
 		memcpy(num, p + 1, l);
 		num[l] = '\0';
-		if (parse_long(num, 1, 65535, &v) != 0) {
+		if (cp_parse_long(num, 1, 65535, &v) != 0) {
 			*why = "invalid port";
 			goto fail_why;
 		}
@@ -632,7 +559,7 @@ static int uri_parse(const char *uri, struct my_uri *u, const char **why)
 		}
 	}
 	if (q != NULL && q[1] != '\0') {
-		u->query = mysql_plugin_strdup(q + 1);
+		u->query = cp_strdup(q + 1);
 		if (u->query == NULL)
 			goto fail;
 	}
@@ -667,9 +594,9 @@ struct my_params {
 
 static const char *param(const struct my_params *p, const char *key)
 {
-	const char *v = opt_get(p->opts, p->n_opts, key);
+	const char *v = cp_opt_get(p->opts, p->n_opts, key);
 
-	return v != NULL ? v : opt_get(p->q, p->n_q, key);
+	return v != NULL ? v : cp_opt_get(p->q, p->n_q, key);
 }
 
 /* Splits the query string (modified in place) into q[]. */
@@ -756,21 +683,21 @@ static int session_setup(struct my_inst *my)
 	row = mysql_fetch_row(res);
 	if (row == NULL || row[0] == NULL) {
 		mysql_free_result(res);
-		return mysql_plugin_fail(my, CAIRN_E_INVALID,
-					 "no database selected: name it in the URI "
-					 "(mysql://user@host:3306/kestra)");
+		return cp_fail(my->host, CAIRN_E_INVALID,
+			       "no database selected: name it in the URI "
+			       "(mysql://user@host:3306/kestra)");
 	}
-	my->database = mysql_plugin_strdup(row[0]);
+	my->database = cp_strdup(row[0]);
 	mysql_free_result(res);
 	if (my->database == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	return CAIRN_OK;
 }
 
 static int set_opt(struct my_inst *my, enum mysql_option o, const void *v, const char *name)
 {
 	if (mysql_optionsv(my->conn, o, v) != 0)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "option '%s' was refused", name);
+		return cp_fail(my->host, CAIRN_E_INVALID, "option '%s' was refused", name);
 	return CAIRN_OK;
 }
 
@@ -801,8 +728,8 @@ static int tls_setup(struct my_inst *my, const struct my_params *p)
 		return CAIRN_OK;
 	if (strcasecmp(mode, "disabled") == 0) {
 		if (any)
-			return mysql_plugin_fail(my, CAIRN_E_INVALID,
-						 "ssl_mode=DISABLED contradicts the ssl_* files given");
+			return cp_fail(my->host, CAIRN_E_INVALID,
+				       "ssl_mode=DISABLED contradicts the ssl_* files given");
 		return CAIRN_OK;
 	}
 	if (strcasecmp(mode, "preferred") == 0)
@@ -815,9 +742,9 @@ static int tls_setup(struct my_inst *my, const struct my_params *p)
 			rc = set_opt(my, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes, "ssl_mode");
 		return rc;
 	}
-	return mysql_plugin_fail(my, CAIRN_E_INVALID,
-				 "option 'ssl_mode' must be DISABLED, PREFERRED, REQUIRED, "
-				 "VERIFY_CA or VERIFY_IDENTITY, not '%s'", mode);
+	return cp_fail(my->host, CAIRN_E_INVALID,
+		       "option 'ssl_mode' must be DISABLED, PREFERRED, REQUIRED, "
+		       "VERIFY_CA or VERIFY_IDENTITY, not '%s'", mode);
 }
 
 static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
@@ -843,7 +770,7 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 		if (opts[i].key == NULL || opts[i].value == NULL)
 			return host->set_error(host, CAIRN_E_INVALID, "option without key or value");
 		if (strcmp(opts[i].key, "password") == 0)
-			redact(host, opts[i].value);
+			cp_redact(host, opts[i].value);
 		if (!known_opt(opts[i].key))
 			return host->set_error(host, CAIRN_E_INVALID,
 					       "unknown option '%s' (known: password, "
@@ -855,7 +782,7 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 		return host->set_error(host, strcmp(why, "out of memory") == 0 ? CAIRN_E_NOMEM
 									      : CAIRN_E_INVALID,
 				       "invalid MySQL URI: %s", why);
-	redact(host, u.password);
+	cp_redact(host, u.password);
 	p.opts = opts;
 	p.n_opts = n_opts;
 	rc = query_split(host, u.query, &p);
@@ -877,18 +804,18 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 	}
 
 	/* Password: option, URI, MYSQL_PWD, the configuration, then the option file. */
-	password = opt_get(opts, n_opts, "password");
+	password = cp_opt_get(opts, n_opts, "password");
 	if (password == NULL)
 		password = u.password;
 	if (password == NULL)
 		password = getenv("MYSQL_PWD");
 	if (password == NULL && CAIRN_HOST_HAS(host, config_get))
 		password = host->config_get(host, MY_NAME, "password");
-	redact(host, password);
+	cp_redact(host, password);
 
 	opt = param(&p, "connect_timeout");
 	if (opt != NULL) {
-		if (parse_long(opt, 0, 3600, &v) != 0) {
+		if (cp_parse_long(opt, 0, 3600, &v) != 0) {
 			rc = host->set_error(host, CAIRN_E_INVALID,
 					     "option 'connect_timeout' must be 0…3600 seconds, not '%s'",
 					     opt);
@@ -948,9 +875,9 @@ static void mysql_plugin_close(void *inst)
 
 	if (my == NULL)
 		return;
-	if (my->tx != MY_TX_NONE && !my->busy)
+	if (my->tx != CP_TX_NONE && !my->busy)
 		mysql_real_query(my->conn, "ROLLBACK", 8);
-	my->tx = MY_TX_NONE;
+	my->tx = CP_TX_NONE;
 	inst_free(my);
 }
 
@@ -974,7 +901,7 @@ static int mysql_plugin_describe(void *inst, struct cairn_source_desc *out)
 		n = strcspn(ver, "- ");
 		my->backend = malloc(n + 16);
 		if (my->backend == NULL)
-			return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+			return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		snprintf(my->backend, n + 16, "%s %.*s", my->mariadb ? "mariadb" : "mysql", (int)n,
 			 ver);
 	}
@@ -983,11 +910,7 @@ static int mysql_plugin_describe(void *inst, struct cairn_source_desc *out)
 		return rc;
 	free(my->schema_version);
 	my->schema_version = sv;
-	if (out->struct_size >= offsetof(struct cairn_source_desc, backend) + sizeof out->backend)
-		out->backend = my->backend;
-	if (out->struct_size >=
-	    offsetof(struct cairn_source_desc, schema_version) + sizeof out->schema_version)
-		out->schema_version = my->schema_version;
+	cp_source_desc_set(out, my->backend, my->schema_version);
 	return CAIRN_OK;
 }
 

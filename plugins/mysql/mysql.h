@@ -18,15 +18,11 @@
 #include "cairn/host.h"
 #include "cairn/source.h"
 #include "cairn/status.h"
+#include "plugin_record.h"
+#include "plugin_util.h"
 #include "sqlbuf.h"
 
 #define MY_NAME "mysql"
-
-enum my_tx {
-	MY_TX_NONE = 0,
-	MY_TX_SNAPSHOT = 1, /* consistent-snapshot read-only backup transaction */
-	MY_TX_RESTORE = 2   /* read-write restore transaction */
-};
 
 /* One column of a table, as information_schema describes it. */
 struct my_col {
@@ -79,7 +75,7 @@ struct my_inst {
 	char *schema_version;  /* from flyway_schema_history, or NULL */
 	int mariadb;           /* the server is MariaDB (else MySQL) */
 	unsigned long server_version; /* 100611 for 10.6.11 */
-	int tx;                /* enum my_tx */
+	int tx;                /* enum cp_tx */
 	int tx_failed;         /* a statement failed inside the transaction */
 	int dry_run;
 	int busy;              /* a streaming result (cursor) is open on the connection */
@@ -87,19 +83,16 @@ struct my_inst {
 };
 
 /* mysql.c */
-int mysql_plugin_fail(struct my_inst *my, int status, const char *fmt, ...) CAIRN_PRINTF(3, 4);
 int mysql_plugin_error(struct my_inst *my, unsigned err, const char *msg, const char *what,
 		       const char *name);
 int mysql_plugin_conn_error(struct my_inst *my, const char *what, const char *name);
 int mysql_plugin_stmt_error(struct my_inst *my, MYSQL_STMT *st, const char *what,
 			    const char *name);
 int mysql_plugin_exec(struct my_inst *my, const char *sql, const char *what);
-char *mysql_plugin_strdup(const char *s);
 void mysql_plugin_quote_ident(struct sqlbuf *b, const char *ident);
 void mysql_plugin_quote_string(struct my_inst *my, struct sqlbuf *b, const char *s, size_t n);
 int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_table **out);
 void mysql_plugin_table_free(struct my_table *t);
-int mysql_plugin_cancelled(struct my_inst *my);
 int mysql_plugin_schema_version(struct my_inst *my, char **out, int *has_flyway);
 int mysql_plugin_table_exists(struct my_inst *my, const char *table);
 

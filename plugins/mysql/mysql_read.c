@@ -18,11 +18,7 @@
 struct my_cursor {
 	struct my_inst *my;
 	struct my_table *table;
-	size_t n;                 /* real columns, in table order */
-	size_t *colidx;           /* table column index per record column */
-	size_t key_field;         /* result field holding the key */
-	struct cairn_column *cols;
-	struct cairn_record rec;
+	struct cp_rowmap map;     /* real columns, in table order, then the tenant */
 	char (*ts)[48];           /* per column: the ISO 8601 form of a timestamp */
 	char *key;                /* NUL-terminated copies, reused row to row */
 	size_t key_cap;
@@ -39,8 +35,9 @@ int mysql_plugin_snapshot_begin(void *inst)
 
 	if (my == NULL)
 		return CAIRN_E_INVALID;
-	if (my->tx != MY_TX_NONE)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "a transaction is already open");
+	rc = cp_tx_expect(my->host, my->tx, CP_TX_NONE);
+	if (rc != CAIRN_OK)
+		return rc;
 	/*
 	 * REPEATABLE READ is what makes WITH CONSISTENT SNAPSHOT mean one read
 	 * view for every table (InnoDB); set explicitly in case the server or
@@ -54,7 +51,7 @@ int mysql_plugin_snapshot_begin(void *inst)
 			       "unable to start the snapshot");
 	if (rc != CAIRN_OK)
 		return rc;
-	my->tx = MY_TX_SNAPSHOT;
+	my->tx = CP_TX_SNAPSHOT;
 	my->tx_failed = 0;
 	return CAIRN_OK;
 }
@@ -66,14 +63,15 @@ int mysql_plugin_snapshot_end(void *inst)
 
 	if (my == NULL)
 		return CAIRN_E_INVALID;
-	if (my->tx != MY_TX_SNAPSHOT)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "no snapshot is open");
+	rc = cp_tx_expect(my->host, my->tx, CP_TX_SNAPSHOT);
+	if (rc != CAIRN_OK)
+		return rc;
 	if (my->busy)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID,
-					 "snapshot_end called while a cursor is open");
+		return cp_fail(my->host, CAIRN_E_INVALID,
+			       "snapshot_end called while a cursor is open");
 	rc = mysql_plugin_exec(my, my->tx_failed ? "ROLLBACK" : "COMMIT",
 			       "unable to end the snapshot");
-	my->tx = MY_TX_NONE;
+	my->tx = CP_TX_NONE;
 	my->tx_failed = 0;
 	return rc;
 }
@@ -103,8 +101,7 @@ static void cursor_free(struct my_cursor *c)
 	free(c->ts);
 	free(c->key);
 	free(c->tenant);
-	free(c->cols);
-	free(c->colidx);
+	cp_rowmap_free(&c->map);
 	mysql_plugin_table_free(c->table);
 	free(c);
 }
@@ -126,51 +123,39 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	struct my_inst *my = inst;
 	struct my_cursor *c = NULL;
 	struct sqlbuf sql = {0};
-	int rc = CAIRN_OK, have_key = 0;
-	size_t field = 0;
+	int rc = CAIRN_OK;
+	size_t n = 0;
 
 	if (my == NULL || kind == NULL || cursor == NULL)
 		return CAIRN_E_INVALID;
-	if (kind->table == NULL || *kind->table == '\0')
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "kind '%s' has no table",
-					 kind->kind ? kind->kind : "?");
-	if (my->tx != MY_TX_SNAPSHOT)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "cursor_open called outside a snapshot");
+	rc = cp_kind_table(my->host, kind);
+	if (rc != CAIRN_OK)
+		return rc;
+	if (my->tx != CP_TX_SNAPSHOT)
+		return cp_fail(my->host, CAIRN_E_INVALID, "cursor_open called outside a snapshot");
 	if (my->busy)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID,
-					 "unable to read table '%s': another cursor is still open "
-					 "(one at a time per connection)", kind->table);
+		return cp_fail(my->host, CAIRN_E_INVALID,
+			       "unable to read table '%s': another cursor is still open "
+			       "(one at a time per connection)", kind->table);
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	c->my = my;
 	rc = mysql_plugin_table_load(my, kind->table, &c->table);
 	if (rc != CAIRN_OK)
 		goto fail;
-	if (!c->table->exists) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOT_FOUND,
-				       "table '%s' does not exist in database '%s'", kind->table,
-				       my->database);
+	rc = cp_cursor_table_check(my->host, kind->table, c->table->exists, c->table->has_key,
+				   c->table->tenant_expr != NULL, tenant, "database", my->database);
+	if (rc != CAIRN_OK)
 		goto fail;
-	}
-	if (!c->table->has_key) {
-		rc = mysql_plugin_fail(my, CAIRN_E_SCHEMA, "table '%s' has no column 'key'",
-				       kind->table);
-		goto fail;
-	}
-	if (tenant != NULL && c->table->tenant_expr == NULL) {
-		rc = mysql_plugin_fail(my, CAIRN_E_SCHEMA,
-				       "table '%s' has neither a tenant_id column nor a JSON value: "
-				       "it cannot be filtered by tenant", kind->table);
-		goto fail;
-	}
 	for (size_t i = 0; i < c->table->n_cols; i++)
-		c->n += !c->table->cols[i].generated;
-	c->colidx = calloc(c->n ? c->n : 1, sizeof *c->colidx);
-	c->cols = calloc(c->n ? c->n : 1, sizeof *c->cols);
-	c->ts = calloc(c->n ? c->n : 1, sizeof *c->ts);
-	if (c->colidx == NULL || c->cols == NULL || c->ts == NULL) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		n += !c->table->cols[i].generated;
+	rc = cp_rowmap_init(my->host, &c->map, n);
+	if (rc != CAIRN_OK)
+		goto fail;
+	c->ts = calloc(n ? n : 1, sizeof *c->ts);
+	if (c->ts == NULL) {
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
 
@@ -179,18 +164,12 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 		const struct my_col *col = &c->table->cols[i];
 		if (col->generated)
 			continue;
-		if (field > 0)
+		if (c->map.used > 0)
 			sqlbuf_add(&sql, ", ");
 		sqlbuf_add(&sql, col->qname);
-		if (strcmp(col->name, "key") == 0 && !have_key) {
-			c->key_field = field;
-			have_key = 1;
-		}
-		c->colidx[field] = i;
-		c->cols[field].name = col->name;
-		field++;
+		cp_rowmap_add(&c->map, i, col->name);
 	}
-	sqlbuf_add(&sql, field > 0 ? ", " : "");
+	sqlbuf_add(&sql, c->map.used > 0 ? ", " : "");
 	sqlbuf_add(&sql, c->table->tenant_expr != NULL ? c->table->tenant_expr : "NULL");
 	sqlbuf_add(&sql, " FROM ");
 	sqlbuf_add(&sql, c->table->qname);
@@ -198,7 +177,7 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 		mysql_plugin_tenant_where(my, &sql, c->table->tenant_expr, tenant);
 	sqlbuf_add(&sql, " ORDER BY `key`");
 	if (sql.oom) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0) {
@@ -211,14 +190,11 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 		goto fail;
 	}
 	my->busy = 1;
-	if (mysql_num_fields(c->res) != c->n + 1) {
-		rc = mysql_plugin_fail(my, CAIRN_E_BACKEND, "unexpected result shape from table '%s'",
-				       kind->table);
+	if (mysql_num_fields(c->res) != c->map.n + 1) {
+		rc = cp_fail(my->host, CAIRN_E_BACKEND, "unexpected result shape from table '%s'",
+			     kind->table);
 		goto fail;
 	}
-	c->rec.struct_size = sizeof c->rec;
-	c->rec.n_columns = c->n;
-	c->rec.columns = c->cols;
 	sqlbuf_free(&sql);
 	*cursor = c;
 	return CAIRN_OK;
@@ -262,7 +238,7 @@ static int copy_str(struct my_cursor *c, char **buf, size_t *cap, const char *s,
 		size_t ncap = len + 1 < 64 ? 64 : len + 1;
 		char *p = realloc(*buf, ncap);
 		if (p == NULL)
-			return mysql_plugin_fail(c->my, CAIRN_E_NOMEM, "out of memory");
+			return cp_fail(c->my->host, CAIRN_E_NOMEM, "out of memory");
 		*buf = p;
 		*cap = ncap;
 	}
@@ -278,6 +254,7 @@ int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
 	struct my_inst *my;
 	MYSQL_ROW row;
 	unsigned long *lens;
+	size_t key_field;
 	int rc;
 
 	if (c == NULL || rec == NULL)
@@ -285,8 +262,8 @@ int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
 	my = c->my;
 	if (c->res == NULL)
 		return 0;
-	if (++c->rows % MY_CANCEL_EVERY == 0 && mysql_plugin_cancelled(my))
-		return mysql_plugin_fail(my, CAIRN_E_CANCELLED, "cancelled");
+	if (++c->rows % MY_CANCEL_EVERY == 0 && cp_check_cancelled(my->host) != CAIRN_OK)
+		return CAIRN_E_CANCELLED;
 	row = mysql_fetch_row(c->res);
 	if (row == NULL) {
 		unsigned err = mysql_errno(my->conn);
@@ -305,11 +282,11 @@ int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
 	}
 	lens = mysql_fetch_lengths(c->res);
 	if (lens == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_BACKEND, "no row lengths from table '%s'",
-					 c->table->name);
-	for (size_t i = 0; i < c->n; i++) {
-		struct cairn_column *col = &c->cols[i];
-		const struct my_col *mc = &c->table->cols[c->colidx[i]];
+		return cp_fail(my->host, CAIRN_E_BACKEND, "no row lengths from table '%s'",
+			       c->table->name);
+	for (size_t i = 0; i < c->map.n; i++) {
+		struct cairn_column *col = &c->map.cols[i];
+		const struct my_col *mc = &c->table->cols[c->map.colidx[i]];
 		if (row[i] == NULL) {
 			col->type = CAIRN_COL_NULL;
 			col->data = NULL;
@@ -325,19 +302,20 @@ int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
 		col->data = row[i];
 		col->len = lens[i];
 	}
-	rc = copy_str(c, &c->key, &c->key_cap, row[c->key_field] ? row[c->key_field] : "",
-		      row[c->key_field] ? lens[c->key_field] : 0);
+	key_field = c->map.key_field;
+	rc = copy_str(c, &c->key, &c->key_cap, row[key_field] ? row[key_field] : "",
+		      row[key_field] ? lens[key_field] : 0);
 	if (rc != CAIRN_OK)
 		return rc;
-	c->rec.key = c->key;
-	c->rec.tenant = NULL;
-	if (row[c->n] != NULL) {
-		rc = copy_str(c, &c->tenant, &c->tenant_cap, row[c->n], lens[c->n]);
+	c->map.rec.key = c->key;
+	c->map.rec.tenant = NULL;
+	if (row[c->map.n] != NULL) {
+		rc = copy_str(c, &c->tenant, &c->tenant_cap, row[c->map.n], lens[c->map.n]);
 		if (rc != CAIRN_OK)
 			return rc;
-		c->rec.tenant = c->tenant;
+		c->map.rec.tenant = c->tenant;
 	}
-	*rec = &c->rec;
+	*rec = &c->map.rec;
 	return 1;
 }
 

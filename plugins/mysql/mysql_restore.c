@@ -36,9 +36,7 @@ static void stmt_free(struct my_stmt *s)
 		mysql_stmt_close(s->select);
 	if (s->upsert != NULL)
 		mysql_stmt_close(s->upsert);
-	for (size_t i = 0; i < s->n && s->rec_names != NULL; i++)
-		free(s->rec_names[i]);
-	free(s->rec_names);
+	cp_names_free(s->rec_names, s->n);
 	free(s->col);
 	free(s->sel_bind);
 	free(s->ups_bind);
@@ -71,9 +69,9 @@ static int table_get(struct my_inst *my, const struct cairn_kind_desc *kind,
 	struct my_table *t;
 	int rc;
 
-	if (kind == NULL || kind->table == NULL || *kind->table == '\0')
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "kind '%s' has no table",
-					 kind && kind->kind ? kind->kind : "?");
+	rc = cp_kind_table(my->host, kind);
+	if (rc != CAIRN_OK)
+		return rc;
 	for (t = my->tables; t != NULL; t = t->next)
 		if (strcmp(t->name, kind->table) == 0)
 			break;
@@ -85,9 +83,9 @@ static int table_get(struct my_inst *my, const struct cairn_kind_desc *kind,
 		my->tables = t;
 	}
 	if (!t->exists)
-		return mysql_plugin_fail(my, CAIRN_E_SCHEMA,
-					 "table '%s' does not exist in database '%s'", kind->table,
-					 my->database);
+		return cp_fail(my->host, CAIRN_E_SCHEMA,
+			       "table '%s' does not exist in database '%s'", kind->table,
+			       my->database);
 	*out = t;
 	return CAIRN_OK;
 }
@@ -95,37 +93,27 @@ static int table_get(struct my_inst *my, const struct cairn_kind_desc *kind,
 int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 {
 	struct my_inst *my = inst;
-	const char *source_version = NULL;
 	char *target_version = NULL;
 	int has_flyway, rc;
 
 	if (my == NULL || opts == NULL)
 		return CAIRN_E_INVALID;
-	if (my->tx != MY_TX_NONE)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "a transaction is already open");
+	rc = cp_tx_expect(my->host, my->tx, CP_TX_NONE);
+	if (rc != CAIRN_OK)
+		return rc;
 	mysql_plugin_restore_reset(my);
-	my->dry_run = 0;
-	if (opts->struct_size >= offsetof(struct cairn_restore_opts, dry_run) + sizeof opts->dry_run)
-		my->dry_run = opts->dry_run != 0;
-	if (opts->struct_size >= offsetof(struct cairn_restore_opts, source_schema_version) +
-					 sizeof opts->source_schema_version)
-		source_version = opts->source_schema_version;
+	/* The core compares the backup's schema version with describe()'s. */
+	cp_restore_opts_read(opts, &my->dry_run, NULL, NULL);
 
 	rc = mysql_plugin_schema_version(my, &target_version, &has_flyway);
 	if (rc != CAIRN_OK)
 		return rc;
-	if (!has_flyway)
-		return mysql_plugin_fail(my, CAIRN_E_SCHEMA,
-					 "target database has no Kestra schema (no "
-					 "flyway_schema_history table in database '%s')",
-					 my->database);
-	if (source_version != NULL &&
-	    (target_version == NULL || strcmp(source_version, target_version) != 0))
-		CAIRN_LOG_WARN(my->host, MY_NAME,
-			       "the backup was taken from schema version %s, the target has %s: "
-			       "restoring anyway, columns are matched by name",
-			       source_version, target_version ? target_version : "none");
 	free(target_version);
+	if (!has_flyway)
+		return cp_fail(my->host, CAIRN_E_SCHEMA,
+			       "target database has no Kestra schema (no "
+			       "flyway_schema_history table in database '%s')",
+			       my->database);
 
 	rc = mysql_plugin_exec(my, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
 			       "unable to start the restore transaction");
@@ -134,7 +122,7 @@ int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts
 				       "unable to start the restore transaction");
 	if (rc != CAIRN_OK)
 		return rc;
-	my->tx = MY_TX_RESTORE;
+	my->tx = CP_TX_RESTORE;
 	my->tx_failed = 0;
 	return CAIRN_OK;
 }
@@ -149,22 +137,23 @@ int mysql_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *
 
 	if (my == NULL || kind == NULL)
 		return CAIRN_E_INVALID;
-	if (my->tx != MY_TX_RESTORE)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "no restore is in progress");
+	rc = cp_tx_expect(my->host, my->tx, CP_TX_RESTORE);
+	if (rc != CAIRN_OK)
+		return rc;
 	rc = table_get(my, kind, &t);
 	if (rc != CAIRN_OK)
 		return rc;
 	if (tenant != NULL && t->tenant_expr == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_SCHEMA,
-					 "table '%s' has neither a tenant_id column nor a JSON "
-					 "value: its records cannot be selected by tenant", t->name);
+		return cp_fail(my->host, CAIRN_E_SCHEMA,
+			       "table '%s' has neither a tenant_id column nor a JSON "
+			       "value: its records cannot be selected by tenant", t->name);
 	sqlbuf_add(&sql, "DELETE FROM ");
 	sqlbuf_add(&sql, t->qname);
 	if (tenant != NULL)
 		mysql_plugin_tenant_where(my, &sql, t->tenant_expr, tenant);
 	if (sql.oom) {
 		sqlbuf_free(&sql);
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0) {
 		sqlbuf_free(&sql);
@@ -187,16 +176,21 @@ static int find_col(const struct my_table *t, const char *name, size_t *idx)
 	return 0;
 }
 
+/* Does the statement fit this record's column list? */
 static int stmt_matches(const struct my_stmt *s, const struct cairn_record *rec)
 {
-	size_t off = s->synthetic_key ? 1 : 0;
+	return cp_names_match(s->rec_names, s->n, s->synthetic_key, rec);
+}
 
-	if (s->n != rec->n_columns + off)
-		return 0;
-	for (size_t i = 0; i < rec->n_columns; i++)
-		if (strcmp(s->rec_names[i + off], rec->columns[i].name) != 0)
-			return 0;
-	return 1;
+/* cp_record_columns_check's view of a table. */
+static int col_state(const void *table, const char *name)
+{
+	const struct my_table *t = table;
+	size_t idx;
+
+	if (!find_col(t, name, &idx))
+		return CP_COL_MISSING;
+	return t->cols[idx].generated ? CP_COL_GENERATED : CP_COL_REAL;
 }
 
 static int is_string_type(const char *dt)
@@ -262,7 +256,7 @@ static int prepare(struct my_inst *my, struct my_table *t, MYSQL_STMT **out,
 	MYSQL_STMT *st = mysql_stmt_init(my->conn);
 
 	if (st == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	if (mysql_stmt_prepare(st, sql->p, (unsigned long)sql->len) != 0) {
 		int rc = mysql_plugin_stmt_error(my, st, "unable to prepare a statement for table",
 						 t->name);
@@ -278,51 +272,32 @@ static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn
 	struct my_stmt *s;
 	struct sqlbuf body = {0}, head = {0}, row = {0}, tail = {0};
 	size_t n_cmp = 0, n_set = 0;
-	int have_key_col = 0, rc;
+	int have_key_col, rc;
 
-	for (size_t i = 0; i < rec->n_columns; i++) {
-		size_t idx;
-		if (!find_col(t, rec->columns[i].name, &idx))
-			return mysql_plugin_fail(my, CAIRN_E_SCHEMA, "table '%s' has no column '%s'",
-						 t->name, rec->columns[i].name);
-		if (t->cols[idx].generated)
-			return mysql_plugin_fail(my, CAIRN_E_SCHEMA,
-						 "column '%s' of table '%s' is generated: it cannot "
-						 "be restored", rec->columns[i].name, t->name);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(rec->columns[j].name, rec->columns[i].name) == 0)
-				return mysql_plugin_fail(my, CAIRN_E_INVALID,
-							 "record '%s' has column '%s' twice", rec->key,
-							 rec->columns[i].name);
-		have_key_col |= strcmp(rec->columns[i].name, "key") == 0;
-	}
+	rc = cp_record_columns_check(my->host, rec, t->name, col_state, t, &have_key_col);
+	if (rc != CAIRN_OK)
+		return rc;
 
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	s->synthetic_key = !have_key_col;
-	s->n = rec->n_columns + (size_t)s->synthetic_key;
-	s->col = calloc(s->n, sizeof *s->col);
-	s->rec_names = calloc(s->n, sizeof *s->rec_names);
-	s->sel_bind = calloc(s->n, sizeof *s->sel_bind);
-	s->ups_bind = calloc(s->n, sizeof *s->ups_bind);
-	s->lens = calloc(s->n, sizeof *s->lens);
-	s->tsbuf = calloc(s->n, sizeof *s->tsbuf);
+	s->rec_names = cp_names_new(rec, s->synthetic_key, &s->n);
+	if (s->rec_names != NULL) {
+		s->col = calloc(s->n, sizeof *s->col);
+		s->sel_bind = calloc(s->n, sizeof *s->sel_bind);
+		s->ups_bind = calloc(s->n, sizeof *s->ups_bind);
+		s->lens = calloc(s->n, sizeof *s->lens);
+		s->tsbuf = calloc(s->n, sizeof *s->tsbuf);
+	}
 	if (s->col == NULL || s->rec_names == NULL || s->sel_bind == NULL ||
 	    s->ups_bind == NULL || s->lens == NULL || s->tsbuf == NULL) {
 		stmt_free(s);
-		return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	for (size_t i = 0; i < s->n; i++) {
-		const char *name = s->synthetic_key ? (i == 0 ? "key" : rec->columns[i - 1].name)
-						    : rec->columns[i].name;
-		s->rec_names[i] = mysql_plugin_strdup(name);
-		if (s->rec_names[i] == NULL) {
-			stmt_free(s);
-			return mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
-		}
-		find_col(t, name, &s->col[i]);
-		if (strcmp(name, "key") == 0)
+		find_col(t, s->rec_names[i], &s->col[i]);
+		if (strcmp(s->rec_names[i], "key") == 0)
 			s->key_pos = i;
 	}
 
@@ -377,7 +352,7 @@ static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn
 		sqlbuf_add(&tail, q);
 	}
 	if (body.oom || head.oom || row.oom || tail.oom) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
 	/* The fragments move into the statement; write_one prepares from them when needed. */
@@ -397,37 +372,10 @@ fail:
 	return rc;
 }
 
+/* Bound lengths are unsigned long, 32 bits on some targets: no column may exceed that. */
 static int record_valid(struct my_inst *my, const struct cairn_record *rec)
 {
-	if (rec->struct_size < offsetof(struct cairn_record, columns) + sizeof rec->columns)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "record struct too small");
-	if (rec->key == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "record without key");
-	if (rec->n_columns > 0 && rec->columns == NULL)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "record '%s' without columns",
-					 rec->key);
-	if (rec->n_columns > 1000)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "record '%s' has too many columns",
-					 rec->key);
-	for (size_t i = 0; i < rec->n_columns; i++) {
-		const struct cairn_column *c = &rec->columns[i];
-		if (c->name == NULL || *c->name == '\0')
-			return mysql_plugin_fail(my, CAIRN_E_INVALID,
-						 "record '%s' has a column without name", rec->key);
-		if (c->type > CAIRN_COL_BYTES)
-			return mysql_plugin_fail(my, CAIRN_E_INVALID,
-						 "column '%s' of record '%s' has unknown type %u",
-						 c->name, rec->key, (unsigned)c->type);
-		if (c->type != CAIRN_COL_NULL && c->data == NULL && c->len > 0)
-			return mysql_plugin_fail(my, CAIRN_E_INVALID,
-						 "column '%s' of record '%s' has no data", c->name,
-						 rec->key);
-		if (c->len > 0xffffffffUL)
-			return mysql_plugin_fail(my, CAIRN_E_INVALID,
-						 "column '%s' of record '%s' is too large", c->name,
-						 rec->key);
-	}
-	return CAIRN_OK;
+	return cp_record_valid(my->host, rec, 0xffffffffUL, 0);
 }
 
 /* ------------------------------------------------------------ timestamps */
@@ -593,14 +541,12 @@ static int write_prepare(struct my_inst *my, const struct cairn_kind_desc *kind,
 	int rc;
 
 	rc = record_valid(my, rec);
+	if (rc == CAIRN_OK)
+		rc = table_get(my, kind, &t);
+	if (rc == CAIRN_OK)
+		rc = cp_table_key_check(my->host, t->name, t->has_key);
 	if (rc != CAIRN_OK)
 		return rc;
-	rc = table_get(my, kind, &t);
-	if (rc != CAIRN_OK)
-		return rc;
-	if (!t->has_key)
-		return mysql_plugin_fail(my, CAIRN_E_SCHEMA, "table '%s' has no column 'key'",
-					 t->name);
 	if (t->stmt == NULL || !stmt_matches(t->stmt, rec)) {
 		rc = stmt_build(my, t, rec);
 		if (rc != CAIRN_OK)
@@ -634,7 +580,7 @@ static int write_one(struct my_inst *my, struct my_table *t, const struct cairn_
 		sqlbuf_add(&ups, s->ins_row);
 		sqlbuf_add(&ups, s->ins_tail);
 		if (sel.oom || ups.oom)
-			rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+			rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		else
 			rc = prepare(my, t, &s->select, &sel);
 		if (rc == CAIRN_OK)
@@ -689,11 +635,11 @@ int mysql_plugin_restore_write(void *inst, const struct cairn_kind_desc *kind,
 
 	if (my == NULL || kind == NULL || rec == NULL || outcome == NULL)
 		return CAIRN_E_INVALID;
-	if (my->tx != MY_TX_RESTORE)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "no restore is in progress");
-	if (mysql_plugin_cancelled(my))
-		return mysql_plugin_fail(my, CAIRN_E_CANCELLED, "cancelled");
-	rc = write_prepare(my, kind, rec, &t);
+	rc = cp_tx_expect(my->host, my->tx, CP_TX_RESTORE);
+	if (rc == CAIRN_OK)
+		rc = cp_check_cancelled(my->host);
+	if (rc == CAIRN_OK)
+		rc = write_prepare(my, kind, rec, &t);
 	if (rc != CAIRN_OK)
 		return rc;
 	return write_one(my, t, rec, outcome);
@@ -742,7 +688,7 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 	snprintf(what, sizeof what, "unable to write records '%.300s' … '%.300s' into table",
 		 recs[0]->key, recs[k - 1]->key);
 	if (vals == NULL || params == NULL || lens == NULL || ts == NULL) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t r = 0; r < k; r++) {
@@ -765,7 +711,7 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 		params[p++] = vals[r * n + s->key_pos];
 	}
 	if (sql.oom) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
 	rc = prepare(my, t, &st, &sql);
@@ -785,8 +731,8 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 	}
 	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
 		if (null_idx || idx < 0 || (size_t)idx >= k) {
-			rc = mysql_plugin_fail(my, CAIRN_E_BACKEND, "%s '%s': unexpected row",
-					       what, t->name);
+			rc = cp_fail(my->host, CAIRN_E_BACKEND, "%s '%s': unexpected row",
+				     what, t->name);
 			goto out;
 		}
 		outcomes[idx] = !null_eq && equal == 1 ? CAIRN_WRITE_UNCHANGED : CAIRN_WRITE_CHANGED;
@@ -816,7 +762,7 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 	if (m == 0)
 		goto out;
 	if (sql.oom) {
-		rc = mysql_plugin_fail(my, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
 	rc = prepare(my, t, &st, &sql);
@@ -862,12 +808,14 @@ int mysql_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *k
 
 	if (my == NULL || kind == NULL || (n > 0 && (recs == NULL || outcomes == NULL)))
 		return CAIRN_E_INVALID;
-	if (my->tx != MY_TX_RESTORE)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "no restore is in progress");
+	rc = cp_tx_expect(my->host, my->tx, CP_TX_RESTORE);
+	if (rc != CAIRN_OK)
+		return rc;
 	while (i < n) {
 		size_t j, bytes;
-		if (mysql_plugin_cancelled(my))
-			return mysql_plugin_fail(my, CAIRN_E_CANCELLED, "cancelled");
+		rc = cp_check_cancelled(my->host);
+		if (rc != CAIRN_OK)
+			return rc;
 		if (recs[i] == NULL)
 			return CAIRN_E_INVALID;
 		rc = write_prepare(my, kind, recs[i], &t);
@@ -903,26 +851,26 @@ int mysql_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *k
 	return CAIRN_OK;
 }
 
+/* cp_tx_end_fn: ends the restore transaction on the server. */
+static int tx_end(void *inst, int commit)
+{
+	struct my_inst *my = inst;
+
+	return commit ? mysql_plugin_exec(my, "COMMIT", "unable to commit the restore")
+		      : mysql_plugin_exec(my, "ROLLBACK", "unable to roll back the restore");
+}
+
 int mysql_plugin_restore_commit(void *inst)
 {
 	struct my_inst *my = inst;
-	int rc = CAIRN_OK;
+	int rc;
 
 	if (my == NULL)
 		return CAIRN_E_INVALID;
-	if (my->tx != MY_TX_RESTORE)
-		return mysql_plugin_fail(my, CAIRN_E_INVALID, "no restore is in progress");
-	if (my->dry_run || my->tx_failed) {
-		int failed = my->tx_failed;
-		rc = mysql_plugin_exec(my, "ROLLBACK", "unable to roll back the restore");
-		if (rc == CAIRN_OK && failed)
-			rc = mysql_plugin_fail(my, CAIRN_E_BACKEND,
-					       "a statement of the restore failed: nothing was written");
-	} else {
-		rc = mysql_plugin_exec(my, "COMMIT", "unable to commit the restore");
-	}
-	my->tx = MY_TX_NONE;
-	my->tx_failed = 0;
+	rc = cp_tx_expect(my->host, my->tx, CP_TX_RESTORE);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = cp_restore_commit(my->host, &my->tx, &my->tx_failed, my->dry_run, tx_end, my);
 	mysql_plugin_restore_reset(my);
 	return rc;
 }
@@ -930,15 +878,11 @@ int mysql_plugin_restore_commit(void *inst)
 int mysql_plugin_restore_rollback(void *inst)
 {
 	struct my_inst *my = inst;
-	int rc = CAIRN_OK;
+	int rc;
 
 	if (my == NULL)
 		return CAIRN_E_INVALID;
-	if (my->tx == MY_TX_RESTORE) {
-		my->tx = MY_TX_NONE; /* so that a failed ROLLBACK does not mark tx_failed */
-		rc = mysql_plugin_exec(my, "ROLLBACK", "unable to roll back the restore");
-		my->tx_failed = 0;
-	}
+	rc = cp_restore_rollback(&my->tx, &my->tx_failed, tx_end, my);
 	mysql_plugin_restore_reset(my);
 	return rc;
 }

@@ -5,43 +5,12 @@
  *
  * See README.md in this folder for the options and the decisions.
  */
-#include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cairn/plugin.h"
 #include "postgresql.h"
-
-char *postgresql_strdup(const char *s)
-{
-	size_t n;
-	char *d;
-
-	if (s == NULL)
-		return NULL;
-	n = strlen(s) + 1;
-	d = malloc(n);
-	if (d != NULL)
-		memcpy(d, s, n);
-	return d;
-}
-
-/*
- * host->set_error has no va_list variant, so the message is formatted here
- * and passed through "%s".
- */
-int postgresql_fail(struct pg_inst *pg, int status, const char *fmt, ...)
-{
-	char buf[1024];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof buf, fmt, ap);
-	va_end(ap);
-	return pg->host->set_error(pg->host, status, "%s", buf);
-}
 
 /*
  * libpq messages span several lines ("…failed: FATAL:  password
@@ -96,7 +65,7 @@ int postgresql_result_error(struct pg_inst *pg, const PGresult *res, const char 
 	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	int status = CAIRN_E_BACKEND;
 
-	if (pg->tx != PG_TX_NONE)
+	if (pg->tx != CP_TX_NONE)
 		pg->tx_failed = 1;
 	if (primary != NULL)
 		postgresql_first_line(primary, line, sizeof line);
@@ -109,8 +78,8 @@ int postgresql_result_error(struct pg_inst *pg, const PGresult *res, const char 
 	else if (state != NULL && (strcmp(state, "42501") == 0))
 		status = CAIRN_E_PERMISSION;
 	if (name != NULL)
-		return postgresql_fail(pg, status, "%s '%s': %s", what, name, line);
-	return postgresql_fail(pg, status, "%s: %s", what, line);
+		return cp_fail(pg->host, status, "%s '%s': %s", what, name, line);
+	return cp_fail(pg->host, status, "%s: %s", what, line);
 }
 
 int postgresql_exec_ok(struct pg_inst *pg, const char *sql, const char *what)
@@ -131,14 +100,9 @@ char *postgresql_quote_ident(struct pg_inst *pg, const char *ident)
 
 	if (q == NULL)
 		return NULL;
-	d = postgresql_strdup(q);
+	d = cp_strdup(q);
 	PQfreemem(q);
 	return d;
-}
-
-int postgresql_cancelled(struct pg_inst *pg)
-{
-	return CAIRN_HOST_HAS(pg->host, cancelled) && pg->host->cancelled(pg->host);
 }
 
 void postgresql_table_free(struct pg_table *t)
@@ -152,9 +116,7 @@ void postgresql_table_free(struct pg_table *t)
 	}
 	free(t->cols);
 	if (t->stmt != NULL) {
-		for (size_t i = 0; i < t->stmt->n; i++)
-			free(t->stmt->rec_names[i]);
-		free(t->stmt->rec_names);
+		cp_names_free(t->stmt->rec_names, t->stmt->n);
 		free(t->stmt->col);
 		free(t->stmt);
 	}
@@ -211,8 +173,8 @@ int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table
 	*out = NULL;
 	t = calloc(1, sizeof *t);
 	if (t == NULL)
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
-	t->name = postgresql_strdup(table);
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
+	t->name = cp_strdup(table);
 	{
 		char *qt = postgresql_quote_ident(pg, table);
 		size_t l = qt ? strlen(pg->qschema) + strlen(qt) + 2 : 0;
@@ -223,7 +185,7 @@ int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table
 	}
 	if (t->name == NULL || t->qname == NULL) {
 		postgresql_table_free(t);
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	res = PQexecParams(pg->conn, sql, 2, NULL, params, NULL, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
@@ -234,17 +196,17 @@ int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table
 	t->exists = n > 0;
 	t->cols = calloc(n > 0 ? (size_t)n : 1, sizeof *t->cols);
 	if (t->cols == NULL) {
-		rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
 		struct pg_col *c = &t->cols[i];
-		c->name = postgresql_strdup(PQgetvalue(res, i, 0));
-		c->type = postgresql_strdup(PQgetvalue(res, i, 1));
-		c->typname = postgresql_strdup(PQgetvalue(res, i, 2));
+		c->name = cp_strdup(PQgetvalue(res, i, 0));
+		c->type = cp_strdup(PQgetvalue(res, i, 1));
+		c->typname = cp_strdup(PQgetvalue(res, i, 2));
 		t->n_cols++;
 		if (c->name == NULL || c->type == NULL || c->typname == NULL) {
-			rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+			rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 			goto out;
 		}
 		c->generated = strcmp(PQgetvalue(res, i, 3), "t") == 0;
@@ -258,10 +220,10 @@ int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table
 	}
 	/* The tenant: the tenant_id column when there is one, else the JSON's tenantId. */
 	if (has_tenant || value_json) {
-		t->tenant_expr = postgresql_strdup(has_tenant ? "\"tenant_id\""
-							      : "(\"value\" ->> 'tenantId')");
+		t->tenant_expr = cp_strdup(has_tenant ? "\"tenant_id\""
+						      : "(\"value\" ->> 'tenantId')");
 		if (t->tenant_expr == NULL)
-			rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+			rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 out:
 	PQclear(res);
@@ -311,30 +273,15 @@ int postgresql_schema_version(struct pg_inst *pg, char **out, int *has_flyway)
 		rc = postgresql_result_error(pg, res, "unable to read",
 					     "flyway_schema_history");
 	} else if (PQntuples(res) == 1 && !PQgetisnull(res, 0, 0)) {
-		*out = postgresql_strdup(PQgetvalue(res, 0, 0));
+		*out = cp_strdup(PQgetvalue(res, 0, 0));
 		if (*out == NULL)
-			rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+			rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	PQclear(res);
 	return rc;
 }
 
 /* ------------------------------------------------------------------ open */
-
-static const char *opt_get(const struct cairn_option *opts, size_t n, const char *key)
-{
-	/* Command-line options come first: the first match wins. */
-	for (size_t i = 0; i < n; i++)
-		if (opts[i].key != NULL && strcmp(opts[i].key, key) == 0)
-			return opts[i].value;
-	return NULL;
-}
-
-static void redact(const struct cairn_host *host, const char *secret)
-{
-	if (secret != NULL && *secret != '\0' && CAIRN_HOST_HAS(host, redact))
-		host->redact(host, secret);
-}
 
 static int contains(const char *hay, const char *needle)
 {
@@ -385,27 +332,13 @@ static void inst_free(struct pg_inst *pg)
 	free(pg);
 }
 
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
-		return -1;
-	v = strtol(s, &end, 10);
-	if (*end != '\0' || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int session_setup(struct pg_inst *pg)
 {
 	PGresult *res;
 	int rc;
 
 	if (PQsetClientEncoding(pg->conn, "UTF8") != 0)
-		return postgresql_fail(pg, CAIRN_E_BACKEND, "unable to set client_encoding to UTF8");
+		return cp_fail(pg->host, CAIRN_E_BACKEND, "unable to set client_encoding to UTF8");
 	rc = postgresql_exec_ok(pg,
 				"SET TimeZone = 'UTC'; SET DateStyle = 'ISO'; "
 				"SET extra_float_digits = 3; SET bytea_output = 'hex'; "
@@ -422,18 +355,18 @@ static int session_setup(struct pg_inst *pg)
 		}
 		if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 			PQclear(res);
-			return postgresql_fail(pg, CAIRN_E_SCHEMA,
-					       "no current schema: no schema of the search_path "
-					       "exists; set the option 'schema'");
+			return cp_fail(pg->host, CAIRN_E_SCHEMA,
+				       "no current schema: no schema of the search_path "
+				       "exists; set the option 'schema'");
 		}
-		pg->schema = postgresql_strdup(PQgetvalue(res, 0, 0));
+		pg->schema = cp_strdup(PQgetvalue(res, 0, 0));
 		PQclear(res);
 		if (pg->schema == NULL)
-			return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+			return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	pg->qschema = postgresql_quote_ident(pg, pg->schema);
 	if (pg->qschema == NULL)
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	return CAIRN_OK;
 }
 
@@ -474,7 +407,7 @@ static int postgresql_open(const struct cairn_host *host, const char *uri,
 		for (int j = 0; known[j] != NULL; j++)
 			ok |= strcmp(opts[i].key, known[j]) == 0;
 		if (strcmp(opts[i].key, "password") == 0)
-			redact(host, opts[i].value);
+			cp_redact(host, opts[i].value);
 		if (!ok) {
 			rc = host->set_error(host, CAIRN_E_INVALID,
 					     "unknown option '%s' (known: password, schema, "
@@ -498,39 +431,37 @@ static int postgresql_open(const struct cairn_host *host, const char *uri,
 			continue;
 		if (strcmp(o->keyword, "password") == 0) {
 			uri_has_password = 1;
-			redact(host, o->val);
+			cp_redact(host, o->val);
 		} else if (strcmp(o->keyword, "connect_timeout") == 0) {
 			uri_has_timeout = 1;
 		}
 	}
 	PQconninfoFree(parsed);
-	redact(host, getenv("PGPASSWORD"));
+	cp_redact(host, getenv("PGPASSWORD"));
 
 	/* Password: option, then the URI, then PGPASSWORD, then the configuration, then .pgpass. */
-	password = opt_get(opts, n_opts, "password");
+	password = cp_opt_get(opts, n_opts, "password");
 	if (password == NULL && !uri_has_password && getenv("PGPASSWORD") == NULL &&
 	    CAIRN_HOST_HAS(host, config_get)) {
 		password = host->config_get(host, PG_NAME, "password");
-		redact(host, password);
+		cp_redact(host, password);
 	}
 
-	opt = opt_get(opts, n_opts, "schema");
-	if (opt == NULL && CAIRN_HOST_HAS(host, config_get))
-		opt = host->config_get(host, PG_NAME, "schema");
+	opt = cp_option(opts, n_opts, host, PG_NAME, "schema");
 	if (opt != NULL) {
 		if (*opt == '\0') {
 			rc = host->set_error(host, CAIRN_E_INVALID, "option 'schema' is empty");
 			goto fail;
 		}
-		pg->schema = postgresql_strdup(opt);
+		pg->schema = cp_strdup(opt);
 		if (pg->schema == NULL) {
 			rc = host->set_error(host, CAIRN_E_NOMEM, "out of memory");
 			goto fail;
 		}
 	}
 
-	timeout = opt_get(opts, n_opts, "connect_timeout");
-	if (timeout != NULL && parse_long(timeout, 0, 3600, &v) != 0) {
+	timeout = cp_opt_get(opts, n_opts, "connect_timeout");
+	if (timeout != NULL && cp_parse_long(timeout, 0, 3600, &v) != 0) {
 		rc = host->set_error(host, CAIRN_E_INVALID,
 				     "option 'connect_timeout' must be 0…3600 seconds, not '%s'",
 				     timeout);
@@ -538,9 +469,9 @@ static int postgresql_open(const struct cairn_host *host, const char *uri,
 	}
 	if (timeout == NULL && !uri_has_timeout)
 		timeout = "10";
-	opt = opt_get(opts, n_opts, "fetch_size");
+	opt = cp_opt_get(opts, n_opts, "fetch_size");
 	if (opt != NULL) {
-		if (parse_long(opt, 1, 1000000, &v) != 0) {
+		if (cp_parse_long(opt, 1, 1000000, &v) != 0) {
 			rc = host->set_error(host, CAIRN_E_INVALID,
 					     "option 'fetch_size' must be 1…1000000, not '%s'", opt);
 			goto fail;
@@ -572,7 +503,7 @@ static int postgresql_open(const struct cairn_host *host, const char *uri,
 		goto fail;
 	}
 	/* A password libpq took from .pgpass or the environment is a secret too. */
-	redact(host, PQpass(pg->conn));
+	cp_redact(host, PQpass(pg->conn));
 	rc = session_setup(pg);
 	if (rc != CAIRN_OK)
 		goto fail;
@@ -589,10 +520,10 @@ static void postgresql_close(void *inst)
 
 	if (pg == NULL)
 		return;
-	if (pg->tx != PG_TX_NONE && PQstatus(pg->conn) == CONNECTION_OK) {
+	if (pg->tx != CP_TX_NONE && PQstatus(pg->conn) == CONNECTION_OK) {
 		PGresult *res = PQexec(pg->conn, "ROLLBACK");
 		PQclear(res);
-		pg->tx = PG_TX_NONE;
+		pg->tx = CP_TX_NONE;
 	}
 	inst_free(pg);
 }
@@ -615,7 +546,7 @@ static int postgresql_describe(void *inst, struct cairn_source_desc *out)
 		n = strcspn(ver, " ");
 		pg->backend = malloc(n + sizeof PG_NAME + 1);
 		if (pg->backend == NULL)
-			return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+			return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		snprintf(pg->backend, n + sizeof PG_NAME + 1, "%s %.*s", PG_NAME, (int)n, ver);
 	}
 	rc = postgresql_schema_version(pg, &sv, &has_flyway);
@@ -623,13 +554,7 @@ static int postgresql_describe(void *inst, struct cairn_source_desc *out)
 		return rc;
 	free(pg->schema_version);
 	pg->schema_version = sv;
-
-	/* Only the members the caller's struct has room for are written. */
-	if (out->struct_size >= offsetof(struct cairn_source_desc, backend) + sizeof out->backend)
-		out->backend = pg->backend;
-	if (out->struct_size >=
-	    offsetof(struct cairn_source_desc, schema_version) + sizeof out->schema_version)
-		out->schema_version = pg->schema_version;
+	cp_source_desc_set(out, pg->backend, pg->schema_version);
 	return CAIRN_OK;
 }
 

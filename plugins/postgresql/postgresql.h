@@ -14,17 +14,13 @@
 #include "cairn/host.h"
 #include "cairn/source.h"
 #include "cairn/status.h"
+#include "plugin_record.h"
+#include "plugin_util.h"
 
 #define PG_NAME "postgresql"
 
 /* Rows fetched per round trip from a server-side cursor (option fetch_size). */
 #define PG_DEFAULT_FETCH 1000
-
-enum pg_tx {
-	PG_TX_NONE = 0,
-	PG_TX_SNAPSHOT = 1, /* repeatable-read read-only backup transaction */
-	PG_TX_RESTORE = 2   /* read-write restore transaction */
-};
 
 /* One column of a table, as the catalogue describes it. */
 struct pg_col {
@@ -65,7 +61,7 @@ struct pg_inst {
 	char *qschema;         /* quoted schema */
 	char *backend;         /* "postgresql 15.4" */
 	char *schema_version;  /* from flyway_schema_history, or NULL */
-	int tx;                /* enum pg_tx */
+	int tx;                /* enum cp_tx */
 	int tx_failed;         /* a statement failed inside the transaction */
 	unsigned tx_gen;       /* counts transactions: a cursor belongs to one */
 	int dry_run;
@@ -82,16 +78,13 @@ struct pg_inst {
 };
 
 /* postgresql.c */
-int postgresql_fail(struct pg_inst *pg, int status, const char *fmt, ...) CAIRN_PRINTF(3, 4);
 int postgresql_result_error(struct pg_inst *pg, const PGresult *res, const char *what,
 			    const char *name);
 const char *postgresql_first_line(const char *msg, char *buf, size_t size);
 int postgresql_exec_ok(struct pg_inst *pg, const char *sql, const char *what);
-char *postgresql_strdup(const char *s);
 char *postgresql_quote_ident(struct pg_inst *pg, const char *ident);
 int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table **out);
 void postgresql_table_free(struct pg_table *t);
-int postgresql_cancelled(struct pg_inst *pg);
 int postgresql_schema_version(struct pg_inst *pg, char **out, int *has_flyway);
 
 /* postgresql_read.c */

@@ -14,11 +14,7 @@ struct pg_cursor {
 	struct pg_inst *pg;
 	char name[32];
 	struct pg_table *table;
-	size_t n;                 /* real columns, in table order */
-	size_t *colidx;           /* table column index per record column */
-	size_t key_field;         /* result field holding the key */
-	struct cairn_column *cols;
-	struct cairn_record rec;
+	struct cp_rowmap map;     /* real columns, in table order, then the tenant */
 	unsigned char **bytes;    /* decode buffer per BYTES column */
 	size_t *bytes_cap;
 	PGresult *batch;
@@ -35,13 +31,14 @@ int postgresql_snapshot_begin(void *inst)
 
 	if (pg == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_NONE)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "a transaction is already open");
+	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_NONE);
+	if (rc != CAIRN_OK)
+		return rc;
 	rc = postgresql_exec_ok(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY",
 				"unable to start the snapshot");
 	if (rc != CAIRN_OK)
 		return rc;
-	pg->tx = PG_TX_SNAPSHOT;
+	pg->tx = CP_TX_SNAPSHOT;
 	pg->tx_failed = 0;
 	pg->tx_gen++;
 	/*
@@ -55,7 +52,7 @@ int postgresql_snapshot_begin(void *inst)
 	if (rc != CAIRN_OK) {
 		PGresult *res = PQexec(pg->conn, "ROLLBACK");
 		PQclear(res);
-		pg->tx = PG_TX_NONE;
+		pg->tx = CP_TX_NONE;
 	}
 	return rc;
 }
@@ -67,12 +64,13 @@ int postgresql_snapshot_end(void *inst)
 
 	if (pg == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_SNAPSHOT)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "no snapshot is open");
+	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_SNAPSHOT);
+	if (rc != CAIRN_OK)
+		return rc;
 	/* Read only: committing or rolling back is the same, but COMMIT reports a failed one. */
 	rc = postgresql_exec_ok(pg, pg->tx_failed ? "ROLLBACK" : "COMMIT",
 				"unable to end the snapshot");
-	pg->tx = PG_TX_NONE;
+	pg->tx = CP_TX_NONE;
 	pg->tx_failed = 0;
 	return rc;
 }
@@ -110,12 +108,11 @@ static void cursor_free(struct pg_cursor *c)
 		return;
 	PQclear(c->batch);
 	if (c->bytes != NULL)
-		for (size_t i = 0; i < c->n; i++)
+		for (size_t i = 0; i < c->map.n; i++)
 			free(c->bytes[i]);
 	free(c->bytes);
 	free(c->bytes_cap);
-	free(c->cols);
-	free(c->colidx);
+	cp_rowmap_free(&c->map);
 	postgresql_table_free(c->table);
 	free(c);
 }
@@ -150,48 +147,37 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	struct sqlbuf sql = {0};
 	const char *params[1];
 	PGresult *res = NULL;
-	int rc = CAIRN_OK, have_key = 0;
-	size_t field = 0;
+	int rc = CAIRN_OK;
+	size_t n = 0;
 
 	if (pg == NULL || kind == NULL || cursor == NULL)
 		return CAIRN_E_INVALID;
-	if (kind->table == NULL || *kind->table == '\0')
-		return postgresql_fail(pg, CAIRN_E_INVALID, "kind '%s' has no table",
-				       kind->kind ? kind->kind : "?");
-	if (pg->tx != PG_TX_SNAPSHOT)
-		return postgresql_fail(pg, CAIRN_E_INVALID,
-				       "cursor_open called outside a snapshot");
+	rc = cp_kind_table(pg->host, kind);
+	if (rc != CAIRN_OK)
+		return rc;
+	if (pg->tx != CP_TX_SNAPSHOT)
+		return cp_fail(pg->host, CAIRN_E_INVALID,
+			       "cursor_open called outside a snapshot");
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	c->pg = pg;
 	rc = postgresql_table_load(pg, kind->table, &c->table);
 	if (rc != CAIRN_OK)
 		goto fail;
-	if (!c->table->exists) {
-		rc = postgresql_fail(pg, CAIRN_E_NOT_FOUND, "table '%s' does not exist in schema '%s'",
-				     kind->table, pg->schema);
+	rc = cp_cursor_table_check(pg->host, kind->table, c->table->exists, c->table->has_key,
+				   c->table->tenant_expr != NULL, tenant, "schema", pg->schema);
+	if (rc != CAIRN_OK)
 		goto fail;
-	}
-	if (!c->table->has_key) {
-		rc = postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'",
-				     kind->table);
-		goto fail;
-	}
-	if (tenant != NULL && c->table->tenant_expr == NULL) {
-		rc = postgresql_fail(pg, CAIRN_E_SCHEMA,
-				     "table '%s' has neither a tenant_id column nor a JSON value: "
-				     "it cannot be filtered by tenant", kind->table);
-		goto fail;
-	}
 	for (size_t i = 0; i < c->table->n_cols; i++)
-		c->n += !c->table->cols[i].generated;
-	c->colidx = calloc(c->n ? c->n : 1, sizeof *c->colidx);
-	c->cols = calloc(c->n ? c->n : 1, sizeof *c->cols);
-	c->bytes = calloc(c->n ? c->n : 1, sizeof *c->bytes);
-	c->bytes_cap = calloc(c->n ? c->n : 1, sizeof *c->bytes_cap);
-	if (c->colidx == NULL || c->cols == NULL || c->bytes == NULL || c->bytes_cap == NULL) {
-		rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		n += !c->table->cols[i].generated;
+	rc = cp_rowmap_init(pg->host, &c->map, n);
+	if (rc != CAIRN_OK)
+		goto fail;
+	c->bytes = calloc(n ? n : 1, sizeof *c->bytes);
+	c->bytes_cap = calloc(n ? n : 1, sizeof *c->bytes_cap);
+	if (c->bytes == NULL || c->bytes_cap == NULL) {
+		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
 
@@ -209,19 +195,13 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 			sql.oom = 1;
 			break;
 		}
-		if (field > 0)
+		if (c->map.used > 0)
 			sqlbuf_add(&sql, ", ");
 		select_expr(&sql, col, q);
 		free(q);
-		if (strcmp(col->name, "key") == 0 && !have_key) {
-			c->key_field = field;
-			have_key = 1;
-		}
-		c->colidx[field] = i;
-		c->cols[field].name = col->name;
-		field++;
+		cp_rowmap_add(&c->map, i, col->name);
 	}
-	sqlbuf_add(&sql, field > 0 ? ", " : "");
+	sqlbuf_add(&sql, c->map.used > 0 ? ", " : "");
 	if (c->table->tenant_expr != NULL) {
 		sqlbuf_add(&sql, "(");
 		sqlbuf_add(&sql, c->table->tenant_expr);
@@ -238,7 +218,7 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	}
 	sqlbuf_add(&sql, " ORDER BY \"key\"");
 	if (sql.oom) {
-		rc = postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
 	params[0] = tenant;
@@ -250,9 +230,6 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	}
 	c->open = 1;
 	c->tx_gen = pg->tx_gen;
-	c->rec.struct_size = sizeof c->rec;
-	c->rec.n_columns = c->n;
-	c->rec.columns = c->cols;
 	PQclear(res);
 	sqlbuf_free(&sql);
 	*cursor = c;
@@ -264,17 +241,6 @@ fail:
 	return rc;
 }
 
-static int hexval(unsigned char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	if (ch >= 'A' && ch <= 'F')
-		return ch - 'A' + 10;
-	return -1;
-}
-
 /* bytea's hex text form "\x0a1b…" into the column's reusable buffer. */
 static int decode_bytea(struct pg_cursor *c, size_t i, const char *s, size_t len)
 {
@@ -282,27 +248,27 @@ static int decode_bytea(struct pg_cursor *c, size_t i, const char *s, size_t len
 	unsigned char *out;
 
 	if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0)
-		return postgresql_fail(c->pg, CAIRN_E_CORRUPT,
-				       "unexpected bytea text in table '%s' (bytea_output is not hex)",
-				       c->table->name);
+		return cp_fail(c->pg->host, CAIRN_E_CORRUPT,
+			       "unexpected bytea text in table '%s' (bytea_output is not hex)",
+			       c->table->name);
 	n = (len - 2) / 2;
 	if (n + 1 > c->bytes_cap[i]) {
 		out = realloc(c->bytes[i], n + 1);
 		if (out == NULL)
-			return postgresql_fail(c->pg, CAIRN_E_NOMEM, "out of memory");
+			return cp_fail(c->pg->host, CAIRN_E_NOMEM, "out of memory");
 		c->bytes[i] = out;
 		c->bytes_cap[i] = n + 1;
 	}
 	out = c->bytes[i];
 	for (size_t k = 0; k < n; k++) {
-		int hi = hexval((unsigned char)s[2 + 2 * k]), lo = hexval((unsigned char)s[3 + 2 * k]);
+		int hi = cp_hexval((unsigned char)s[2 + 2 * k]), lo = cp_hexval((unsigned char)s[3 + 2 * k]);
 		if (hi < 0 || lo < 0)
-			return postgresql_fail(c->pg, CAIRN_E_CORRUPT,
-					       "invalid bytea text in table '%s'", c->table->name);
+			return cp_fail(c->pg->host, CAIRN_E_CORRUPT,
+				       "invalid bytea text in table '%s'", c->table->name);
 		out[k] = (unsigned char)(hi << 4 | lo);
 	}
-	c->cols[i].data = (const char *)out;
-	c->cols[i].len = n;
+	c->map.cols[i].data = (const char *)out;
+	c->map.cols[i].len = n;
 	return CAIRN_OK;
 }
 
@@ -314,8 +280,8 @@ static int fetch_batch(struct pg_cursor *c)
 	PQclear(c->batch);
 	c->batch = NULL;
 	c->row = c->nrows = 0;
-	if (postgresql_cancelled(pg))
-		return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
+	if (cp_check_cancelled(pg->host) != CAIRN_OK)
+		return CAIRN_E_CANCELLED;
 	snprintf(sql, sizeof sql, "FETCH %ld FROM %s", pg->fetch_size, c->name);
 	c->batch = PQexec(pg->conn, sql);
 	if (c->batch == NULL || PQresultStatus(c->batch) != PGRES_TUPLES_OK) {
@@ -324,11 +290,11 @@ static int fetch_batch(struct pg_cursor *c)
 		c->batch = NULL;
 		return rc;
 	}
-	if ((size_t)PQnfields(c->batch) != c->n + 1) {
+	if ((size_t)PQnfields(c->batch) != c->map.n + 1) {
 		PQclear(c->batch);
 		c->batch = NULL;
-		return postgresql_fail(pg, CAIRN_E_BACKEND, "unexpected result shape from table '%s'",
-				       c->table->name);
+		return cp_fail(pg->host, CAIRN_E_BACKEND, "unexpected result shape from table '%s'",
+			       c->table->name);
 	}
 	c->nrows = PQntuples(c->batch);
 	c->last_batch = c->nrows < pg->fetch_size;
@@ -355,9 +321,9 @@ int postgresql_cursor_next(void *cursor, const struct cairn_record **rec)
 		}
 	}
 	b = c->batch;
-	for (size_t i = 0; i < c->n; i++) {
-		struct cairn_column *col = &c->cols[i];
-		const struct pg_col *pc = &c->table->cols[c->colidx[i]];
+	for (size_t i = 0; i < c->map.n; i++) {
+		struct cairn_column *col = &c->map.cols[i];
+		const struct pg_col *pc = &c->table->cols[c->map.colidx[i]];
 		if (PQgetisnull(b, c->row, (int)i)) {
 			col->type = CAIRN_COL_NULL;
 			col->data = NULL;
@@ -375,12 +341,14 @@ int postgresql_cursor_next(void *cursor, const struct cairn_record **rec)
 		col->data = PQgetvalue(b, c->row, (int)i);
 		col->len = (size_t)PQgetlength(b, c->row, (int)i);
 	}
-	c->rec.key = PQgetisnull(b, c->row, (int)c->key_field)
-			     ? ""
-			     : PQgetvalue(b, c->row, (int)c->key_field);
-	c->rec.tenant = PQgetisnull(b, c->row, (int)c->n) ? NULL : PQgetvalue(b, c->row, (int)c->n);
+	c->map.rec.key = PQgetisnull(b, c->row, (int)c->map.key_field)
+				 ? ""
+				 : PQgetvalue(b, c->row, (int)c->map.key_field);
+	c->map.rec.tenant = PQgetisnull(b, c->row, (int)c->map.n)
+				    ? NULL
+				    : PQgetvalue(b, c->row, (int)c->map.n);
 	c->row++;
-	*rec = &c->rec;
+	*rec = &c->map.rec;
 	return 1;
 }
 
@@ -391,7 +359,7 @@ void postgresql_cursor_close(void *cursor)
 	if (c == NULL)
 		return;
 	/* A failed transaction refuses CLOSE; ending the transaction drops the cursor anyway. */
-	if (c->open && c->pg->tx == PG_TX_SNAPSHOT && c->tx_gen == c->pg->tx_gen &&
+	if (c->open && c->pg->tx == CP_TX_SNAPSHOT && c->tx_gen == c->pg->tx_gen &&
 	    !c->pg->tx_failed &&
 	    PQstatus(c->pg->conn) == CONNECTION_OK) {
 		char sql[64];

@@ -31,9 +31,7 @@ static void stmt_free(struct pg_stmt *s)
 {
 	if (s == NULL)
 		return;
-	for (size_t i = 0; i < s->n; i++)
-		free(s->rec_names[i]);
-	free(s->rec_names);
+	cp_names_free(s->rec_names, s->n);
 	free(s->col);
 	free(s);
 }
@@ -49,7 +47,7 @@ void postgresql_restore_reset(struct pg_inst *pg)
 
 	for (; t != NULL; t = next) {
 		next = t->next;
-		if (t->stmt != NULL && pg->conn != NULL && pg->tx == PG_TX_NONE &&
+		if (t->stmt != NULL && pg->conn != NULL && pg->tx == CP_TX_NONE &&
 		    PQstatus(pg->conn) == CONNECTION_OK) {
 			char sql[64];
 			PGresult *res;
@@ -68,9 +66,9 @@ static int table_get(struct pg_inst *pg, const struct cairn_kind_desc *kind,
 	struct pg_table *t;
 	int rc;
 
-	if (kind == NULL || kind->table == NULL || *kind->table == '\0')
-		return postgresql_fail(pg, CAIRN_E_INVALID, "kind '%s' has no table",
-				       kind && kind->kind ? kind->kind : "?");
+	rc = cp_kind_table(pg->host, kind);
+	if (rc != CAIRN_OK)
+		return rc;
 	for (t = pg->tables; t != NULL; t = t->next)
 		if (strcmp(t->name, kind->table) == 0)
 			break;
@@ -82,8 +80,8 @@ static int table_get(struct pg_inst *pg, const struct cairn_kind_desc *kind,
 		pg->tables = t;
 	}
 	if (!t->exists)
-		return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' does not exist in schema '%s'",
-				       kind->table, pg->schema);
+		return cp_fail(pg->host, CAIRN_E_SCHEMA, "table '%s' does not exist in schema '%s'",
+			       kind->table, pg->schema);
 	*out = t;
 	return CAIRN_OK;
 }
@@ -91,44 +89,34 @@ static int table_get(struct pg_inst *pg, const struct cairn_kind_desc *kind,
 int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 {
 	struct pg_inst *pg = inst;
-	const char *source_version = NULL;
 	char *target_version = NULL;
 	int has_flyway, rc;
 	PGresult *res;
 
 	if (pg == NULL || opts == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_NONE)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "a transaction is already open");
+	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_NONE);
+	if (rc != CAIRN_OK)
+		return rc;
 	postgresql_restore_reset(pg);
-	pg->dry_run = 0;
-	if (opts->struct_size >= offsetof(struct cairn_restore_opts, dry_run) + sizeof opts->dry_run)
-		pg->dry_run = opts->dry_run != 0;
-	if (opts->struct_size >= offsetof(struct cairn_restore_opts, source_schema_version) +
-					 sizeof opts->source_schema_version)
-		source_version = opts->source_schema_version;
+	/* The core compares the backup's schema version with describe()'s. */
+	cp_restore_opts_read(opts, &pg->dry_run, NULL, NULL);
 
 	rc = postgresql_schema_version(pg, &target_version, &has_flyway);
 	if (rc != CAIRN_OK)
 		return rc;
-	if (!has_flyway)
-		return postgresql_fail(pg, CAIRN_E_SCHEMA,
-				       "target database has no Kestra schema (no "
-				       "flyway_schema_history table in schema '%s')",
-				       pg->schema);
-	if (source_version != NULL &&
-	    (target_version == NULL || strcmp(source_version, target_version) != 0))
-		CAIRN_LOG_WARN(pg->host, PG_NAME,
-			       "the backup was taken from schema version %s, the target has %s: "
-			       "restoring anyway, columns are matched by name",
-			       source_version, target_version ? target_version : "none");
 	free(target_version);
+	if (!has_flyway)
+		return cp_fail(pg->host, CAIRN_E_SCHEMA,
+			       "target database has no Kestra schema (no "
+			       "flyway_schema_history table in schema '%s')",
+			       pg->schema);
 
 	rc = postgresql_exec_ok(pg, "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE",
 				"unable to start the restore transaction");
 	if (rc != CAIRN_OK)
 		return rc;
-	pg->tx = PG_TX_RESTORE;
+	pg->tx = CP_TX_RESTORE;
 	pg->tx_failed = 0;
 	pg->tx_gen++;
 	rc = postgresql_exec_ok(pg,
@@ -163,7 +151,7 @@ int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 fail:
 	res = PQexec(pg->conn, "ROLLBACK");
 	PQclear(res);
-	pg->tx = PG_TX_NONE;
+	pg->tx = CP_TX_NONE;
 	return rc;
 }
 
@@ -179,15 +167,16 @@ int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *ki
 
 	if (pg == NULL || kind == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_RESTORE)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
+	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_RESTORE);
+	if (rc != CAIRN_OK)
+		return rc;
 	rc = table_get(pg, kind, &t);
 	if (rc != CAIRN_OK)
 		return rc;
 	if (tenant != NULL && t->tenant_expr == NULL)
-		return postgresql_fail(pg, CAIRN_E_SCHEMA,
-				       "table '%s' has neither a tenant_id column nor a JSON value: "
-				       "its records cannot be selected by tenant", t->name);
+		return cp_fail(pg->host, CAIRN_E_SCHEMA,
+			       "table '%s' has neither a tenant_id column nor a JSON value: "
+			       "its records cannot be selected by tenant", t->name);
 	sqlbuf_add(&sql, "DELETE FROM ");
 	sqlbuf_add(&sql, t->qname);
 	if (tenant != NULL) {
@@ -197,7 +186,7 @@ int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *ki
 	}
 	if (sql.oom) {
 		sqlbuf_free(&sql);
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	res = PQexecParams(pg->conn, sql.p, tenant ? 1 : 0, NULL, tenant ? params : NULL, NULL,
 			   NULL, 0);
@@ -227,14 +216,18 @@ static int find_col(const struct pg_table *t, const char *name, size_t *idx)
 /* Does the prepared statement fit this record's column list? */
 static int stmt_matches(const struct pg_stmt *s, const struct cairn_record *rec)
 {
-	size_t off = s->synthetic_key ? 1 : 0;
+	return cp_names_match(s->rec_names, s->n, s->synthetic_key, rec);
+}
 
-	if (s->n != rec->n_columns + off)
-		return 0;
-	for (size_t i = 0; i < rec->n_columns; i++)
-		if (strcmp(s->rec_names[i + off], rec->columns[i].name) != 0)
-			return 0;
-	return 1;
+/* cp_record_columns_check's view of a table. */
+static int col_state(const void *table, const char *name)
+{
+	const struct pg_table *t = table;
+	size_t idx;
+
+	if (!find_col(t, name, &idx))
+		return CP_COL_MISSING;
+	return t->cols[idx].generated ? CP_COL_GENERATED : CP_COL_REAL;
 }
 
 /* Compares a column in the DO UPDATE's WHERE; json and xml have no equality operator. */
@@ -247,55 +240,32 @@ static void compare_expr(struct sqlbuf *b, struct pg_inst *pg, const char *prefi
 		sqlbuf_add(b, "::text");
 }
 
-static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn_record *rec,
-		      const char *key)
+static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn_record *rec)
 {
 	struct pg_stmt *s;
 	struct sqlbuf sql = {0};
 	size_t key_idx = 0, n_set = 0;
-	int have_key_col = 0, rc = CAIRN_OK;
+	int have_key_col, rc;
 	char num[24];
 	PGresult *res;
 
-	for (size_t i = 0; i < rec->n_columns; i++) {
-		size_t idx;
-		if (!find_col(t, rec->columns[i].name, &idx))
-			return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column '%s'",
-					       t->name, rec->columns[i].name);
-		if (t->cols[idx].generated)
-			return postgresql_fail(pg, CAIRN_E_SCHEMA,
-					       "column '%s' of table '%s' is generated: "
-					       "it cannot be restored", rec->columns[i].name, t->name);
-		for (size_t j = 0; j < i; j++)
-			if (strcmp(rec->columns[j].name, rec->columns[i].name) == 0)
-				return postgresql_fail(pg, CAIRN_E_INVALID,
-						       "record '%s' has column '%s' twice", key,
-						       rec->columns[i].name);
-		have_key_col |= strcmp(rec->columns[i].name, "key") == 0;
-	}
+	rc = cp_record_columns_check(pg->host, rec, t->name, col_state, t, &have_key_col);
+	if (rc != CAIRN_OK)
+		return rc;
 	find_col(t, "key", &key_idx);
 
 	s = calloc(1, sizeof *s);
 	if (s == NULL)
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	s->synthetic_key = !have_key_col;
-	s->n = rec->n_columns + (size_t)s->synthetic_key;
-	s->col = calloc(s->n, sizeof *s->col);
-	s->rec_names = calloc(s->n, sizeof *s->rec_names);
-	if (s->col == NULL || s->rec_names == NULL) {
+	s->rec_names = cp_names_new(rec, s->synthetic_key, &s->n);
+	s->col = s->rec_names ? calloc(s->n, sizeof *s->col) : NULL;
+	if (s->col == NULL) {
 		stmt_free(s);
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
-	for (size_t i = 0; i < s->n; i++) {
-		const char *name = s->synthetic_key ? (i == 0 ? "key" : rec->columns[i - 1].name)
-						    : rec->columns[i].name;
-		s->rec_names[i] = postgresql_strdup(name);
-		if (s->rec_names[i] == NULL) {
-			stmt_free(s);
-			return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
-		}
-		find_col(t, name, &s->col[i]);
-	}
+	for (size_t i = 0; i < s->n; i++)
+		find_col(t, s->rec_names[i], &s->col[i]);
 	snprintf(s->name, sizeof s->name, "cairn_upsert_%u", ++pg->seq);
 
 	sqlbuf_add(&sql, "INSERT INTO ");
@@ -344,7 +314,7 @@ static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn
 	if (sql.oom) {
 		sqlbuf_free(&sql);
 		stmt_free(s);
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	res = PQprepare(pg->conn, s->name, sql.p, (int)s->n, NULL);
 	sqlbuf_free(&sql);
@@ -396,41 +366,10 @@ static int params_reserve(struct pg_inst *pg, size_t n, size_t bytes)
 	return 0;
 }
 
+/* libpq takes text parameters NUL-terminated and lengths as int. */
 static int record_valid(struct pg_inst *pg, const struct cairn_record *rec)
 {
-	if (rec->struct_size < offsetof(struct cairn_record, columns) + sizeof rec->columns)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "record struct too small");
-	if (rec->key == NULL)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "record without key");
-	if (rec->n_columns > 0 && rec->columns == NULL)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "record '%s' without columns", rec->key);
-	if (rec->n_columns > 1000)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "record '%s' has too many columns",
-				       rec->key);
-	for (size_t i = 0; i < rec->n_columns; i++) {
-		const struct cairn_column *c = &rec->columns[i];
-		if (c->name == NULL || *c->name == '\0')
-			return postgresql_fail(pg, CAIRN_E_INVALID,
-					       "record '%s' has a column without name", rec->key);
-		if (c->type > CAIRN_COL_BYTES)
-			return postgresql_fail(pg, CAIRN_E_INVALID,
-					       "column '%s' of record '%s' has unknown type %u",
-					       c->name, rec->key, (unsigned)c->type);
-		if (c->type != CAIRN_COL_NULL && c->data == NULL && c->len > 0)
-			return postgresql_fail(pg, CAIRN_E_INVALID,
-					       "column '%s' of record '%s' has no data", c->name,
-					       rec->key);
-		if (c->len > 0x7fffffff)
-			return postgresql_fail(pg, CAIRN_E_INVALID,
-					       "column '%s' of record '%s' is too large", c->name,
-					       rec->key);
-		if (c->type != CAIRN_COL_NULL && c->type != CAIRN_COL_BYTES && c->len > 0 &&
-		    memchr(c->data, '\0', c->len) != NULL)
-			return postgresql_fail(pg, CAIRN_E_INVALID,
-					       "column '%s' of record '%s' contains a NUL byte",
-					       c->name, rec->key);
-	}
-	return CAIRN_OK;
+	return cp_record_valid(pg->host, rec, 0x7fffffff, CP_RECORD_NO_NUL);
 }
 
 /* Fill pg->pvals/plens/pfmts for one record with statement s. */
@@ -441,7 +380,7 @@ static int params_fill(struct pg_inst *pg, const struct pg_stmt *s, const struct
 		if (rec->columns[i].type != CAIRN_COL_NULL && rec->columns[i].type != CAIRN_COL_BYTES)
 			bytes += rec->columns[i].len + 1;
 	if (params_reserve(pg, s->n, bytes ? bytes : 1) != 0)
-		return postgresql_fail(pg, CAIRN_E_NOMEM, "out of memory");
+		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < s->n; i++) {
 		const struct cairn_column *c;
 		pg->pfmts[i] = 0;
@@ -492,8 +431,8 @@ static int pipeline_run(struct pg_inst *pg, struct pg_table *t, const struct cai
 	int rc = CAIRN_OK;
 	size_t sent = 0;
 	if (PQenterPipelineMode(pg->conn) != 1)
-		return postgresql_fail(pg, CAIRN_E_BACKEND, "unable to enter pipeline mode: %s",
-				       PQerrorMessage(pg->conn));
+		return cp_fail(pg->host, CAIRN_E_BACKEND, "unable to enter pipeline mode: %s",
+			       PQerrorMessage(pg->conn));
 	for (; sent < n && rc == CAIRN_OK; sent++) {
 		rc = params_fill(pg, s, recs[sent]);
 		if (rc == CAIRN_OK &&
@@ -537,8 +476,8 @@ static int pipeline_run(struct pg_inst *pg, struct pg_table *t, const struct cai
 		PQclear(res);
 	}
 	if (PQexitPipelineMode(pg->conn) != 1 && rc == CAIRN_OK)
-		rc = postgresql_fail(pg, CAIRN_E_BACKEND, "unable to leave pipeline mode: %s",
-				     PQerrorMessage(pg->conn));
+		rc = cp_fail(pg->host, CAIRN_E_BACKEND, "unable to leave pipeline mode: %s",
+			     PQerrorMessage(pg->conn));
 	if (rc != CAIRN_OK)
 		pg->tx_failed = 1;
 	return rc;
@@ -553,23 +492,23 @@ int postgresql_restore_write_batch(void *inst, const struct cairn_kind_desc *kin
 
 	if (pg == NULL || kind == NULL || recs == NULL || outcomes == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_RESTORE)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
+	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_RESTORE);
+	if (rc != CAIRN_OK)
+		return rc;
 	size_t i = 0;
 	while (i < n) {
-		if (postgresql_cancelled(pg))
-			return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
-		rc = record_valid(pg, recs[i]);
+		rc = cp_check_cancelled(pg->host);
+		if (rc == CAIRN_OK)
+			rc = record_valid(pg, recs[i]);
+		if (rc == CAIRN_OK)
+			rc = table_get(pg, kind, &t);
+		if (rc == CAIRN_OK)
+			rc = cp_table_key_check(pg->host, t->name, t->has_key);
 		if (rc != CAIRN_OK)
 			return rc;
-		rc = table_get(pg, kind, &t);
-		if (rc != CAIRN_OK)
-			return rc;
-		if (!t->has_key)
-			return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'", t->name);
 		/* the statement is prepared (synchronously) before the pipeline starts */
 		if (t->stmt == NULL || !stmt_matches(t->stmt, recs[i])) {
-			rc = stmt_build(pg, t, recs[i], recs[i]->key);
+			rc = stmt_build(pg, t, recs[i]);
 			if (rc != CAIRN_OK)
 				return rc;
 		}
@@ -600,20 +539,19 @@ int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
 
 	if (pg == NULL || kind == NULL || rec == NULL || outcome == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_RESTORE)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
-	if (postgresql_cancelled(pg))
-		return postgresql_fail(pg, CAIRN_E_CANCELLED, "cancelled");
-	rc = record_valid(pg, rec);
+	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_RESTORE);
+	if (rc == CAIRN_OK)
+		rc = cp_check_cancelled(pg->host);
+	if (rc == CAIRN_OK)
+		rc = record_valid(pg, rec);
+	if (rc == CAIRN_OK)
+		rc = table_get(pg, kind, &t);
+	if (rc == CAIRN_OK)
+		rc = cp_table_key_check(pg->host, t->name, t->has_key);
 	if (rc != CAIRN_OK)
 		return rc;
-	rc = table_get(pg, kind, &t);
-	if (rc != CAIRN_OK)
-		return rc;
-	if (!t->has_key)
-		return postgresql_fail(pg, CAIRN_E_SCHEMA, "table '%s' has no column 'key'", t->name);
 	if (t->stmt == NULL || !stmt_matches(t->stmt, rec)) {
-		rc = stmt_build(pg, t, rec, rec->key);
+		rc = stmt_build(pg, t, rec);
 		if (rc != CAIRN_OK)
 			return rc;
 	}
@@ -635,35 +573,36 @@ int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
 	return CAIRN_OK;
 }
 
+/* cp_tx_end_fn: ends the restore transaction on the server. */
+static int tx_end(void *inst, int commit)
+{
+	struct pg_inst *pg = inst;
+	PGresult *res = PQexec(pg->conn, commit ? "COMMIT" : "ROLLBACK");
+	int rc = CAIRN_OK;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = postgresql_result_error(pg, res, commit ? "unable to commit the restore"
+							     : "unable to roll back the restore",
+					     NULL);
+	else if (commit && strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
+		rc = cp_fail(pg->host, CAIRN_E_BACKEND,
+			     "the restore transaction was rolled back by the server");
+	PQclear(res);
+	return rc;
+}
+
 int postgresql_restore_commit(void *inst)
 {
 	struct pg_inst *pg = inst;
-	PGresult *res;
-	int rc = CAIRN_OK;
+	int rc;
 
 	if (pg == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx != PG_TX_RESTORE)
-		return postgresql_fail(pg, CAIRN_E_INVALID, "no restore is in progress");
-	if (pg->dry_run || pg->tx_failed) {
-		res = PQexec(pg->conn, "ROLLBACK");
-		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-			rc = postgresql_result_error(pg, res, "unable to roll back the restore", NULL);
-		else if (pg->tx_failed)
-			rc = postgresql_fail(pg, CAIRN_E_BACKEND,
-					     "a statement of the restore failed: nothing was written");
-	} else {
-		res = PQexec(pg->conn, "COMMIT");
-		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-			rc = postgresql_result_error(pg, res, "unable to commit the restore", NULL);
-		else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
-			/* COMMIT of an aborted transaction "succeeds" as ROLLBACK. */
-			rc = postgresql_fail(pg, CAIRN_E_BACKEND,
-					     "the restore transaction was rolled back by the server");
-	}
-	PQclear(res);
-	pg->tx = PG_TX_NONE;
-	pg->tx_failed = 0;
+	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_RESTORE);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = cp_restore_commit(pg->host, &pg->tx, &pg->tx_failed, pg->dry_run, tx_end, pg);
 	postgresql_restore_reset(pg);
 	return rc;
 }
@@ -671,19 +610,11 @@ int postgresql_restore_commit(void *inst)
 int postgresql_restore_rollback(void *inst)
 {
 	struct pg_inst *pg = inst;
-	PGresult *res;
-	int rc = CAIRN_OK;
+	int rc;
 
 	if (pg == NULL)
 		return CAIRN_E_INVALID;
-	if (pg->tx == PG_TX_RESTORE) {
-		res = PQexec(pg->conn, "ROLLBACK");
-		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-			rc = postgresql_result_error(pg, res, "unable to roll back the restore", NULL);
-		PQclear(res);
-		pg->tx = PG_TX_NONE;
-		pg->tx_failed = 0;
-	}
+	rc = cp_restore_rollback(&pg->tx, &pg->tx_failed, tx_end, pg);
 	postgresql_restore_reset(pg);
 	return rc;
 }
