@@ -17,7 +17,7 @@ export CAIRN_PLUGIN_PATH="$build/plugins" CAIRN_CONFIG=/dev/null
 
 tmp=$(mktemp -d /tmp/cairn-demo.XXXXXX)
 chmod 755 "$tmp"
-port=${CAIRN_DEMO_PORT:-55499}
+port=${CAIRN_DEMO_PORT:-15499}
 trap '"$here/tests/peers/postgresql.sh" stop "$tmp/pg" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 "$here/tests/peers/postgresql.sh" start "$tmp/pg" "$port"
 export PGOPTIONS="-c client_min_messages=warning"

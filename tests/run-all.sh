@@ -23,9 +23,9 @@ cleanup() {
 	rm -rf "$peers"
 }
 trap cleanup EXIT
-export CAIRN_TEST_PG_PORT=${CAIRN_TEST_PG_PORT:-55433}
+export CAIRN_TEST_PG_PORT=${CAIRN_TEST_PG_PORT:-15433}
 "$here/tests/peers/postgresql.sh" start "$peers/pg" "$CAIRN_TEST_PG_PORT"
-export CAIRN_TEST_MY_PORT=${CAIRN_TEST_MY_PORT:-55434}
+export CAIRN_TEST_MY_PORT=${CAIRN_TEST_MY_PORT:-15434}
 "$here/tests/peers/mariadb.sh" start "$peers/my" "$CAIRN_TEST_MY_PORT"
 
 # intercept_tls_get_addr=0: GCC 12's LeakSanitizer with glibc 2.36 may crash at exit on
