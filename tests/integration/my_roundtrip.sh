@@ -76,6 +76,18 @@ create TENANT --tenant ACME --source "$(myuri "$src")" >/dev/null
 grep -q 'Backup summary: .*FLOW: 0,' "$WORK/create.err" || fail "tenant 'ACME' matched tenant 'acme'"
 note "TENANT round trip equal"
 
+# --to-tenant on MariaDB: acme's records land in tenant gamma, keys and tenantId rewritten,
+# generated tenant_id recomputed by MariaDB
+gamma=$(new_my_db gamma)
+"$CAIRN" backups restore "$t" --to-tenant gamma --source "$(myuri "$gamma")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||
+	{ cat "$WORK/err"; fail "--to-tenant restore failed"; }
+n_acme=$(my "$src" "SELECT COUNT(*) FROM flows WHERE tenant_id = 'acme'")
+[ "$(my "$gamma" "SELECT COUNT(*) FROM flows WHERE tenant_id = 'gamma' AND \`key\` LIKE 'gamma\\_%' AND JSON_UNQUOTE(JSON_EXTRACT(value, '$.tenantId')) = 'gamma'")" = "$n_acme" ] ||
+	fail "--to-tenant did not rewrite every flow"
+[ "$(my "$gamma" "SELECT COUNT(*) FROM flows WHERE \`key\` LIKE 'acme%' OR tenant_id = 'acme'")" = 0 ] ||
+	fail "--to-tenant left acme behind"
+note "--to-tenant ok"
+
 # ------------------------------------------------------------------ --dry-run, upsert, --replace
 dst=$(new_my_db dst sample)
 drift='acme_acme.ops_cleanup_job_1'
