@@ -132,6 +132,7 @@ struct item {
 	char *name;
 	char series[256];
 	long long when;
+	long seq;       /* N of backup-T-N.cairn (a later backup of the same second); 0 without */
 	uint64_t size;
 };
 
@@ -156,12 +157,14 @@ static int collect(void *ud, const struct cairn_object_info *obj)
 		return CAIRN_E_NOMEM;
 	memcpy(v->series, series, sizeof(series));
 	v->when = backup_time(obj->name);
+	const char *dash = strrchr(obj->name, '-');
+	v->seq = dash && dash > strrchr(obj->name, '/') + 7 ? strtol(dash + 1, NULL, 10) : 0;
 	v->size = obj->size;
 	it->n++;
 	return 0;
 }
 
-/* Series ascending, then newest first (name order breaks ties: -N suffixes). */
+/* Series ascending, then newest first; within one second, backup-T-2 is newer than backup-T-1 and backup-T. */
 static int by_series_newest(const void *a, const void *b)
 {
 	const struct item *x = a, *y = b;
@@ -170,7 +173,9 @@ static int by_series_newest(const void *a, const void *b)
 		return c;
 	if (x->when != y->when)
 		return x->when > y->when ? -1 : 1;
-	return -strcmp(x->name, y->name);
+	if (x->seq != y->seq)
+		return x->seq > y->seq ? -1 : 1;
+	return strcmp(x->name, y->name);
 }
 
 /* "7d", "12h", "30m", "2w", "90s" → seconds; -1 if malformed. */

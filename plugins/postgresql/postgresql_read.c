@@ -20,6 +20,7 @@ struct pg_cursor {
 	PGresult *batch;
 	int row, nrows;
 	int last_batch;           /* the server has nothing after this batch */
+	long fetch;               /* rows the next FETCH asks for (adapts to row size) */
 	int open;                 /* the server-side cursor is declared */
 	unsigned tx_gen;          /* the snapshot it was declared in */
 };
@@ -272,6 +273,28 @@ static int decode_bytea(struct pg_cursor *c, size_t i, const char *s, size_t len
 	return CAIRN_OK;
 }
 
+/*
+ * Bytes one FETCH may bring back. fetch_size rows of a few KiB is fine, but
+ * rows can be megabytes (a huge source_code): the row count of the next
+ * FETCH is scaled so that memory stays near this bound whatever the rows.
+ */
+#define PG_FETCH_BYTES (8L * 1024 * 1024)
+
+static void fetch_adapt(struct pg_cursor *c)
+{
+	long bytes = 0;
+	int rows = PQntuples(c->batch), cols = PQnfields(c->batch);
+	for (int r = 0; r < rows; r++)
+		for (int f = 0; f < cols; f++)
+			bytes += PQgetlength(c->batch, r, f);
+	if (bytes > PG_FETCH_BYTES) {
+		long n = (long)((double)c->fetch * PG_FETCH_BYTES / (double)bytes);
+		c->fetch = n > 0 ? n : 1;
+	} else if (bytes < PG_FETCH_BYTES / 4 && c->fetch < c->pg->fetch_size) {
+		c->fetch = c->fetch * 2 < c->pg->fetch_size ? c->fetch * 2 : c->pg->fetch_size;
+	}
+}
+
 static int fetch_batch(struct pg_cursor *c)
 {
 	struct pg_inst *pg = c->pg;
@@ -282,7 +305,10 @@ static int fetch_batch(struct pg_cursor *c)
 	c->row = c->nrows = 0;
 	if (cp_check_cancelled(pg->host) != CAIRN_OK)
 		return CAIRN_E_CANCELLED;
-	snprintf(sql, sizeof sql, "FETCH %ld FROM %s", pg->fetch_size, c->name);
+	if (c->fetch <= 0) /* start small; fetch_adapt doubles it while rows are small */
+		c->fetch = pg->fetch_size < 8 ? pg->fetch_size : 8;
+	long asked = c->fetch;
+	snprintf(sql, sizeof sql, "FETCH %ld FROM %s", asked, c->name);
 	c->batch = PQexec(pg->conn, sql);
 	if (c->batch == NULL || PQresultStatus(c->batch) != PGRES_TUPLES_OK) {
 		int rc = postgresql_result_error(pg, c->batch, "unable to read table", c->table->name);
@@ -297,7 +323,8 @@ static int fetch_batch(struct pg_cursor *c)
 			       c->table->name);
 	}
 	c->nrows = PQntuples(c->batch);
-	c->last_batch = c->nrows < pg->fetch_size;
+	c->last_batch = c->nrows < asked;
+	fetch_adapt(c);
 	return CAIRN_OK;
 }
 

@@ -38,15 +38,21 @@ done
 [ -e "$d/full/backup-20230101000000.cairn" ] || fail "prune deleted a file that is not a Cairn archive"
 grep -q 'does not look like a Cairn backup' "$WORK/err" || fail "no warning for the impostor"
 
+# within one second, backup-T-1 is newer than backup-T: keep-last 1 keeps -1
+"$CAIRN" backups prune --keep-last 1 --dry-run >"$WORK/dry1" 2>/dev/null || fail "dry run keep-last 1"
+grep -q 'Would delete: cairn:///backups/full/backup-20240104000000.cairn' "$WORK/dry1" ||
+	fail "keep-last 1 would not delete backup-T (older than backup-T-1): $(cat "$WORK/dry1")"
+grep -q 'backup-20240104000000-1.cairn' "$WORK/dry1" && fail "keep-last 1 would delete the newest, backup-T-1"
+
 # --keep-within keeps young ones; the newest of a series always stays
 "$CAIRN" backups prune --keep-within 1d >/dev/null 2>&1 || fail "prune --keep-within"
-[ -e "$d/full/backup-20240104000000.cairn" ] || fail "the newest full backup was deleted"
+[ -e "$d/full/backup-20240104000000-1.cairn" ] || fail "the newest full backup was deleted"
 [ -e "$d/tenant/acme/backup-20240105000000.cairn" ] || fail "the newest tenant backup was deleted"
 [ ! -e "$d/tenant/acme/backup-20240101000000.cairn" ] || fail "an old tenant backup survived"
 
 # delete: one backup; refuses what is not a Cairn backup
-"$CAIRN" backups delete cairn:///backups/full/backup-20240104000000.cairn >/dev/null 2>&1 || fail "delete"
-[ ! -e "$d/full/backup-20240104000000.cairn" ] || fail "delete left the file"
+"$CAIRN" backups delete cairn:///backups/full/backup-20240104000000-1.cairn >/dev/null 2>&1 || fail "delete"
+[ ! -e "$d/full/backup-20240104000000-1.cairn" ] || fail "delete left the file"
 expect_fail 2 "$CAIRN" backups delete cairn:///backups/full/README.txt
 expect_fail 6 "$CAIRN" backups delete cairn:///backups/full/backup-19990101000000.cairn
 expect_fail 2 "$CAIRN" backups prune
