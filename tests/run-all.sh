@@ -20,6 +20,7 @@ chmod 755 "$peers"
 cleanup() {
 	"$here/tests/peers/postgresql.sh" stop "$peers/pg" >/dev/null 2>&1 || true
 	"$here/tests/peers/mariadb.sh" stop "$peers/my" >/dev/null 2>&1 || true
+	"$here/tests/peers/rgw.sh" stop "$peers/rgw" >/dev/null 2>&1 || true
 	rm -rf "$peers"
 }
 trap cleanup EXIT
@@ -27,6 +28,8 @@ export CAIRN_TEST_PG_PORT=${CAIRN_TEST_PG_PORT:-15433}
 "$here/tests/peers/postgresql.sh" start "$peers/pg" "$CAIRN_TEST_PG_PORT"
 export CAIRN_TEST_MY_PORT=${CAIRN_TEST_MY_PORT:-15434}
 "$here/tests/peers/mariadb.sh" start "$peers/my" "$CAIRN_TEST_MY_PORT"
+export CAIRN_TEST_RGW_PORT=${CAIRN_TEST_RGW_PORT:-15435}
+"$here/tests/peers/rgw.sh" start "$peers/rgw" "$CAIRN_TEST_RGW_PORT"
 
 # intercept_tls_get_addr=0: GCC 12's LeakSanitizer with glibc 2.36 may crash at exit on
 # the dynamic TLS of a loaded but unused plugin's libraries (see tests/integration/my_roundtrip.sh)
@@ -36,6 +39,6 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 # libFuzzer targets, briefly (clang)
 CC=clang cmake -S "$here" -B "$fuzzbuild" -DBUILD_TESTING=ON -DCAIRN_FUZZ=ON \
-	-DCAIRN_PLUGIN_POSTGRESQL=OFF -DCAIRN_PLUGIN_MYSQL=OFF -DCAIRN_PLUGIN_FS=OFF >/dev/null
+	-DCAIRN_PLUGIN_POSTGRESQL=OFF -DCAIRN_PLUGIN_MYSQL=OFF -DCAIRN_PLUGIN_S3=OFF -DCAIRN_PLUGIN_FS=OFF >/dev/null
 cmake --build "$fuzzbuild" -j2 >/dev/null
 (cd "$fuzzbuild" && ctest --output-on-failure -L fuzz)

@@ -1,0 +1,220 @@
+/*
+ * s3.h — internals of the s3 / minio storage plugins (one codebase, two
+ * loadable plugins; see README.md). Never installed.
+ *
+ * Layers, each in its own file as in pgBackRest's storage drivers:
+ *   s3_sign.c   SigV4 (canonical request, string to sign, signature) and the
+ *               small string builder; depends on libsodium only, so that the
+ *               unit test compiles it alone
+ *   s3_xml.c    a tiny tag extractor for S3's XML answers
+ *   s3_http.c   one signed request over libcurl, with retries and errors
+ *   s3_write.c  writers: one PUT, or a multipart upload
+ *   s3_read.c   readers (ranged GETs), list, stat, remove
+ *   s3.c        entry point, open/close, options, credentials
+ */
+#ifndef CAIRN_S3_H
+#define CAIRN_S3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/host.h"
+#include "cairn/status.h"
+#include "cairn/storage.h"
+
+/* ---- growable string (s3_sign.c) ---------------------------------------- */
+
+struct s3_str {
+	char *p;    /* NUL-terminated once anything was appended; may be NULL */
+	size_t len;
+	size_t cap;
+	int oom;    /* an append failed: the content is incomplete */
+};
+
+int s3_str_add(struct s3_str *s, const char *data, size_t len);
+int s3_str_adds(struct s3_str *s, const char *z);
+int s3_str_addf(struct s3_str *s, const char *fmt, ...) CAIRN_PRINTF(2, 3);
+void s3_str_free(struct s3_str *s);
+
+/* ---- SigV4 (s3_sign.c) --------------------------------------------------- */
+
+/* name/value pair: query parameter or header. Query pairs are *decoded*. */
+struct s3_pair {
+	const char *name;
+	const char *value;
+};
+
+struct s3_sign_req {
+	const char *method;  /* "GET", "PUT" … */
+	const char *path;    /* decoded absolute path: "/bucket/a key" */
+	const struct s3_pair *query;
+	size_t n_query;
+	/* every header to sign, host and x-amz-date included; any case */
+	const struct s3_pair *headers;
+	size_t n_headers;
+	const char *payload_hash; /* lowercase hex SHA-256 or "UNSIGNED-PAYLOAD" */
+};
+
+struct s3_sign_ctx {
+	const char *access_key;
+	const char *secret_key;
+	const char *region;
+	const char *service;  /* "s3" */
+	const char *amz_date; /* "YYYYMMDDTHHMMSSZ" */
+};
+
+#define S3_SHA256_HEX 65
+#define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+/* AWS URI encoding: A-Za-z0-9-._~ kept, the rest %XX; '/' kept if keep_slash. */
+int s3_uri_encode(struct s3_str *out, const char *s, size_t len, int keep_slash);
+/* the canonical (and sent) query string: encoded, sorted by name then value */
+int s3_canonical_query(struct s3_str *out, const struct s3_pair *q, size_t n);
+/* the canonical request; *signed_headers gets "host;x-amz-date" (malloc'd) */
+int s3_canonical_request(const struct s3_sign_req *req, struct s3_str *out, char **signed_headers);
+void s3_sha256_hex(const void *data, size_t len, char out[S3_SHA256_HEX]);
+int s3_string_to_sign(const struct s3_sign_ctx *ctx, const char *canonical_request,
+		      struct s3_str *out);
+/* signature (64 hex chars + NUL) of a string to sign */
+void s3_signature(const struct s3_sign_ctx *ctx, const char *string_to_sign, char out[S3_SHA256_HEX]);
+/* the whole Authorization header value; also hands out the intermediates if non-NULL */
+int s3_authorization(const struct s3_sign_ctx *ctx, const struct s3_sign_req *req,
+		     struct s3_str *out, struct s3_str *creq_out, struct s3_str *sts_out);
+
+/* ---- XML (s3_xml.c) ------------------------------------------------------ */
+
+/*
+ * s3_xml_find — the inner text of the first <tag>…</tag> in [xml, end),
+ * undecoded: *inner, *inner_len; returns a pointer just past the closing tag
+ * or NULL when absent.
+ */
+const char *s3_xml_find(const char *xml, const char *end, const char *tag, const char **inner,
+			size_t *inner_len);
+/* decoded copy (&amp; &lt; &gt; &quot; &apos; &#N; &#xN;) of the first <tag>, or NULL */
+char *s3_xml_get(const char *xml, const char *end, const char *tag);
+char *s3_xml_decode(const char *s, size_t len);
+
+/* ---- the instance (s3.c) ------------------------------------------------- */
+
+struct s3 {
+	const struct cairn_host *host;
+	const char *plugin;  /* "s3" or "minio": log name and config section */
+	char *endpoint;      /* "https://host[:port]", no trailing '/' */
+	char *authority;     /* host[:port] as sent in Host: (bucket. prepended if virtual) */
+	int path_style;
+	char *bucket;
+	char *prefix;        /* "" or "dir/sub/" (decoded) */
+	char *region;
+	char *access_key, *secret_key, *session_token;
+	int tls_verify;
+	char *ca_file, *ca_path;
+	char *storage_class, *sse, *sse_kms_key_id;
+	size_t part_size;
+	int parallel;        /* parts in flight at once (curl multi) */
+	void *resolve;       /* struct curl_slist * for CURLOPT_RESOLVE, or NULL */
+	int max_tries;
+	unsigned retry_base_ms;
+	void *curl;          /* CURL *, reused across requests (keep-alive) */
+	struct cairn_object_info stat_info; /* stat()'s answer */
+	char *stat_name;
+};
+
+/* ---- HTTP (s3_http.c) ---------------------------------------------------- */
+
+struct s3_request {
+	const char *method;
+	const char *key;      /* full object key (prefix included), NULL for the bucket */
+	const struct s3_pair *query;
+	size_t n_query;
+	const struct s3_pair *headers; /* extra headers, all signed */
+	size_t n_headers;
+	const void *body;     /* request body, or NULL */
+	size_t body_len;
+	int unsigned_payload; /* send UNSIGNED-PAYLOAD instead of the body's SHA-256 */
+	size_t max_response;  /* cap of the kept response body (0: 1 MiB) */
+	/*
+	 * sink: when set, the body of a 200/206 answer is appended there (up to
+	 * sink_cap bytes in all), not to response, and kept across attempts: the
+	 * bytes of a body cut short are not lost (reader resume).
+	 */
+	struct s3_str *sink;
+	size_t sink_cap;
+
+	/* out */
+	long status;
+	struct s3_str response;
+	int64_t content_length; /* -1 when unknown */
+	int64_t mtime;          /* Last-Modified, -1 when unknown */
+	char etag[128];
+};
+
+/* s3_http_init/cleanup — libcurl's global state, once per process. */
+int s3_http_global_init(void);
+
+/*
+ * s3_request_run — sign and send; retried on connection errors, 5xx, 429 and
+ * SlowDown. Returns CAIRN_OK for any HTTP answer (check rq->status), or a
+ * CAIRN_E_* status (already reported with set_error) when no answer came.
+ */
+int s3_request_run(struct s3 *s3, struct s3_request *rq);
+
+/*
+ * One transfer on a given easy handle, for callers that drive handles
+ * themselves (curl multi, resumed reads). The call must stay at its address
+ * until s3_call_finish.
+ */
+struct s3_call {
+	void *c; /* CURL * */
+	struct s3_request *rq;
+	void *list; /* struct curl_slist * of the headers */
+	size_t sent, cap;
+	int overflow;
+	char errbuf[256]; /* CURL_ERROR_SIZE */
+};
+/* sign rq and set every option of the easy handle curl; CAIRN_E_NOMEM (not reported) */
+int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_call *call);
+/* after the transfer ended with CURLcode cc: status, error text, headers freed */
+void s3_call_finish(struct s3_call *call, int cc);
+/* one attempt on the instance's handle: *cc gets the CURLcode; errbuf ≥ 256 bytes */
+int s3_request_once(struct s3 *s3, struct s3_request *rq, int *cc, char *errbuf);
+/* is this outcome (CURLcode, answer) worth another try? */
+int s3_retryable(int cc, const struct s3_request *rq);
+/* the wait before try attempt+1: retry_base_ms × 2^(attempt-1) plus up to 100% jitter */
+unsigned s3_backoff_ms(const struct s3 *s3, int attempt);
+void s3_log_retry(struct s3 *s3, const struct s3_request *rq, int cc, const char *errbuf,
+		  unsigned wait, int next_try);
+/* report a failed transfer (no answer): CAIRN_E_CONNECT or CAIRN_E_IO */
+int s3_transport_fail(struct s3 *s3, int cc, const char *errbuf);
+void s3_sleep_ms(unsigned ms);
+uint64_t s3_now_ms(void);
+void s3_request_free(struct s3_request *rq);
+/*
+ * s3_request_fail — turn a non-2xx answer into a status and one-line
+ * message ("what '%s'" names the object), parsing S3's <Error> body.
+ */
+int s3_request_fail(struct s3 *s3, const struct s3_request *rq, const char *what, const char *name);
+/* key of `name` below the location's prefix (malloc'd) */
+char *s3_key(const struct s3 *s3, const char *name);
+/* HEAD of a key: CAIRN_OK with size/mtime, CAIRN_E_NOT_FOUND (reported), or another error */
+int s3_head(struct s3 *s3, const char *name, uint64_t *size, int64_t *mtime, int quiet_404);
+/* the same, also copying the ETag (≤ 127 chars) into etag[128] when etag is not NULL */
+int s3_head_etag(struct s3 *s3, const char *name, uint64_t *size, int64_t *mtime, int quiet_404,
+		 char *etag);
+
+/* ---- vtable parts (s3_write.c, s3_read.c) -------------------------------- */
+
+int s3_writer_begin(void *inst, const char *name, void **writer);
+int s3_writer_write(void *writer, const void *buf, size_t len);
+int s3_writer_commit(void *writer);
+void s3_writer_abort(void *writer);
+int s3_reader_open(void *inst, const char *name, void **reader);
+int s3_reader_read(void *reader, void *buf, size_t cap, size_t *got);
+void s3_reader_close(void *reader);
+int s3_list(void *inst, const char *prefix, cairn_list_cb cb, void *ud);
+int s3_stat(void *inst, const char *name, struct cairn_object_info *out);
+int s3_remove(void *inst, const char *name);
+
+#define S3_LOG_WARN(s3, ...) CAIRN_LOG_WARN((s3)->host, (s3)->plugin, __VA_ARGS__)
+#define S3_LOG_DEBUG(s3, ...) CAIRN_LOG_DEBUG((s3)->host, (s3)->plugin, __VA_ARGS__)
+
+#endif /* CAIRN_S3_H */

@@ -1,0 +1,293 @@
+/*
+ * s3_read.c — readers, list, stat and remove.
+ *
+ * Why it is written the way it is:
+ *  - A reader is a HEAD (size, ETag, and CAIRN_E_NOT_FOUND up front) followed
+ *    by ranged GETs of one chunk each, served from one bounded buffer. That
+ *    needs no thread and no curl_easy_pause.
+ *  - Resume: the body of a GET goes straight into the chunk buffer (the
+ *    request's sink), so when the connection breaks mid-body the bytes
+ *    already received stay, and the next try asks only for the rest
+ *    (Range: bytes=N-end) with the same backoff as any retry; a try that
+ *    brought bytes does not count against max_tries. Every GET carries
+ *    If-Match with the HEAD's ETag: a replaced object answers 412 and the
+ *    read fails, never stitching two versions together.
+ *  - A chunk that comes back shorter than asked (object replaced while we
+ *    read it) is an error, never silently a shorter object.
+ *  - list is ListObjectsV2 with continuation tokens; keys are returned
+ *    relative to the location, and "directory" placeholders (keys ending in
+ *    '/') are skipped, as the fs plugin skips directories.
+ *  - remove HEADs first: S3 answers 204 to a DELETE of a missing key, but
+ *    the contract wants CAIRN_E_NOT_FOUND.
+ */
+#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "s3.h"
+
+#define S3_READ_CHUNK (8u * 1024 * 1024)
+
+struct s3_reader {
+	struct s3 *s3;
+	char *name;
+	char *key;
+	uint64_t size;   /* from the HEAD */
+	uint64_t offset; /* next byte to fetch */
+	char etag[128];  /* from the HEAD; "" if the server sent none */
+	struct s3_str chunk; /* the current chunk */
+	size_t pos;      /* bytes of the chunk already handed out */
+};
+
+int s3_reader_open(void *inst, const char *name, void **reader)
+{
+	struct s3 *s3 = inst;
+	uint64_t size = 0;
+	char etag[128] = "";
+	int rc = s3_head_etag(s3, name, &size, NULL, 0, etag);
+	if (rc)
+		return rc;
+	struct s3_reader *r = calloc(1, sizeof(*r));
+	if (!r)
+		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
+	memcpy(r->etag, etag, sizeof(r->etag));
+	r->s3 = s3;
+	r->size = size;
+	r->name = strdup(name);
+	r->key = s3_key(s3, name);
+	if (!r->name || !r->key) {
+		s3_reader_close(r);
+		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
+	}
+	*reader = r;
+	return CAIRN_OK;
+}
+
+static int fetch(struct s3_reader *r)
+{
+	struct s3 *s3 = r->s3;
+	const struct cairn_host *host = s3->host;
+	uint64_t want = r->size - r->offset;
+	if (want > S3_READ_CHUNK)
+		want = S3_READ_CHUNK;
+	r->chunk.len = 0; /* the allocation is kept from chunk to chunk */
+	r->pos = 0;
+	char errbuf[256];
+	int rc = CAIRN_OK;
+	for (int attempt = 1;; attempt++) {
+		if (host->cancelled(host))
+			return host->set_error(host, CAIRN_E_CANCELLED, "cancelled");
+		uint64_t from = r->offset + r->chunk.len;
+		char range[64];
+		snprintf(range, sizeof(range), "bytes=%llu-%llu", (unsigned long long)from,
+			 (unsigned long long)(r->offset + want - 1));
+		struct s3_pair h[] = {{"Range", range}, {"If-Match", r->etag}};
+		struct s3_request rq = {.method = "GET", .key = r->key, .headers = h,
+					.n_headers = r->etag[0] ? 2 : 1, .sink = &r->chunk,
+					.sink_cap = (size_t)want};
+		size_t before = r->chunk.len;
+		int cc = 0;
+		errbuf[0] = '\0';
+		if (s3_request_once(s3, &rq, &cc, errbuf)) {
+			s3_request_free(&rq);
+			return host->set_error(host, CAIRN_E_NOMEM, "out of memory");
+		}
+		if (r->chunk.oom) {
+			s3_request_free(&rq);
+			return host->set_error(host, CAIRN_E_NOMEM, "out of memory");
+		}
+		int whole = rq.status == 200 && from == 0 && want == r->size;
+		if (cc == 0 && (rq.status == 206 || whole)) {
+			if (r->chunk.len != want)
+				rc = host->set_error(host, CAIRN_E_IO,
+						     "unable to read '%s': %zu bytes at offset %llu "
+						     "instead of %llu (was it replaced while being read?)",
+						     r->key, r->chunk.len, (unsigned long long)r->offset,
+						     (unsigned long long)want);
+			s3_request_free(&rq);
+			break;
+		}
+		if (cc == 0 && rq.status == 412) {
+			rc = host->set_error(host, CAIRN_E_IO,
+					     "unable to read '%s': it was replaced while being read "
+					     "(ETag %s no longer matches)",
+					     r->key, r->etag);
+			s3_request_free(&rq);
+			break;
+		}
+		size_t gained = r->chunk.len - before;
+		if (gained > 0)
+			attempt = 1; /* progress: a resumed read starts its tries afresh */
+		if (!s3_retryable(cc, &rq) || attempt >= s3->max_tries) {
+			if (cc != 0)
+				rc = s3_transport_fail(s3, cc, errbuf);
+			else
+				rc = s3_request_fail(s3, &rq, "read", r->key);
+			s3_request_free(&rq);
+			break;
+		}
+		unsigned wait = s3_backoff_ms(s3, attempt);
+		if (gained > 0)
+			S3_LOG_WARN(s3, "GET %s: cut after %zu bytes (%s); resuming at byte %llu in %u ms",
+				    r->key, gained, errbuf[0] ? errbuf : "connection error",
+				    (unsigned long long)(r->offset + r->chunk.len), wait);
+		else
+			s3_log_retry(s3, &rq, cc, errbuf, wait, attempt + 1);
+		s3_request_free(&rq);
+		s3_sleep_ms(wait);
+	}
+	if (rc) {
+		r->chunk.len = 0;
+		return rc;
+	}
+	r->offset += want;
+	return CAIRN_OK;
+}
+
+int s3_reader_read(void *reader, void *buf, size_t cap, size_t *got)
+{
+	struct s3_reader *r = reader;
+	*got = 0;
+	if (r->pos >= r->chunk.len) {
+		if (r->offset >= r->size || cap == 0)
+			return CAIRN_OK;
+		int rc = fetch(r);
+		if (rc)
+			return rc;
+	}
+	size_t n = r->chunk.len - r->pos;
+	if (n > cap)
+		n = cap;
+	memcpy(buf, r->chunk.p + r->pos, n);
+	r->pos += n;
+	*got = n;
+	return CAIRN_OK;
+}
+
+void s3_reader_close(void *reader)
+{
+	struct s3_reader *r = reader;
+	if (!r)
+		return;
+	s3_str_free(&r->chunk);
+	free(r->name);
+	free(r->key);
+	free(r);
+}
+/* "2024-09-17T16:33:12.000Z" → seconds since the epoch (UTC) */
+static int64_t parse_iso8601(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
+}
+
+int s3_list(void *inst, const char *prefix, cairn_list_cb cb, void *ud)
+{
+	struct s3 *s3 = inst;
+	const struct cairn_host *host = s3->host;
+	char *full = s3_key(s3, prefix ? prefix : "");
+	if (!full)
+		return host->set_error(host, CAIRN_E_NOMEM, "out of memory");
+	size_t plen = strlen(s3->prefix);
+	char *token = NULL;
+	int rc = CAIRN_OK;
+	for (;;) {
+		struct s3_pair q[3] = {{"list-type", "2"}, {"prefix", full}};
+		size_t nq = 2;
+		if (token)
+			q[nq++] = (struct s3_pair){"continuation-token", token};
+		struct s3_request rq = {.method = "GET", .query = q, .n_query = nq,
+					.max_response = 16u << 20};
+		rc = s3_request_run(s3, &rq);
+		if (!rc && rq.status != 200)
+			rc = s3_request_fail(s3, &rq, "list", *full ? full : s3->bucket);
+		if (rc) {
+			s3_request_free(&rq);
+			break;
+		}
+		const char *p = rq.response.p ? rq.response.p : "";
+		const char *end = p + rq.response.len;
+		const char *inner;
+		size_t ilen;
+		const char *next;
+		while (rc == CAIRN_OK && (next = s3_xml_find(p, end, "Contents", &inner, &ilen))) {
+			const char *iend = inner + ilen;
+			char *key = s3_xml_get(inner, iend, "Key");
+			char *sz = s3_xml_get(inner, iend, "Size");
+			char *lm = s3_xml_get(inner, iend, "LastModified");
+			if (key && strlen(key) > plen && strncmp(key, s3->prefix, plen) == 0 &&
+			    key[strlen(key) - 1] != '/') {
+				struct cairn_object_info info = {
+					.struct_size = sizeof(info),
+					.name = key + plen,
+					.size = sz ? strtoull(sz, NULL, 10) : 0,
+					.mtime = parse_iso8601(lm),
+				};
+				rc = cb(ud, &info);
+			}
+			free(key);
+			free(sz);
+			free(lm);
+			p = next;
+		}
+		char *trunc = s3_xml_get(rq.response.p, end, "IsTruncated");
+		free(token);
+		token = NULL;
+		if (rc == CAIRN_OK && trunc && strcmp(trunc, "true") == 0)
+			token = s3_xml_get(rq.response.p, end, "NextContinuationToken");
+		free(trunc);
+		s3_request_free(&rq);
+		if (rc != CAIRN_OK || !token || !*token)
+			break;
+	}
+	free(token);
+	free(full);
+	return rc;
+}
+
+int s3_stat(void *inst, const char *name, struct cairn_object_info *out)
+{
+	struct s3 *s3 = inst;
+	uint64_t size = 0;
+	int64_t mtime = 0;
+	int rc = s3_head(s3, name, &size, &mtime, 0);
+	if (rc)
+		return rc;
+	char *copy = strdup(name);
+	if (!copy)
+		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
+	free(s3->stat_name);
+	s3->stat_name = copy;
+	out->name = s3->stat_name;
+	out->size = size;
+	out->mtime = mtime;
+	return CAIRN_OK;
+}
+
+int s3_remove(void *inst, const char *name)
+{
+	struct s3 *s3 = inst;
+	int rc = s3_head(s3, name, NULL, NULL, 0);
+	if (rc)
+		return rc;
+	char *key = s3_key(s3, name);
+	if (!key)
+		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
+	struct s3_request rq = {.method = "DELETE", .key = key};
+	rc = s3_request_run(s3, &rq);
+	if (!rc && rq.status / 100 != 2)
+		rc = s3_request_fail(s3, &rq, "remove", key);
+	s3_request_free(&rq);
+	free(key);
+	return rc;
+}
