@@ -99,6 +99,17 @@ grep -qi "FULL" "$WORK/info" || { cat "$WORK/info"; fail "info does not say FULL
 grep -q 'AddressSanitizer\|runtime error' "$WORK/err" && fail "sanitizer report"
 note "minio:// FULL round trip equal"
 
+# --- cairn:/// resolves to the configured default storage: here MinIO ----------
+printf '[storage]\nuri = minio://127.0.0.1:%s/%s/default\n' "$RGW_PORT" "$bucket" >"$WORK/s3.conf"
+out=$(CAIRN_CONFIG="$WORK/s3.conf" "$CAIRN" backups create FULL --source "$(uri "$src")" --no-progress 2>"$WORK/err") ||
+	{ cat "$WORK/err"; fail "create into the configured default storage"; }
+cu=${out#Backup created: }
+case "$cu" in cairn:///backups/full/backup-*.cairn) ;; *) fail "default-storage backup URI '$cu'" ;; esac
+CAIRN_CONFIG="$WORK/s3.conf" "$CAIRN" backups list | grep -qF "$cu" || fail "cairn:/// list on MinIO"
+CAIRN_CONFIG="$WORK/s3.conf" "$CAIRN" backups verify "$cu" >/dev/null 2>"$WORK/err" ||
+	{ cat "$WORK/err"; fail "verify $cu on MinIO"; }
+note "cairn:/// resolves to the configured MinIO storage"
+
 # --- the same through s3:// with an endpoint option ---------------------------
 S3STORE="s3://$bucket/via-s3"
 u=$("$CAIRN" backups create FULL --source "$(uri "$src")" --storage "$S3STORE" \
