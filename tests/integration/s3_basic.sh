@@ -142,6 +142,38 @@ big_dst=$(new_db big_dst)
 [ "$bytes" -gt $((10 * 1024 * 1024)) ] || fail "the multipart backup is only $bytes bytes: not multipart"
 note "multipart backup ($bytes bytes, 5 MiB parts) round trip equal"
 
+# --- list paginates: more than one ListObjectsV2 page (1000 keys) -------------
+python3 - "$ENDPOINT" "$bucket" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" <<'PY' || fail "unable to upload the many objects"
+import datetime, hashlib, hmac, http.client, sys
+endpoint, bucket, ak, sk = sys.argv[1:5]
+host = endpoint.split("://", 1)[1]
+conn = http.client.HTTPConnection(host, timeout=30)
+def put(path, body):
+    amz = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    ph = hashlib.sha256(body).hexdigest()
+    creq = "\n".join(["PUT", path, "", "host:" + host, "x-amz-content-sha256:" + ph,
+                      "x-amz-date:" + amz, "", "host;x-amz-content-sha256;x-amz-date", ph])
+    scope = amz[:8] + "/us-east-1/s3/aws4_request"
+    sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
+    k = ("AWS4" + sk).encode()
+    for part in (amz[:8], "us-east-1", "s3", "aws4_request"):
+        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
+    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
+    conn.request("PUT", path, body=body, headers={
+        "x-amz-date": amz, "x-amz-content-sha256": ph,
+        "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=host;"
+                         "x-amz-content-sha256;x-amz-date, Signature=%s" % (ak, scope, sig)})
+    r = conn.getresponse(); r.read()
+    if r.status != 200:
+        sys.exit("PUT %s: %d" % (path, r.status))
+for i in range(1205):
+    put("/%s/many/backups/full/backup-20200101%06d.cairn" % (bucket, i), b"x")
+PY
+n=$("$CAIRN" backups list --storage "minio://127.0.0.1:$RGW_PORT/$bucket/many" --output json 2>"$WORK/err" |
+	python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') || { cat "$WORK/err"; fail "list of many"; }
+[ "$n" = 1205 ] || fail "list returned $n of 1205 objects: pagination"
+note "list paginates: 1205 objects"
+
 # --- failures -----------------------------------------------------------------
 expect_fail 6 env AWS_SECRET_ACCESS_KEY=wrong-secret "$CAIRN" backups create FULL \
 	--source "$(uri "$src")" --storage "$STORE" --no-progress
