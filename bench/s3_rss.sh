@@ -41,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$here/tests/peers/postgresql.sh" start "$tmp/pg" "$pgport" >&2
-CAIRN_RGW_MEMSTORE_BYTES=$((4 * 1024 * 1024 * 1024)) "$here/tests/peers/rgw.sh" start "$tmp/rgw" "$rgwport" >&2
+CAIRN_RGW_MEMSTORE_BYTES=$((${BENCH_S3_MEMSTORE_GB:-4} * 1024 * 1024 * 1024)) "$here/tests/peers/rgw.sh" start "$tmp/rgw" "$rgwport" >&2
 
 export PGOPTIONS="-c client_min_messages=warning"
 export PGHOST=127.0.0.1 PGPORT=$pgport PGUSER=postgres
