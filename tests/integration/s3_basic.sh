@@ -33,33 +33,9 @@ ENDPOINT="http://127.0.0.1:$RGW_PORT"
 # mkbucket NAME — a signed PUT (SigV4 by Python's standard library, so that
 # the plugin under test is not used to prepare its own test)
 mkbucket() {
-	python3 - "$ENDPOINT" "$1" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" <<'PY'
-import datetime, hashlib, hmac, sys, urllib.request, urllib.error
-endpoint, bucket, ak, sk = sys.argv[1:5]
-region = "us-east-1"
-host = endpoint.split("://", 1)[1]
-amz = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-ph = hashlib.sha256(b"").hexdigest()
-path = "/" + bucket
-creq = "\n".join(["PUT", path, "", "host:" + host, "x-amz-content-sha256:" + ph,
-                  "x-amz-date:" + amz, "", "host;x-amz-content-sha256;x-amz-date", ph])
-scope = amz[:8] + "/" + region + "/s3/aws4_request"
-sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
-k = ("AWS4" + sk).encode()
-for part in (amz[:8], region, "s3", "aws4_request"):
-    k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-req = urllib.request.Request(endpoint + path, method="PUT", data=b"")
-req.add_header("x-amz-date", amz)
-req.add_header("x-amz-content-sha256", ph)
-req.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders="
-               "host;x-amz-content-sha256;x-amz-date, Signature=%s" % (ak, scope, sig))
-try:
-    st = urllib.request.urlopen(req, timeout=30).status
-except urllib.error.HTTPError as e:
-    st = e.code
-sys.exit(0 if st in (200, 409) else 1)
-PY
+	local st
+	st=$(python3 "$(dirname "$0")/s3req.py" "$ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" PUT "/$1" | head -n1)
+	[ "$st" = 200 ] || [ "$st" = 409 ]
 }
 
 bucket="cairn-it-$(date +%s)-$$"
@@ -143,31 +119,15 @@ big_dst=$(new_db big_dst)
 note "multipart backup ($bytes bytes, 5 MiB parts) round trip equal"
 
 # --- list paginates: more than one ListObjectsV2 page (1000 keys) -------------
-python3 - "$ENDPOINT" "$bucket" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" <<'PY' || fail "unable to upload the many objects"
-import datetime, hashlib, hmac, http.client, sys
-endpoint, bucket, ak, sk = sys.argv[1:5]
-host = endpoint.split("://", 1)[1]
-conn = http.client.HTTPConnection(host, timeout=30)
-def put(path, body):
-    amz = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    ph = hashlib.sha256(body).hexdigest()
-    creq = "\n".join(["PUT", path, "", "host:" + host, "x-amz-content-sha256:" + ph,
-                      "x-amz-date:" + amz, "", "host;x-amz-content-sha256;x-amz-date", ph])
-    scope = amz[:8] + "/us-east-1/s3/aws4_request"
-    sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
-    k = ("AWS4" + sk).encode()
-    for part in (amz[:8], "us-east-1", "s3", "aws4_request"):
-        k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-    sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-    conn.request("PUT", path, body=body, headers={
-        "x-amz-date": amz, "x-amz-content-sha256": ph,
-        "Authorization": "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders=host;"
-                         "x-amz-content-sha256;x-amz-date, Signature=%s" % (ak, scope, sig)})
-    r = conn.getresponse(); r.read()
-    if r.status != 200:
-        sys.exit("PUT %s: %d" % (path, r.status))
+python3 - "$(dirname "$0")" "$ENDPOINT" "$bucket" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" <<'PY' || fail "unable to upload the many objects"
+import sys
+sys.path.insert(0, sys.argv[1])
+from s3req import request
+endpoint, bucket, ak, sk = sys.argv[2:6]
 for i in range(1205):
-    put("/%s/many/backups/full/backup-20200101%06d.cairn" % (bucket, i), b"x")
+    st, _ = request(endpoint, ak, sk, "PUT", "/%s/many/backups/full/backup-20200101%06d.cairn" % (bucket, i), "", b"x")
+    if st != 200:
+        sys.exit("PUT %d: %d" % (i, st))
 PY
 n=$("$CAIRN" backups list --storage "minio://127.0.0.1:$RGW_PORT/$bucket/many" --output json 2>"$WORK/err" |
 	python3 -c 'import json,sys; print(len(json.load(sys.stdin)))') || { cat "$WORK/err"; fail "list of many"; }

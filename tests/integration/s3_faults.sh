@@ -61,42 +61,7 @@ start_proxy() {
 # s3req METHOD PATH [QUERY [BODY]] — a signed request straight to RGW (SigV4 by
 # Python's standard library: the plugin under test does not prepare or check
 # its own test); prints the status on the first line, then the body.
-cat >"$WORK/s3req.py" <<'PY'
-import datetime, hashlib, hmac, sys, urllib.parse, urllib.request, urllib.error
-endpoint, ak, sk, method, path = sys.argv[1:6]
-query = sys.argv[6] if len(sys.argv) > 6 else ""
-body = sys.argv[7].encode() if len(sys.argv) > 7 else b""
-region = "us-east-1"
-host = endpoint.split("://", 1)[1]
-amz = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-ph = hashlib.sha256(body).hexdigest()
-pairs = sorted(urllib.parse.parse_qsl(query, keep_blank_values=True))
-cq = "&".join(urllib.parse.quote(k, safe="-_.~") + "=" + urllib.parse.quote(v, safe="-_.~")
-              for k, v in pairs)
-epath = urllib.parse.quote(path, safe="/-_.~")
-creq = "\n".join([method, epath, cq, "host:" + host, "x-amz-content-sha256:" + ph,
-                  "x-amz-date:" + amz, "", "host;x-amz-content-sha256;x-amz-date", ph])
-scope = amz[:8] + "/" + region + "/s3/aws4_request"
-sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
-k = ("AWS4" + sk).encode()
-for part in (amz[:8], region, "s3", "aws4_request"):
-    k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-req = urllib.request.Request(endpoint + epath + ("?" + cq if cq else ""), method=method,
-                             data=body if method in ("PUT", "POST") else None)
-req.add_header("x-amz-date", amz)
-req.add_header("x-amz-content-sha256", ph)
-req.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders="
-               "host;x-amz-content-sha256;x-amz-date, Signature=%s" % (ak, scope, sig))
-try:
-    r = urllib.request.urlopen(req, timeout=30)
-    st, data = r.status, r.read()
-except urllib.error.HTTPError as e:
-    st, data = e.code, e.read()
-print(st)
-sys.stdout.write(data.decode("utf-8", "replace"))
-PY
-s3req() { python3 "$WORK/s3req.py" "$ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$@"; }
+s3req() { python3 "$(dirname "$0")/s3req.py" "$ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$@"; }
 
 # keys BUCKET PREFIX — object keys under PREFIX, one a line
 keys() {

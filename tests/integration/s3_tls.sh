@@ -147,32 +147,9 @@ PY
 # --- a bucket, made over plain HTTP straight to RGW (SigV4 by Python, so that
 # --- the plugin under test is not used to prepare its own test) ---------------
 mkbucket() {
-	python3 - "http://127.0.0.1:$RGW_PORT" "$1" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" <<'PY'
-import datetime, hashlib, hmac, sys, urllib.request, urllib.error
-endpoint, bucket, ak, sk = sys.argv[1:5]
-host = endpoint.split("://", 1)[1]
-amz = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-ph = hashlib.sha256(b"").hexdigest()
-path = "/" + bucket
-creq = "\n".join(["PUT", path, "", "host:" + host, "x-amz-content-sha256:" + ph,
-                  "x-amz-date:" + amz, "", "host;x-amz-content-sha256;x-amz-date", ph])
-scope = amz[:8] + "/us-east-1/s3/aws4_request"
-sts = "\n".join(["AWS4-HMAC-SHA256", amz, scope, hashlib.sha256(creq.encode()).hexdigest()])
-k = ("AWS4" + sk).encode()
-for part in (amz[:8], "us-east-1", "s3", "aws4_request"):
-    k = hmac.new(k, part.encode(), hashlib.sha256).digest()
-sig = hmac.new(k, sts.encode(), hashlib.sha256).hexdigest()
-req = urllib.request.Request(endpoint + path, method="PUT", data=b"")
-req.add_header("x-amz-date", amz)
-req.add_header("x-amz-content-sha256", ph)
-req.add_header("Authorization", "AWS4-HMAC-SHA256 Credential=%s/%s, SignedHeaders="
-               "host;x-amz-content-sha256;x-amz-date, Signature=%s" % (ak, scope, sig))
-try:
-    st = urllib.request.urlopen(req, timeout=30).status
-except urllib.error.HTTPError as e:
-    st = e.code
-sys.exit(0 if st in (200, 409) else 1)
-PY
+	local st
+	st=$(python3 "$(dirname "$0")/s3req.py" "http://127.0.0.1:$RGW_PORT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" PUT "/$1" | head -n1)
+	[ "$st" = 200 ] || [ "$st" = 409 ]
 }
 bucket="cairn-tls-$(date +%s)-$$"
 mkbucket "$bucket" || fail "unable to create bucket $bucket"
