@@ -160,3 +160,56 @@ my_total_rows() {
 	done
 	my "$db" "SELECT $sql"
 }
+
+# refuse_damaged PLAIN ENCRYPTED — damaged and hostile archives made from two
+# good backups (an unencrypted and an encrypted one): flipped bytes,
+# truncations, bad magic, unknown version, oversize length field, a '../'
+# entry, an unknown inner format, a missing summary or chunk. Each goes
+# through the caller's `restore_fails CODE FILE`, which restores it into the
+# caller's target and checks that nothing was written.
+refuse_damaged() {
+	local P=$1 E=$2 size off src_file s cut H
+	size=$(stat -c %s "$P")
+	# a flipped byte in an unencrypted archive, at several places
+	for off in 3 9 20 $((size / 3)) $((size / 2)) $((size - 20)) $((size - 1)); do
+		cp "$P" "$WORK/flip.cairn"
+		python3 -c "import sys; f=open(sys.argv[1],'r+b'); f.seek(int(sys.argv[2])); b=f.read(1); f.seek(int(sys.argv[2])); f.write(bytes([b[0]^0x10]))" "$WORK/flip.cairn" "$off"
+		restore_fails 4 "$WORK/flip.cairn"
+	done
+
+	# truncated at several points, encrypted and not
+	for src_file in "$P" "$E"; do
+		s=$(stat -c %s "$src_file")
+		for cut in 0 7 16 40 $((s / 2)) $((s - 17)) $((s - 1)); do
+			head -c "$cut" "$src_file" >"$WORK/cut.cairn"
+			restore_fails 4 "$WORK/cut.cairn"
+		done
+	done
+
+	# bad magic; unknown envelope version; oversize message length
+	cp "$P" "$WORK/magic.cairn"; printf 'XXXXX' | dd of="$WORK/magic.cairn" conv=notrunc status=none
+	restore_fails 4 "$WORK/magic.cairn"
+	case "$ERR" in *magic*|*"not a Cairn"*|*"not a cairn"*) ;; *) fail "bad magic message: $ERR" ;; esac
+	cp "$P" "$WORK/version.cairn"; printf '\x09\x00' | dd of="$WORK/version.cairn" bs=1 seek=8 conv=notrunc status=none
+	restore_fails 4 "$WORK/version.cairn"
+	case "$ERR" in *version*) ;; *) fail "unknown version message: $ERR" ;; esac
+	H=$(python3 -c "import struct,sys; print(struct.unpack('<I', open(sys.argv[1],'rb').read()[12:16])[0])" "$P")
+	cp "$P" "$WORK/oversize.cairn"
+	printf '\xff\xff\xff\x7f' | dd of="$WORK/oversize.cairn" bs=1 seek=$((16 + H)) conv=notrunc status=none
+	restore_fails 4 "$WORK/oversize.cairn"
+	case "$ERR" in *oversize*) ;; *) fail "oversize message: $ERR" ;; esac
+
+	# authenticated but hostile content: ../ path, unknown inner format, no summary, lost chunk
+	"$CRAFT" "$P" "$WORK/dotdot.cairn" add "../../etc/evil"
+	restore_fails 4 "$WORK/dotdot.cairn"
+	case "$ERR" in *"../../etc/evil"*) ;; *) fail "path traversal message: $ERR" ;; esac
+	[ ! -e "$WORK/../etc/evil" ] || fail "an entry was written to disk"
+	"$CRAFT" "$P" "$WORK/format.cairn" format 7
+	restore_fails 4 "$WORK/format.cairn"
+	case "$ERR" in *"format 7"*) ;; *) fail "inner format message: $ERR" ;; esac
+	"$CRAFT" "$P" "$WORK/nosummary.cairn" drop summary.msgpack
+	restore_fails 4 "$WORK/nosummary.cairn"
+	"$CRAFT" "$P" "$WORK/lost.cairn" drop records/FLOW/000001.msgpack
+	restore_fails 4 "$WORK/lost.cairn"
+	case "$ERR" in *"summary says"*) ;; *) fail "missing chunk message: $ERR" ;; esac
+}
