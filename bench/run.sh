@@ -36,11 +36,8 @@ for tool in pg_dump pg_restore psql zstd openssl; do
 	command -v "$tool" >/dev/null || { echo "$0: $tool is missing" >&2; exit 1; }
 done
 
-echo "== building Cairn (Release) into build-bench/" >&2
-cmake -S "$here" -B "$here/build-bench" -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF >/dev/null
-cmake --build "$here/build-bench" -j"$(nproc)" >/dev/null
-cairn="$here/build-bench/core/cairn"
-export CAIRN_PLUGIN_PATH="$here/build-bench/plugins" CAIRN_CONFIG=/dev/null
+. "$here/bench/lib.sh"
+bench_build "$here"
 
 tmp=$(mktemp -d /tmp/cairn-bench.XXXXXX)
 chmod 755 "$tmp"
@@ -81,15 +78,6 @@ schema_db() {
 # measure NAME CMD… — runs CMD under /usr/bin/time; records "seconds maxrss_kb".
 # In a pipeline (sh -c), %M is the largest single process of the pipeline.
 declare -A T M C
-measure() {
-	local name=$1; shift
-	/usr/bin/time -f '%e %M %U %S' -o "$tmp/time.$name" "$@" >"$tmp/out.$name" 2>"$tmp/err.$name" || {
-		echo "$0: $name failed:" >&2; cat "$tmp/err.$name" >&2; exit 1; }
-	local u s
-	read -r T[$name] M[$name] u s <"$tmp/time.$name"
-	C[$name]=$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.2f", u + s}')
-	echo "   $name: ${T[$name]} s, $((M[$name] / 1024)) MB" >&2
-}
 
 checksum() {   # one line per table: count and an order-independent hash sum
 	for t in $tables; do
@@ -97,9 +85,6 @@ checksum() {   # one line per table: count and an order-independent hash sum
 	done
 }
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
-mb() { awk -v k="$1" 'BEGIN{ printf "%.1f", k / 1024 }'; }
-mbytes() { awk -v b="$1" 'BEGIN{ printf "%.1f", b / 1048576 }'; }
 
 tflags=""
 for t in $tables; do tflags="$tflags -t $t"; done
@@ -162,19 +147,7 @@ for n in $sizes; do
 done
 
 first=${sizes%% *}; last=${sizes##* }
-{
-	echo "### Peak RSS of Cairn, ${first} → ${last} flow rows"
-	echo
-	echo "| command | RSS at $first MB | RSS at $last MB | growth |"
-	echo "|---|---:|---:|---:|"
-	for c in create restore verify; do
-		case $c in create) a=${RSS_CREATE[$first]} b=${RSS_CREATE[$last]} ;;
-			restore) a=${RSS_RESTORE[$first]} b=${RSS_RESTORE[$last]} ;;
-			verify) a=${RSS_VERIFY[$first]} b=${RSS_VERIFY[$last]} ;; esac
-		echo "| backups $c | $(mb "$a") | $(mb "$b") | ×$(ratio "$b" "$a") |"
-	done
-	echo
-} >>"$report"
+rss_table "$first" "$last" >>"$report"
 
 {
 	echo "## Cairn benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
