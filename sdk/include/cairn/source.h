@@ -94,6 +94,31 @@ enum cairn_write_outcome {
 	CAIRN_WRITE_UNCHANGED = 3  /* existed with exactly these columns */
 };
 
+/*
+ * Which records of a kind a cursor or a --replace delete covers (since
+ * 1.2). Before 1.2 a NULL tenant meant "every record", so the records that
+ * have no tenant (open-source Kestra before 0.23 wrote tenant_id NULL)
+ * could not be selected alone; CAIRN_TENANT_NONE selects exactly those.
+ */
+enum cairn_tenant_filter {
+	CAIRN_TENANT_ANY = 0,  /* every record, whatever its tenant (FULL) */
+	CAIRN_TENANT_ONE = 1,  /* records of `tenant` only */
+	CAIRN_TENANT_NONE = 2  /* records without a tenant only: tenant_id IS NULL */
+};
+
+struct cairn_scope {
+	uint32_t struct_size;  /* sizeof(struct cairn_scope) of the caller */
+	uint32_t filter;       /* enum cairn_tenant_filter */
+	const char *tenant;    /* CAIRN_TENANT_ONE: the tenant; otherwise NULL */
+};
+
+/*
+ * list_tenants callback: called once per distinct tenant; tenant is NULL
+ * for records without one. Return 0 to go on, non-zero to stop (list_tenants
+ * then returns that value).
+ */
+typedef int (*cairn_tenant_cb)(void *ud, const char *tenant);
+
 /* Options of one restore. */
 struct cairn_restore_opts {
 	uint32_t struct_size;
@@ -191,6 +216,32 @@ struct cairn_source_vtable {
 	int (*restore_write_batch)(void *inst, const struct cairn_kind_desc *kind,
 				   const struct cairn_record *const *recs, size_t n,
 				   int *outcomes);
+
+	/*
+	 * cursor_open_scoped (since 1.2) — cursor_open with an explicit scope.
+	 * CAIRN_TENANT_NONE must select `tenant_id IS NULL` (never every
+	 * record). When absent, the core uses cursor_open for ANY and ONE and
+	 * refuses a null-tenant TENANT backup rather than widen it.
+	 */
+	int (*cursor_open_scoped)(void *inst, const struct cairn_kind_desc *kind,
+				  const struct cairn_scope *scope, void **cursor);
+	/*
+	 * restore_delete_scoped (since 1.2) — restore_delete_scope with an
+	 * explicit scope; CAIRN_TENANT_NONE deletes only the records without a
+	 * tenant. When absent, the core refuses --replace of a null-tenant
+	 * TENANT backup rather than run an unscoped delete.
+	 */
+	int (*restore_delete_scoped)(void *inst, const struct cairn_kind_desc *kind,
+				     const struct cairn_scope *scope);
+	/*
+	 * list_tenants (since 1.2) — call cb once for each distinct tenant that
+	 * has records of `kind`, in any order (NULL for records without one).
+	 * Inside the snapshot when called between snapshot_begin and
+	 * snapshot_end. Used to say which tenants exist when a TENANT backup
+	 * finds no record of the one asked for.
+	 */
+	int (*list_tenants)(void *inst, const struct cairn_kind_desc *kind, cairn_tenant_cb cb,
+			    void *ud);
 };
 
 /* Most records the core passes to one restore_write_batch call. */

@@ -12,7 +12,10 @@
  * complete and durable. Before that, nothing — not even a partial object —
  * is visible under the name, and writer_abort (or a crash) leaves no
  * object behind. writer_commit never replaces an existing object: it fails
- * with CAIRN_E_EXISTS instead.
+ * with CAIRN_E_EXISTS instead. writer_begin may already fail with
+ * CAIRN_E_EXISTS when the name is taken or another writer is writing it
+ * (the fs plugin does): the core then tries the next free name, so
+ * concurrent backups in the same second get distinct names.
  *
  * Threading: one instance is used by one thread at a time.
  * Ownership: inputs are borrowed for the call. Strings in a
@@ -85,7 +88,18 @@ struct cairn_storage_vtable {
 	/* remove — delete object `name`; CAIRN_E_NOT_FOUND if absent. */
 	int (*remove)(void *inst, const char *name);
 
-	/* ---- optional: none in ABI 1.0; append below with "since 1.N" ---- */
+	/* ---- optional: append below with "since 1.N" ---- */
+
+	/*
+	 * housekeep (since 1.2) — remove what killed writers left under
+	 * `prefix` (temporary files, incomplete uploads), and nothing else:
+	 * never a committed object, never the files of a writer that is still
+	 * running (another process's backup in progress). Called by the core
+	 * before a backup and by prune. Best effort: a leftover it cannot
+	 * remove is logged, not an error. Returns CAIRN_OK or an error for a
+	 * location that cannot be read at all.
+	 */
+	int (*housekeep)(void *inst, const char *prefix);
 };
 
 #endif /* CAIRN_STORAGE_H */

@@ -13,11 +13,13 @@
  * History:
  *   1.0  first release
  *   1.1  cairn_source_vtable.restore_write_batch (optional)
+ *   1.2  cairn_source_vtable.cursor_open_scoped, restore_delete_scoped,
+ *        list_tenants; cairn_storage_vtable.housekeep (all optional)
  */
 #ifndef CAIRN_VERSION_H
 #define CAIRN_VERSION_H
 
 #define CAIRN_ABI_MAJOR 1
-#define CAIRN_ABI_MINOR 1
+#define CAIRN_ABI_MINOR 2
 
 #endif /* CAIRN_VERSION_H */
