@@ -24,6 +24,7 @@
 #include "host.h"
 #include "log.h"
 #include "record.h"
+#include "scope.h"
 
 #define CHUNK_RECORDS 1000
 #define CHUNK_BYTES (4u * 1024 * 1024)
@@ -96,7 +97,7 @@ static int flush_chunk(struct core_archive_writer *aw, const char *kind, unsigne
 
 /* Read one kind through its cursor into chunks. */
 static int backup_kind(struct core_run *run, struct core_source *src,
-		       const struct cairn_kind_desc *kd, const char *tenant,
+		       const struct cairn_kind_desc *kd, const struct cairn_scope *scope,
 		       struct core_archive_writer *aw, uint64_t *count)
 {
 	*count = 0;
@@ -106,9 +107,9 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 	if (exists == 0)
 		return CAIRN_OK; /* a table this schema version lacks counts 0 */
 	void *cur = NULL;
-	int rc = src->vt->cursor_open(src->inst, kd, tenant, &cur);
+	int rc = core_source_cursor_open(run, src, kd, scope, &cur);
 	if (rc)
-		return core_fail(run, CORE_EXIT_SOURCE, rc);
+		return rc;
 	struct core_buf chunk = CORE_BUF_INIT;
 	msgpack_packer pk;
 	core_packer_init(&pk, &chunk);
@@ -146,6 +147,77 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 	src->vt->cursor_close(cur);
 	core_buf_free(&chunk);
 	return rc;
+}
+
+/* The distinct tenants list_tenants reports; a handful is enough to say. */
+#define TENANTS_SHOWN 20
+
+struct tenant_list {
+	char names[TENANTS_SHOWN][101];
+	size_t n;
+	int no_tenant, more;
+};
+
+static int add_tenant(void *ud, const char *tenant)
+{
+	struct tenant_list *l = ud;
+	if (!tenant) {
+		l->no_tenant = 1;
+		return 0;
+	}
+	if (!core_tenant_valid(tenant))
+		return 0; /* a value no command line could name: not worth listing */
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->names[i], tenant) == 0)
+			return 0;
+	if (l->n == TENANTS_SHOWN) {
+		l->more = 1;
+		return 0;
+	}
+	snprintf(l->names[l->n++], sizeof(l->names[0]), "%s", tenant);
+	return 0;
+}
+
+static void format_tenants(const struct tenant_list *l, char *out, size_t cap)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (size_t i = 0; i < l->n && used < cap; i++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", l->names[i]);
+	if (l->no_tenant && used < cap)
+		used += (size_t)snprintf(out + used, cap - used, "%s(records without a tenant: --null-tenant)",
+					 used ? ", " : "");
+	if (l->more && used < cap)
+		snprintf(out + used, cap - used, ", …");
+}
+
+/*
+ * A TENANT backup that found no record at all most likely names a tenant
+ * that does not exist (a typo, or "main" on open-source Kestra before 0.23):
+ * say which tenants do, inside the same snapshot.
+ */
+static int refuse_empty_tenant(struct core_run *run, struct core_source *src, char **kinds,
+			       size_t n_kinds, const struct cairn_scope *scope)
+{
+	struct tenant_list l = {.n = 0};
+	int can_list = CAIRN_VT_HAS(src->vt, list_tenants);
+	for (size_t i = 0; i < n_kinds && can_list; i++) {
+		const struct cairn_kind_desc *kd = core_kinds_find(&run->kinds, kinds[i]);
+		if (src->vt->kind_exists(src->inst, kd) != 1)
+			continue;
+		int rc = src->vt->list_tenants(src->inst, kd, add_tenant, &l);
+		if (rc)
+			return core_fail(run, CORE_EXIT_SOURCE, rc);
+	}
+	char who[160], names[2600];
+	core_scope_name(scope, who, sizeof(who));
+	format_tenants(&l, names, sizeof(names));
+	return core_fail(run, CORE_EXIT_SOURCE,
+			 core_error_set(CAIRN_E_NOT_FOUND,
+					"%s has no record in any kind; %s%s; give --allow-empty to back it up anyway",
+					who, !can_list ? "this source plugin cannot list the tenants that exist"
+					: names[0] ? "tenants with records: " : "the source holds no records at all",
+					names));
 }
 
 static void iso_now(char *out, size_t cap)
@@ -197,7 +269,10 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		if (full || run->kinds.v[i].scope == CAIRN_SCOPE_TENANT)
 			kinds[n_kinds++] = (char *)run->kinds.v[i].kind;
 
-	rc = pick_name(run, &st, type, tenant, time(NULL), name, sizeof(name));
+	struct cairn_scope scope = {.struct_size = sizeof(scope), .tenant = full ? NULL : tenant};
+	scope.filter = full ? CAIRN_TENANT_ANY : tenant ? CAIRN_TENANT_ONE : CAIRN_TENANT_NONE;
+	/* "~" is no tenant id's character: the null tenant's series cannot clash */
+	rc = pick_name(run, &st, type, tenant ? tenant : "~null", time(NULL), name, sizeof(name));
 	if (rc)
 		goto out;
 	rc = st.vt->writer_begin(st.inst, name, &sink.writer);
@@ -242,9 +317,13 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		goto out;
 	snapshot = 1;
 	core_progress_step("writing backup: bytes");
-	for (size_t i = 0; i < n_kinds && !rc; i++)
-		rc = backup_kind(run, &src, core_kinds_find(&run->kinds, kinds[i]), full ? NULL : tenant,
-				 aw, &counts[i]);
+	uint64_t total = 0;
+	for (size_t i = 0; i < n_kinds && !rc; i++) {
+		rc = backup_kind(run, &src, core_kinds_find(&run->kinds, kinds[i]), &scope, aw, &counts[i]);
+		total += counts[i];
+	}
+	if (!rc && !full && total == 0 && !run->allow_empty)
+		rc = refuse_empty_tenant(run, &src, kinds, n_kinds, &scope);
 	if (rc)
 		goto out;
 	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->snapshot_end(src.inst));
@@ -294,18 +373,20 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	else
 		snprintf(uri, sizeof(uri), "%s%s%s", run->storage_uri,
 			 run->storage_uri[strlen(run->storage_uri) - 1] == '/' ? "" : "/", name);
+	char shown[1200];
+	core_log_redact(uri, shown, sizeof(shown)); /* a storage URI may carry a password */
 	if (run->json) {
 		json_t *summary = json_object();
 		for (size_t i = 0; i < run->kinds.n; i++)
 			json_object_set_new(summary, allk[i], json_integer((json_int_t)all[i]));
-		json_t *o = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I}", "uri", uri, "type", type,
+		json_t *o = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I}", "uri", shown, "type", type,
 				      "tenant", full ? NULL : tenant, "summary", summary,
 				      "elapsed_ms", (json_int_t)elapsed, "bytes", (json_int_t)sink.bytes);
 		json_dumpf(o, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(o);
 	} else {
-		printf("Backup created: %s\n", uri);
+		printf("Backup created: %s\n", shown);
 	}
 	fflush(stdout);
 	free(all);

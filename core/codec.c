@@ -67,6 +67,22 @@ static size_t utf8_len(const unsigned char *s, size_t n)
 	return need;
 }
 
+int core_text_valid(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < n) {
+		if (u[i] == 0)
+			return 0;
+		size_t k = utf8_len(u + i, n - i);
+		if (k == 0)
+			return 0;
+		i += k;
+	}
+	return 1;
+}
+
 static bool is_digit(char c)
 {
 	return c >= '0' && c <= '9';

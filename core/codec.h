@@ -111,4 +111,8 @@ int core_json_to_msgpack(const char *json, size_t len, msgpack_packer *pk);
  */
 int core_msgpack_to_json(const msgpack_object *obj, struct core_buf *out);
 
+/* 1 when s[0..n) is valid UTF-8 (no overlong form, surrogate or code point
+ * above U+10FFFF) without a NUL byte: what every text column must be. */
+int core_text_valid(const char *s, size_t n);
+
 #endif /* CORE_CODEC_H */

@@ -179,6 +179,41 @@ void core_source_close(struct core_source *src)
 	src->inst = NULL;
 }
 
+static int no_null_scope(struct core_run *run, const struct core_source *src, const char *what)
+{
+	const struct cairn_plugin_info *info = src->plugin->info;
+	return core_fail(run, CORE_EXIT_PLUGIN,
+			 core_error_set(CAIRN_E_UNSUPPORTED,
+					"the %s plugin (built for ABI %u.%u) cannot %s only the records "
+					"without a tenant: that needs ABI 1.2",
+					info->name, info->abi_major, info->abi_minor, what));
+}
+
+int core_source_cursor_open(struct core_run *run, struct core_source *src,
+			    const struct cairn_kind_desc *kd, const struct cairn_scope *scope,
+			    void **cursor)
+{
+	if (CAIRN_VT_HAS(src->vt, cursor_open_scoped))
+		return core_fail(run, CORE_EXIT_SOURCE,
+				 src->vt->cursor_open_scoped(src->inst, kd, scope, cursor));
+	if (scope->filter == CAIRN_TENANT_NONE)
+		return no_null_scope(run, src, "read");
+	return core_fail(run, CORE_EXIT_SOURCE,
+			 src->vt->cursor_open(src->inst, kd, scope->tenant, cursor));
+}
+
+int core_source_delete_scope(struct core_run *run, struct core_source *src,
+			     const struct cairn_kind_desc *kd, const struct cairn_scope *scope)
+{
+	if (CAIRN_VT_HAS(src->vt, restore_delete_scoped))
+		return core_fail(run, CORE_EXIT_SOURCE,
+				 src->vt->restore_delete_scoped(src->inst, kd, scope));
+	if (scope->filter == CAIRN_TENANT_NONE)
+		return no_null_scope(run, src, "delete");
+	return core_fail(run, CORE_EXIT_SOURCE,
+			 src->vt->restore_delete_scope(src->inst, kd, scope->tenant));
+}
+
 void core_run_keyring(const struct core_run *run, struct core_keyring *kr)
 {
 	memset(kr, 0, sizeof(*kr));
@@ -240,6 +275,17 @@ int core_backup_open(struct core_run *run, const char *uri, struct core_opened *
 	if (rc) {
 		o->env = NULL;
 		classify_read_error(run, rc);
+		goto out;
+	}
+	struct core_env_info ei;
+	core_env_reader_info(o->env, &ei);
+	if ((!ei.encrypted || ei.opened_by == CORE_ENV_SLOT_PLAIN) && !run->allow_unencrypted &&
+	    (run->instance_key_len || run->passphrase || run->n_identities)) {
+		rc = core_fail(run, CORE_EXIT_KEY,
+			       core_error_set(CAIRN_E_AUTH,
+					      "'%s' is not encrypted, but keys are configured: anyone who can "
+					      "write to the storage could have planted it; give "
+					      "--allow-unencrypted to read it anyway", name));
 		goto out;
 	}
 	rc = core_archive_reader_new(o->env, &o->ar);
@@ -369,6 +415,11 @@ int core_backup_read_records(struct core_run *run, struct core_opened *o, const 
 		}
 		struct core_chunk_iter it;
 		core_chunk_iter_init(&it, data, len);
+		it.kind = m->kinds[ki];
+		if (strcmp(m->type, "TENANT") == 0) {
+			it.scoped = 1;
+			it.scope_tenant = m->tenant;
+		}
 		if (to_tenant && m->tenant) {
 			it.from_tenant = m->tenant;
 			it.to_tenant = to_tenant;

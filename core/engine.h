@@ -49,6 +49,8 @@ struct core_run {
 	struct core_identity *identities;
 	size_t n_identities;
 	int no_encryption;
+	int allow_unencrypted;        /* read an unencrypted backup although keys are configured */
+	int allow_empty;              /* create a TENANT backup of a tenant with no record */
 	int json;                     /* --output json */
 	enum core_exit exit_class;    /* set by the step that failed */
 };
@@ -80,6 +82,17 @@ struct core_source {
 };
 int core_source_open(struct core_run *run, const char *uri, struct core_source *src);
 void core_source_close(struct core_source *src);
+/*
+ * A cursor over, and the --replace delete of, a kind's records in `scope`,
+ * with the exit class set on failure. A plugin older than ABI 1.2 cannot be
+ * told "only the records without a tenant" (its NULL tenant means every
+ * record): such a scope is refused with it (exit 7), never widened.
+ */
+int core_source_cursor_open(struct core_run *run, struct core_source *src,
+			    const struct cairn_kind_desc *kd, const struct cairn_scope *scope,
+			    void **cursor);
+int core_source_delete_scope(struct core_run *run, struct core_source *src,
+			     const struct cairn_kind_desc *kd, const struct cairn_scope *scope);
 
 /* The scheme of a URI ("postgresql"), copied into buf; CAIRN_E_INVALID if none. */
 int core_uri_scheme(const char *uri, char *buf, size_t cap);
@@ -87,7 +100,12 @@ int core_uri_scheme(const char *uri, char *buf, size_t cap);
 /* Keyring for writing (create) or reading (restore, verify, info). */
 void core_run_keyring(const struct core_run *run, struct core_keyring *kr);
 
-/* An opened backup: storage reader → envelope → inner archive, manifest read. */
+/*
+ * An opened backup: storage reader → envelope → inner archive, manifest read.
+ * Where any key is configured (instance key, passphrase, identity), an
+ * unencrypted backup is refused (exit 3) unless run->allow_unencrypted:
+ * whoever can write to the storage could otherwise plant one.
+ */
 struct core_opened {
 	struct core_storage st;
 	void *reader;

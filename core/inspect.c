@@ -15,6 +15,7 @@
 #include "error.h"
 #include "log.h"
 #include "record.h"
+#include "scope.h"
 
 struct listing {
 	json_t *arr;
@@ -40,15 +41,17 @@ static int list_cb(void *ud, const struct cairn_object_info *obj)
 		snprintf(uri, sizeof(uri), "cairn:///%s", obj->name);
 	else
 		snprintf(uri, sizeof(uri), "%s/%s", l->base, obj->name);
+	char shown[2100];
+	core_log_redact(uri, shown, sizeof(shown));
 	time_t t = (time_t)obj->mtime;
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (l->json)
-		json_array_append_new(l->arr, json_pack("{s:s, s:I, s:s}", "uri", uri, "size",
+		json_array_append_new(l->arr, json_pack("{s:s, s:I, s:s}", "uri", shown, "size",
 							(json_int_t)obj->size, "modified", when));
 	else
-		printf("%s  %12llu  %s\n", when, (unsigned long long)obj->size, uri);
+		printf("%s  %12llu  %s\n", when, (unsigned long long)obj->size, shown);
 	l->n++;
 	return 0;
 }
@@ -103,14 +106,15 @@ int core_cmd_info(struct core_run *run, const char *uri)
 	struct core_env_info ei;
 	core_env_reader_info(o.env, &ei);
 	const struct core_manifest *m = o.manifest;
-	char slots[128];
+	char slots[128], shown[2048];
+	core_log_redact(uri, shown, sizeof(shown));
 	slot_names(ei.slot_types_mask, slots, sizeof(slots));
 	if (run->json) {
 		json_t *kinds = json_array();
 		for (size_t i = 0; i < m->n_kinds; i++)
 			json_array_append_new(kinds, json_string(m->kinds[i]));
 		json_t *j = json_pack("{s:s, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:o}",
-				      "uri", uri, "format", m->format, "type", m->type, "tenant", m->tenant,
+				      "uri", shown, "format", m->format, "type", m->type, "tenant", m->tenant,
 				      "created_at", m->created_at, "tool_version", m->tool_version,
 				      "source_backend", m->source_backend, "schema_version",
 				      m->schema_version, "encrypted", ei.encrypted, "key_slots", slots,
@@ -119,7 +123,7 @@ int core_cmd_info(struct core_run *run, const char *uri)
 		fputc('\n', stdout);
 		json_decref(j);
 	} else {
-		printf("uri:            %s\n", uri);
+		printf("uri:            %s\n", shown);
 		printf("type:           %s%s%s\n", m->type, m->tenant ? " tenant " : "", m->tenant ? m->tenant : "");
 		printf("created at:     %s\n", m->created_at ? m->created_at : "unknown");
 		printf("cairn version:  %s\n", m->tool_version ? m->tool_version : "unknown");
@@ -146,6 +150,10 @@ int core_cmd_verify(struct core_run *run, const char *uri)
 	if (rc)
 		goto out;
 	const struct core_manifest *m = o.manifest;
+	/* every content check restore runs: an archive that verifies restores */
+	rc = core_manifest_check(run, m);
+	if (rc)
+		goto out;
 	counts = calloc(m->n_kinds + 1, sizeof(*counts));
 	if (!counts) {
 		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
@@ -158,13 +166,15 @@ int core_cmd_verify(struct core_run *run, const char *uri)
 	char line[8192];
 	core_format_summary(m->kinds, counts, m->n_kinds, line, sizeof(line));
 	core_info("Backup summary: %s", line);
+	char shown[2048];
+	core_log_redact(uri, shown, sizeof(shown));
 	if (run->json) {
-		json_t *j = json_pack("{s:s, s:b}", "uri", uri, "verified", 1);
+		json_t *j = json_pack("{s:s, s:b}", "uri", shown, "verified", 1);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(j);
 	} else {
-		printf("Backup verified: %s\n", uri);
+		printf("Backup verified: %s\n", shown);
 	}
 out:
 	core_backup_close(&o);

@@ -32,8 +32,93 @@ void core_log_redact_add(const char *secret)
 		n_secrets++;
 }
 
+/*
+ * Where the password of the user info that starts at s ends: the extent of
+ * an authority is up to the first character that cannot be in one, and its
+ * password runs from the first ':' to the last '@' in it. 0 when s has no
+ * "user:password@".
+ */
+static size_t userinfo_password(const char *s, size_t *pw_start)
+{
+	size_t end = strcspn(s, "/?# \t\r\n\"'<>`");
+	size_t at = 0, colon = 0;
+	int have_at = 0, have_colon = 0;
+	for (size_t i = 0; i < end; i++) {
+		if (s[i] == '@')
+			at = i, have_at = 1;
+		if (s[i] == ':' && !have_colon && !have_at)
+			colon = i, have_colon = 1;
+	}
+	if (!have_at || !have_colon || colon > at)
+		return 0;
+	*pw_start = colon + 1;
+	return at;
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int core_log_redact_uri(const char *uri)
+{
+	const char *sep = uri ? strstr(uri, "://") : NULL;
+	size_t start, at;
+	if (!sep || (at = userinfo_password(sep + 3, &start)) == 0 || at == start)
+		return 0;
+	size_t n = at - start;
+	char *raw = malloc(n + 1), *dec = malloc(n + 1);
+	if (raw && dec) {
+		memcpy(raw, sep + 3 + start, n);
+		raw[n] = '\0';
+		size_t d = 0;
+		for (size_t i = 0; i < n; i++) {
+			int hi, lo;
+			if (raw[i] == '%' && i + 2 < n + 1 && (hi = hexval(raw[i + 1])) >= 0 &&
+			    (lo = hexval(raw[i + 2])) >= 0) {
+				dec[d++] = (char)(hi * 16 + lo);
+				i += 2;
+			} else {
+				dec[d++] = raw[i];
+			}
+		}
+		dec[d] = '\0';
+		core_log_redact_add(raw);
+		if (strcmp(raw, dec) != 0)
+			core_log_redact_add(dec);
+	}
+	if (raw)
+		sodium_memzero(raw, n);
+	if (dec)
+		sodium_memzero(dec, n);
+	free(raw);
+	free(dec);
+	return 1;
+}
+
 void core_log_redact(const char *in, char *out, size_t cap)
 {
+	/* first the passwords of URIs, then the registered secrets */
+	char *tmp = malloc(2 * strlen(in) + 8); /* "****" for a 1-byte password of a 6-byte minimum */
+	if (tmp) {
+		size_t t = 0;
+		const char *p = in;
+		while (*p) {
+			size_t start, at;
+			if (strncmp(p, "://", 3) == 0 && (at = userinfo_password(p + 3, &start)) > start) {
+				memcpy(tmp + t, p, 3 + start);
+				t += 3 + start;
+				memcpy(tmp + t, "****", 4);
+				t += 4;
+				p += 3 + at;
+				continue;
+			}
+			tmp[t++] = *p++;
+		}
+		tmp[t] = '\0';
+		in = tmp;
+	}
 	size_t o = 0;
 	while (*in && o + 1 < cap) {
 		size_t hit = 0;
@@ -53,6 +138,7 @@ void core_log_redact(const char *in, char *out, size_t cap)
 		}
 	}
 	out[o] = '\0';
+	free(tmp);
 }
 
 static const char *level_name(enum cairn_log_level l)

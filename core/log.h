@@ -3,7 +3,7 @@
  *   2024-09-17 16:33:12,706 INFO  create       Backup summary: [...]
  * Registered secrets are replaced by "****" in every line. Results meant
  * for scripts (the "Backup created: URI" line, --output json) go to stdout
- * and never through here.
+ * and never through the logger, but through core_log_redact all the same.
  */
 #ifndef CORE_LOG_H
 #define CORE_LOG_H
@@ -15,7 +15,17 @@
 void core_log_set_level(enum cairn_log_level max); /* default INFO */
 void core_log_set_action(const char *action);      /* "create", "restore" … */
 void core_log_redact_add(const char *secret);
-/* Copy `in` to out (size cap) with every registered secret masked. */
+/*
+ * Register the password of a URI's user info (scheme://user:PASSWORD@host…),
+ * as written and percent-decoded. Returns 1 when the URI carries one.
+ */
+int core_log_redact_uri(const char *uri);
+/*
+ * Copy `in` to out (size cap) with every registered secret masked, and the
+ * password of every "scheme://user:password@" in it, whoever wrote the text
+ * (a client library's parse error quotes the URI it was given; a password
+ * too short to register is still masked there).
+ */
 void core_log_redact(const char *in, char *out, size_t cap);
 void core_log(enum cairn_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

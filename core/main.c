@@ -20,6 +20,7 @@
 #include "host.h"
 #include "keys.h"
 #include "log.h"
+#include "scope.h"
 
 static const char usage_text[] =
 "Usage: cairn [OPTIONS] COMMAND\n"
@@ -43,6 +44,10 @@ static const char usage_text[] =
 "\n"
 "Options for backups create:\n"
 "  --tenant T                 tenant of a TENANT backup (default: main)\n"
+"  --null-tenant              a TENANT backup of the records without a tenant\n"
+"                             (open-source Kestra before 0.23)\n"
+"  --allow-empty              back up a tenant that has no record (refused by default:\n"
+"                             the tenant is most likely misspelt)\n"
 "  --encryption-key K         encrypt with passphrase K instead of the instance key\n"
 "  --encryption-key-file F    read that passphrase from file F (safer than the command line;\n"
 "                             CAIRN_BACKUP_PASSPHRASE works too)\n"
@@ -54,6 +59,9 @@ static const char usage_text[] =
 "  --encryption-key K | --encryption-key-file F   passphrase the backup was made with\n"
 "                             (or CAIRN_BACKUP_PASSPHRASE)\n"
 "  --identity FILE            a recovery secret key (.key) that opens the backup; repeatable\n"
+"  --allow-unencrypted        read an unencrypted backup although keys are configured\n"
+"                             (refused by default: anyone who can write to the storage\n"
+"                             could have planted it)\n"
 "Options for backups restore:\n"
 "  --dry-run                  report new/changed/unchanged records per kind; write nothing\n"
 "  --replace                  delete the restored kinds' records in scope first\n"
@@ -88,7 +96,8 @@ static const char usage_text[] =
 "CAIRN_ENCRYPTION_KEY (like kestra.encryption.secret-key; make one with\n"
 "'openssl rand -base64 32'). Database passwords come from the environment or the\n"
 "configuration (PGPASSWORD, ~/.pgpass, [postgresql] password): they are never needed\n"
-"on the command line, where other users could read them.\n"
+"on the command line, where other users could read them; one given there works, with a\n"
+"warning. Passwords never appear in any output.\n"
 "\n"
 "Exit codes:\n"
 "  0  success\n"
@@ -108,11 +117,14 @@ enum {
 	OPT_TENANT = 256, OPT_KEY, OPT_KEY_FILE, OPT_NO_ENC, OPT_RECIPIENT, OPT_IDENTITY,
 	OPT_DRY_RUN, OPT_REPLACE, OPT_TO_TENANT, OPT_SOURCE, OPT_STORAGE, OPT_CONFIG,
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
-	OPT_KEEP_WITHIN
+	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED
 };
 
 static const struct option long_opts[] = {
 	{"tenant", required_argument, NULL, OPT_TENANT},
+	{"null-tenant", no_argument, NULL, OPT_NULL_TENANT},
+	{"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
+	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
 	{"no-encryption", no_argument, NULL, OPT_NO_ENC},
@@ -144,10 +156,11 @@ struct cli {
 	const char **recipients, **identities, **plugin_dirs;
 	size_t n_recipients, n_identities, n_plugin_dirs;
 	int no_encryption, dry_run, replace, progress; /* progress: -1 auto */
+	int null_tenant, allow_empty, allow_unencrypted;
 	struct cairn_option *source_opts, *storage_opts;
 	size_t n_source_opts, n_storage_opts;
 	/* which command-specific options were given, for "does not apply" errors */
-	int used_create, used_restore, used_prune;
+	int used_create, used_restore, used_prune, used_read;
 	const char *keep_last, *keep_within;
 };
 
@@ -221,9 +234,10 @@ static char *read_secret_file(const char *path)
 
 static void report(struct core_run *run, int code)
 {
-	const char *msg = core_error_message();
+	char msg[2048];
 	if (code == CORE_EXIT_OK)
 		return;
+	core_log_redact(core_error_message(), msg, sizeof(msg));
 	if (run && run->json) {
 		json_t *j = json_pack("{s:s, s:i}", "error", *msg ? msg : "failed", "exit_code", code);
 		json_dumpf(j, stdout, JSON_COMPACT);
@@ -393,18 +407,45 @@ static int setup_keys(struct core_run *run, struct cli *c, int creating, char **
 	return CAIRN_OK;
 }
 
-static int valid_tenant(const char *t)
+/*
+ * Secrets on the command line work, but every user of the machine can read
+ * them in the process list: say so, and where they belong instead. Every
+ * password a URI carries is registered for redaction, wherever it came from.
+ */
+static void check_uri_secret(const char *uri, const char *given_as, const char *instead)
 {
-	size_t n = strlen(t);
-	if (n == 0 || n > 100)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char ch = t[i];
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-		      ch == '_' || ch == '-'))
-			return 0;
-	}
-	return 1;
+	if (core_log_redact_uri(uri) && given_as)
+		core_warn("the password in %s is visible to other users in the process list; %s",
+			  given_as, instead);
+}
+
+static void warn_cli_secrets(const struct cli *c, const char *positional_uri)
+{
+	check_uri_secret(c->source, "--source",
+			 "put the URI in CAIRN_SOURCE or [source] uri of the configuration file, or the "
+			 "password in the client's own place (PGPASSWORD, ~/.pgpass, MYSQL_PWD, the "
+			 "plugin's password option in the configuration file)");
+	check_uri_secret(getenv("CAIRN_SOURCE"), NULL, NULL);
+	check_uri_secret(core_config_get("source", "uri"), NULL, NULL);
+	check_uri_secret(c->storage, "--storage",
+			 "put the URI in CAIRN_STORAGE or [storage] uri of the configuration file, and "
+			 "credentials in the plugin's environment variables or configuration section");
+	check_uri_secret(getenv("CAIRN_STORAGE"), NULL, NULL);
+	check_uri_secret(core_config_get("storage", "uri"), NULL, NULL);
+	check_uri_secret(positional_uri, "the backup URI",
+			 "give credentials through the storage plugin's environment variables or "
+			 "configuration section");
+	if (c->key)
+		core_warn("--encryption-key puts the passphrase in the process list, where other users "
+			  "can read it; use --encryption-key-file FILE or CAIRN_BACKUP_PASSPHRASE");
+	const struct cairn_option *sets[2] = {c->source_opts, c->storage_opts};
+	size_t ns[2] = {c->n_source_opts, c->n_storage_opts};
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < ns[k]; i++)
+			if (strstr(sets[k][i].key, "password") || strstr(sets[k][i].key, "secret"))
+				core_warn("%s %s=… is visible to other users in the process list; set it in "
+					  "the configuration file or the plugin's environment variable",
+					  k ? "--storage-option" : "--source-option", sets[k][i].key);
 }
 
 int main(int argc, char **argv)
@@ -418,6 +459,9 @@ int main(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "o:O:qvh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_TENANT: c.tenant = optarg; c.used_create = 1; break;
+		case OPT_NULL_TENANT: c.null_tenant = 1; c.used_create = 1; break;
+		case OPT_ALLOW_EMPTY: c.allow_empty = 1; c.used_create = 1; break;
+		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
 		case OPT_NO_ENC: c.no_encryption = 1; c.used_create = 1; break;
@@ -522,6 +566,9 @@ int main(int argc, char **argv)
 		if (!run.storage_uri)
 			run.storage_uri = storage_default = default_storage();
 	}
+	run.allow_empty = c.allow_empty;
+	run.allow_unencrypted = c.allow_unencrypted;
+	warn_cli_secrets(&c, nargs == 3 && strcmp(group, "backups") == 0 ? args[2] : NULL);
 	run.source_opts = c.source_opts;
 	run.n_source_opts = c.n_source_opts;
 	run.storage_opts = c.storage_opts;
@@ -541,8 +588,10 @@ int main(int argc, char **argv)
 	}
 	int creating = strcmp(cmd, "create") == 0, restoring = strcmp(cmd, "restore") == 0;
 	int pruning = strcmp(cmd, "prune") == 0;
+	int reading = restoring || strcmp(cmd, "verify") == 0 || strcmp(cmd, "info") == 0;
 	if ((c.used_create && !creating) || (c.used_restore && !restoring) ||
-	    (c.used_prune && !pruning) || (c.dry_run && !restoring && !pruning)) {
+	    (c.used_prune && !pruning) || (c.used_read && !reading) ||
+	    (c.dry_run && !restoring && !pruning)) {
 		code = usage_error("an option given does not apply to 'backups %s'", cmd);
 		goto out;
 	}
@@ -551,12 +600,16 @@ int main(int argc, char **argv)
 			code = usage_error("%s", "usage: cairn backups create FULL|TENANT [--tenant T]");
 			goto out;
 		}
-		if (c.tenant && strcmp(args[2], "FULL") == 0) {
-			code = usage_error("%s", "--tenant applies to TENANT backups only");
+		if ((c.tenant || c.null_tenant || c.allow_empty) && strcmp(args[2], "FULL") == 0) {
+			code = usage_error("%s", "--tenant, --null-tenant and --allow-empty apply to TENANT backups only");
 			goto out;
 		}
-		const char *tenant = c.tenant ? c.tenant : "main";
-		if (!valid_tenant(tenant)) {
+		if (c.tenant && c.null_tenant) {
+			code = usage_error("%s", "give --tenant T or --null-tenant, not both");
+			goto out;
+		}
+		const char *tenant = c.null_tenant ? NULL : c.tenant ? c.tenant : "main";
+		if (tenant && !core_tenant_valid(tenant)) {
 			code = usage_error("'%s' is not a valid tenant id (letters, digits, '_' and '-')", tenant);
 			goto out;
 		}
@@ -571,7 +624,7 @@ int main(int argc, char **argv)
 			code = usage_error("usage: cairn backups %s URI", cmd);
 			goto out;
 		}
-		if (c.to_tenant && !valid_tenant(c.to_tenant)) {
+		if (c.to_tenant && !core_tenant_valid(c.to_tenant)) {
 			code = usage_error("'%s' is not a valid tenant id (letters, digits, '_' and '-')", c.to_tenant);
 			goto out;
 		}

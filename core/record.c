@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -402,6 +403,114 @@ static int corrupt_record(void)
 	return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed record");
 }
 
+/*
+ * A record no restore may write, although the archive is authentic. Keys
+ * come from the archive: control bytes are shown as '?' so that a hostile
+ * key cannot drive the operator's terminal.
+ */
+static int refuse_record(const struct core_chunk_iter *it, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int refuse_record(const struct core_chunk_iter *it, const char *fmt, ...)
+{
+	char key[160], why[512];
+	size_t n = 0;
+	for (size_t i = 0; i < it->key.len && n + 4 < sizeof(key); i++) {
+		unsigned char c = (unsigned char)it->key.data[i];
+		key[n++] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	if (n < it->key.len)
+		key[n++] = '.', key[n++] = '.', key[n++] = '.';
+	key[n] = '\0';
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	return core_error_set(CAIRN_E_CORRUPT, "archive refused: %s record '%s': %s",
+			      it->kind ? it->kind : "a", key, why);
+}
+
+/* Does tenant t[0..tl) (t NULL: no tenant) lie outside the iterator's scope? */
+static int out_of_scope(const struct core_chunk_iter *it, const char *t, size_t tl)
+{
+	if (!it->scope_tenant)
+		return t != NULL;
+	return !t || tl != strlen(it->scope_tenant) || memcmp(t, it->scope_tenant, tl) != 0;
+}
+
+static const char *scope_name(const struct core_chunk_iter *it)
+{
+	return it->scope_tenant ? it->scope_tenant : "(no tenant)";
+}
+
+/*
+ * What decides the tenant of a written row, checked against the scope of a
+ * TENANT backup: the record's tenant, a real tenant_id column, and the
+ * top-level "tenantId" of every JSON column (Kestra generates tenant_id from
+ * value->>'tenantId', so a "value" without it lands in no tenant). Every
+ * occurrence is checked: a JSON object may repeat a key, and databases
+ * differ in which one they keep.
+ */
+struct scope_seen {
+	int tenant_column, value, value_tenant;
+};
+
+static int check_column_scope(const struct core_chunk_iter *it, const char *name, uint64_t type,
+			      const msgpack_object *val, struct scope_seen *seen)
+{
+	if (strcmp(name, "tenant_id") == 0) {
+		seen->tenant_column = 1;
+		if (type == CAIRN_COL_NULL) {
+			if (out_of_scope(it, NULL, 0))
+				return refuse_record(it, "its tenant_id column is NULL, outside this "
+						     "TENANT backup of '%s'", scope_name(it));
+		} else if (type != CAIRN_COL_TEXT || val->type != MSGPACK_OBJECT_STR) {
+			return refuse_record(it, "its tenant_id column is not text");
+		} else if (out_of_scope(it, val->via.str.ptr, val->via.str.size)) {
+			return refuse_record(it, "its tenant_id column names another tenant than "
+					     "this TENANT backup's '%s'", scope_name(it));
+		}
+	}
+	if (strcmp(name, "value") == 0) {
+		seen->value = 1;
+		if (type != CAIRN_COL_JSON && type != CAIRN_COL_NULL)
+			return refuse_record(it, "its value column is not JSON");
+	}
+	if (type != CAIRN_COL_JSON || val->type != MSGPACK_OBJECT_MAP)
+		return CAIRN_OK;
+	for (uint32_t i = 0; i < val->via.map.size; i++) {
+		const msgpack_object_kv *kv = &val->via.map.ptr[i];
+		if (!obj_is_str(&kv->key, "tenantId"))
+			continue;
+		if (strcmp(name, "value") == 0)
+			seen->value_tenant = 1;
+		if (kv->val.type == MSGPACK_OBJECT_NIL) {
+			if (out_of_scope(it, NULL, 0))
+				return refuse_record(it, "its %s has a null tenantId, outside this TENANT "
+						     "backup of '%s'", name, scope_name(it));
+		} else if (kv->val.type != MSGPACK_OBJECT_STR) {
+			return refuse_record(it, "its %s has a tenantId that is not a string", name);
+		} else if (out_of_scope(it, kv->val.via.str.ptr, kv->val.via.str.size)) {
+			return refuse_record(it, "its %s names another tenant than this TENANT "
+					     "backup's '%s'", name, scope_name(it));
+		}
+	}
+	return CAIRN_OK;
+}
+
+static int check_record_scope(const struct core_chunk_iter *it, const struct scope_seen *seen)
+{
+	if (seen->tenant_column)
+		return CAIRN_OK;
+	if (!seen->value)
+		return refuse_record(it, "it has neither a tenant_id column nor a JSON value: its "
+				     "tenant cannot be checked against this TENANT backup's");
+	if (!seen->value_tenant && it->scope_tenant)
+		return refuse_record(it, "its value has no tenantId: it would land in no tenant, "
+				     "outside this TENANT backup of '%s'", it->scope_tenant);
+	return CAIRN_OK;
+}
+
 int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 {
 	if (it->off >= it->len)
@@ -430,14 +539,34 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 		       *cols = &o->via.array.ptr[2];
 	if (set_text(&it->key, key) || memchr(it->key.data, 0, it->key.len) || it->key.len == 0)
 		return corrupt_record();
+	if (!core_text_valid(it->key.data, it->key.len))
+		return refuse_record(it, "its key is not valid UTF-8");
 	const char *tenant_s = NULL;
 	if (tenant->type != MSGPACK_OBJECT_NIL) {
 		if (set_text(&it->tenant, tenant) || memchr(it->tenant.data, 0, it->tenant.len))
 			return corrupt_record();
+		if (!core_text_valid(it->tenant.data, it->tenant.len))
+			return refuse_record(it, "its tenant is not valid UTF-8");
 		tenant_s = it->tenant.data;
 	}
+	if (it->scoped && out_of_scope(it, tenant_s, tenant_s ? it->tenant.len : 0))
+		return refuse_record(it, "it belongs to %s%s%s, not to this TENANT backup's '%s'",
+				     tenant_s ? "tenant '" : "no tenant", tenant_s ? tenant_s : "",
+				     tenant_s ? "'" : "", scope_name(it));
 	if (cols->type != MSGPACK_OBJECT_ARRAY || cols->via.array.size > CORE_MAX_COLUMNS)
 		return corrupt_record();
+	struct scope_seen seen = {0};
+	/* the key column is checked against the key as read, before any rewrite */
+	for (uint32_t i = 0; i < cols->via.array.size; i++) {
+		msgpack_object *c = &cols->via.array.ptr[i];
+		if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 3 ||
+		    !obj_is_str(&c->via.array.ptr[0], "key"))
+			continue;
+		msgpack_object *v = &c->via.array.ptr[2];
+		if (v->type != MSGPACK_OBJECT_STR || v->via.str.size != it->key.len ||
+		    memcmp(v->via.str.ptr, it->key.data, it->key.len) != 0)
+			return refuse_record(it, "its key column differs from its key");
+	}
 
 	int rewrite = it->from_tenant && tenant_s && strcmp(tenant_s, it->from_tenant) == 0;
 	if (rewrite) {
@@ -471,6 +600,8 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 		core_buf_reset(t);
 		col->name = it->names[i].data;
 		col->type = (uint32_t)type->via.u64;
+		if (it->scoped && (rc = check_column_scope(it, col->name, type->via.u64, val, &seen)))
+			return rc;
 		rc = CAIRN_OK;
 		switch (type->via.u64) {
 		case CAIRN_COL_NULL:
@@ -480,7 +611,7 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 			col->len = 0;
 			continue;
 		case CAIRN_COL_JSON:
-			if (rewrite && strcmp(col->name, "value") == 0)
+			if (rewrite)
 				rewrite_tenant_id(val, it->from_tenant, it->to_tenant);
 			rc = core_msgpack_to_json(val, t);
 			if (rc)
@@ -509,6 +640,14 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 			rc = set_text(t, val);
 			if (rc)
 				return corrupt_record();
+			if (!core_text_valid(t->data, t->len))
+				return refuse_record(it, "column '%s' is not valid UTF-8 text or holds "
+						     "a NUL byte", col->name);
+			if (rewrite && strcmp(col->name, "tenant_id") == 0 &&
+			    strcmp(t->data, it->from_tenant) == 0) {
+				core_buf_reset(t);
+				rc = core_buf_append_str(t, it->to_tenant);
+			}
 			break;
 		default:
 			return corrupt_record();
@@ -520,6 +659,8 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 		col->data = t->data;
 		col->len = t->len;
 	}
+	if (it->scoped && (rc = check_record_scope(it, &seen)))
+		return rc;
 	it->rec.struct_size = sizeof(it->rec);
 	it->rec.key = it->key.data;
 	it->rec.tenant = tenant_s;

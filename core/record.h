@@ -68,6 +68,15 @@ struct core_chunk_iter {
 	struct cairn_record rec;
 	/* --to-tenant: rewrite records of tenant `from` to tenant `to` */
 	const char *from_tenant, *to_tenant;
+	/*
+	 * TENANT backups: every record must belong to scope_tenant (NULL: to no
+	 * tenant) by its record tenant, its tenant_id column and the tenantId
+	 * of its JSON columns; checked before any rewrite. `kind` names the
+	 * records in messages.
+	 */
+	int scoped;
+	const char *scope_tenant;
+	const char *kind;
 };
 
 /*
@@ -77,7 +86,12 @@ struct core_chunk_iter {
 struct cairn_record *core_record_dup(const struct cairn_record *rec);
 
 void core_chunk_iter_init(struct core_chunk_iter *it, const void *data, size_t len);
-/* 1 and *rec set; 0 at the end of the chunk; CAIRN_E_CORRUPT on malformed data. */
+/*
+ * 1 and *rec set; 0 at the end of the chunk; CAIRN_E_CORRUPT on malformed
+ * data and on content no restore may write: a key, tenant or text column
+ * that is not UTF-8 or holds a NUL, a `key` column that differs from the
+ * record's key, a record outside the iterator's tenant scope.
+ */
 int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec);
 void core_chunk_iter_free(struct core_chunk_iter *it);
 

@@ -22,6 +22,7 @@
 #include "host.h"
 #include "log.h"
 #include "record.h"
+#include "scope.h"
 
 struct outcome {
 	uint64_t n[4]; /* indexed by enum cairn_write_outcome; [0] = records read */
@@ -33,21 +34,6 @@ static long long now_ms(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/*
- * The descriptor a restore writes a kind with: the target's catalogue entry;
- * a kind this catalogue does not know is an error (the operator can add it
- * under [kinds]).
- */
-static const struct cairn_kind_desc *target_kind(struct core_run *run, const char *kind)
-{
-	const struct cairn_kind_desc *kd = core_kinds_find(&run->kinds, kind);
-	if (!kd)
-		core_error_set(CAIRN_E_SCHEMA,
-			       "backup holds kind '%s' that the catalogue does not know; add it under "
-			       "[kinds] in the configuration", kind);
-	return kd;
 }
 
 struct writer_ctx {
@@ -174,12 +160,27 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	struct core_manifest *m = o.manifest;
 	core_info("Restoring %s backup from Cairn version %s created at %s", m->type,
 		  m->tool_version ? m->tool_version : "unknown", m->created_at ? m->created_at : "unknown");
+	/* what the archive claims to hold is checked before the target is touched */
+	rc = core_manifest_check(run, m);
+	if (rc)
+		goto done;
+	struct cairn_scope scope;
+	core_manifest_scope(m, &scope);
 	if (to_tenant && strcmp(m->type, "TENANT") != 0) {
 		rc = core_fail(run, CORE_EXIT_USAGE,
 			       core_error_set(CAIRN_E_INVALID, "--to-tenant needs a TENANT backup; this is a %s backup",
 					      m->type));
 		goto done;
 	}
+	if (to_tenant && scope.filter == CAIRN_TENANT_NONE) {
+		rc = core_fail(run, CORE_EXIT_USAGE,
+			       core_error_set(CAIRN_E_INVALID,
+					      "--to-tenant cannot move records without a tenant (a backup of "
+					      "open-source Kestra before 0.23) into a tenant"));
+		goto done;
+	}
+	if (to_tenant)
+		scope.tenant = to_tenant;
 	out = calloc(m->n_kinds + 1, sizeof(*out));
 	expected = calloc(m->n_kinds + 1, sizeof(*expected));
 	if (!out || !expected) {
@@ -192,10 +193,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		goto done;
 	}
 	for (size_t i = 0; i < m->n_kinds; i++)
-		if (!(kds[i] = target_kind(run, m->kinds[i]))) {
-			rc = core_fail(run, CORE_EXIT_SOURCE, CAIRN_E_SCHEMA);
-			goto done;
-		}
+		kds[i] = core_kinds_find(&run->kinds, m->kinds[i]); /* known: core_manifest_check */
 
 	rc = core_source_open(run, run->source_uri, &src);
 	if (rc)
@@ -212,9 +210,6 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		goto done;
 	in_tx = 1;
 
-	const char *scope_tenant = NULL;
-	if (strcmp(m->type, "TENANT") == 0)
-		scope_tenant = to_tenant ? to_tenant : m->tenant;
 	/*
 	 * A kind whose table the target does not have (an older or newer
 	 * schema, an edition without it) is skipped with a warning rather than
@@ -235,8 +230,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 				  kds[i]->kind, kds[i]->table);
 		} else if (replace) {
 			/* clear every kind the backup covers, in scope, before writing any */
-			rc = core_fail(run, CORE_EXIT_SOURCE,
-				       src.vt->restore_delete_scope(src.inst, kds[i], scope_tenant));
+			rc = core_source_delete_scope(run, &src, kds[i], &scope);
 		}
 	}
 	if (rc)
@@ -292,6 +286,8 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 			core_warn("%s: %llu records skipped: the target has no table '%s'", m->kinds[i],
 				  (unsigned long long)out[i].skipped, kds[i]->table);
 	core_info("Restore done in %lld ms", now_ms() - t0);
+	char shown[2048];
+	core_log_redact(uri, shown, sizeof(shown));
 	if (run->json) {
 		json_t *kinds = json_object();
 		for (size_t i = 0; i < m->n_kinds; i++)
@@ -301,16 +297,16 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 						      "new", (json_int_t)out[i].n[CAIRN_WRITE_NEW], "changed",
 						      (json_int_t)out[i].n[CAIRN_WRITE_CHANGED], "unchanged",
 						      (json_int_t)out[i].n[CAIRN_WRITE_UNCHANGED]));
-		json_t *j = json_pack("{s:s, s:s, s:s?, s:b, s:o}", "uri", uri, "type", m->type,
+		json_t *j = json_pack("{s:s, s:s, s:s?, s:b, s:o}", "uri", shown, "type", m->type,
 				      "tenant", to_tenant ? to_tenant : m->tenant, "dry_run", dry_run,
 				      "kinds", kinds);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(j);
 	} else if (dry_run) {
-		printf("Dry run, nothing restored from URI: %s\n", uri);
+		printf("Dry run, nothing restored from URI: %s\n", shown);
 	} else {
-		printf("Backup restored from URI: %s\n", uri);
+		printf("Backup restored from URI: %s\n", shown);
 	}
 	fflush(stdout);
 	free(restored);

@@ -213,3 +213,58 @@ refuse_damaged() {
 	restore_fails 4 "$WORK/lost.cairn"
 	case "$ERR" in *"summary says"*) ;; *) fail "missing chunk message: $ERR" ;; esac
 }
+
+# refuse_hostile T F P — authentic archives (re-encrypted with the instance key
+# by $CRAFT) whose *content* breaks a rule, made from a TENANT backup T of
+# tenant main, a FULL backup F and an unencrypted FULL backup P (paths). Each
+# goes through the caller's `refused CODE FILE [args]`, which restores it
+# (plain and with --replace) into a target holding data and checks that the
+# target is unchanged; `verify` must refuse it with the same code.
+refuse_hostile() {
+	local T=$1 F=$2 P=$3 name
+	hostile() { # NAME CODE MESSAGE-FRAGMENT CRAFT-ARGS…
+		local name=$1 code=$2 frag=$3; shift 3
+		if [ "$1" != none ]; then "$CRAFT" "$T" "$WORK/$name.cairn" "$@"; fi
+		refused "$code" "$WORK/$name.cairn"
+		case "$ERR" in *"$frag"*) ;; *) fail "$name: message lacks '$frag': $ERR" ;; esac
+		refused "$code" "$WORK/$name.cairn" --replace
+		expect_fail "$code" "$CAIRN" backups verify "file://$WORK/$name.cairn"
+		case "$ERR" in *"$frag"*) ;; *) fail "$name: verify message lacks '$frag': $ERR" ;; esac
+	}
+	local flow='"columns":[["key",1,"main_evil.ns_x_1"],["value",2,{"id":"x","namespace":"evil.ns","revision":1,"tenantId":"main","deleted":false}],["source_code",1,"id: x"]]'
+	hostile other 4 "belongs to tenant 'acme'" addrec FLOW \
+		'{"key":"acme_evil.ns_x_1","tenant":"acme","columns":[["key",1,"acme_evil.ns_x_1"],["value",2,{"id":"x","namespace":"evil.ns","revision":1,"tenantId":"acme","deleted":false}],["source_code",1,"id: x"]]}'
+	hostile json_tenant 4 "value names another tenant" addrec FLOW \
+		'{"key":"main_evil.ns_x_1","tenant":"main","columns":[["key",1,"main_evil.ns_x_1"],["value",2,{"id":"x","namespace":"evil.ns","revision":1,"tenantId":"acme"}],["source_code",1,"id: x"]]}'
+	hostile dup_tenant 4 "value names another tenant" addrec FLOW \
+		'{"key":"main_evil.ns_x_1","tenant":"main","columns":[["key",1,"main_evil.ns_x_1"],["value",2,{"tenantId":"main","id":"x","tenantId":"acme"}],["source_code",1,"id: x"]]}'
+	hostile no_json_tenant 4 "has no tenantId" addrec FLOW \
+		'{"key":"main_evil.ns_x_1","tenant":"main","columns":[["key",1,"main_evil.ns_x_1"],["value",2,{"id":"x","namespace":"evil.ns","revision":1}],["source_code",1,"id: x"]]}'
+	hostile tenant_column 4 "tenant_id column" addrec FLOW \
+		'{"key":"main_evil.ns_x_1","tenant":"main","columns":[["key",1,"main_evil.ns_x_1"],["value",2,{"id":"x","tenantId":"main"}],["tenant_id",1,"acme"]]}'
+	hostile value_text 4 "value column is not JSON" addrec FLOW \
+		'{"key":"main_evil.ns_x_1","tenant":"main","columns":[["key",1,"main_evil.ns_x_1"],["value",1,"{\"tenantId\":\"acme\"}"]]}'
+	hostile instance_kind 4 "instance-level kind" addrec USER \
+		'{"key":"evil","tenant":null,"columns":[["key",1,"evil"],["value",2,{"id":"evil","username":"evil","superAdmin":true}]]}'
+	hostile nil_tenant 4 "not to this TENANT backup's '(no tenant)'" manifest tenant -
+	hostile key_column 4 "key column differs" addrec FLOW \
+		"{\"key\":\"main_evil.ns_x_1\",\"tenant\":\"main\",\"columns\":[[\"key\",1,\"main_other_1\"],[\"value\",2,{\"tenantId\":\"main\"}]]}"
+	hostile bad_utf8 4 "not valid UTF-8" addrec FLOW \
+		"{\"key\":\"main_evil.ns_x_1\",\"tenant\":\"main\",${flow/\"id: x\"/{\"hex\":\"69643a20c328\"}}}"
+	hostile nul_text 4 "NUL byte" addrec FLOW \
+		"{\"key\":\"main_evil.ns_x_1\",\"tenant\":\"main\",${flow/\"id: x\"/{\"hex\":\"69640078\"}}}"
+	"$CRAFT" "$F" "$WORK/full_tenant.cairn" manifest tenant main
+	hostile full_tenant 4 "a FULL backup that names tenant" none
+	"$CRAFT" "$T" "$WORK/unknown_kind.cairn" addrec NO_SUCH_KIND '{"key":"k","tenant":"main","columns":[]}'
+	hostile unknown_kind 4 "catalogue does not know" none
+
+	# downgrade: an unencrypted backup where a key is configured is refused
+	# (exit 3) by restore and verify, and reads with --allow-unencrypted
+	refused 3 "$P"
+	case "$ERR" in *"--allow-unencrypted"*) ;; *) fail "downgrade message: $ERR" ;; esac
+	expect_fail 3 "$CAIRN" backups verify "file://$P"
+	"$CAIRN" backups verify "file://$P" --allow-unencrypted >/dev/null 2>&1 ||
+		fail "--allow-unencrypted does not verify an intact unencrypted backup"
+	CAIRN_ENCRYPTION_KEY= "$CAIRN" backups verify "file://$P" >/dev/null 2>&1 ||
+		fail "without any key configured an unencrypted backup is refused"
+}

@@ -17,13 +17,13 @@ E=${enc#file://}
 
 # the intact archives restore (so that every refusal below is the damage's doing)
 ok=$(new_my_db ok)
-"$CAIRN" backups restore "$plain" --source "$(myuri "$ok")" >/dev/null 2>"$WORK/err" ||
+"$CAIRN" backups restore "$plain" --allow-unencrypted --source "$(myuri "$ok")" >/dev/null 2>"$WORK/err" ||
 	{ cat "$WORK/err" >&2; fail "the intact unencrypted archive does not restore"; }
 [ "$(my_digest "$src")" = "$(my_digest "$ok")" ] || fail "the intact archive restores different rows"
 
 restore_fails() { # CODE FILE [extra args]
 	local code=$1 file=$2; shift 2
-	expect_fail "$code" "$CAIRN" backups restore "file://$file" --source "$(myuri "$dst")" "$@"
+	expect_fail "$code" "$CAIRN" backups restore "file://$file" --source "$(myuri "$dst")" --allow-unencrypted "$@"
 	[ "$(my_total_rows "$dst")" = 0 ] || fail "rows were written after: $ERR"
 }
 

@@ -13,7 +13,7 @@ E=${enc#file://}
 
 restore_fails() { # CODE FILE [extra args]
 	local code=$1 file=$2; shift 2
-	expect_fail "$code" "$CAIRN" backups restore "file://$file" --source "$(uri "$dst")" "$@"
+	expect_fail "$code" "$CAIRN" backups restore "file://$file" --source "$(uri "$dst")" --allow-unencrypted "$@"
 	[ "$(total_rows "$dst")" = 0 ] || fail "rows were written after: $ERR"
 }
 
@@ -32,7 +32,7 @@ note "flipped, truncated, bad magic/version/length, ../ entry, inner format, mis
 "$CAIRN" backups verify "file://$WORK/ok.cairn" >/dev/null 2>&1 || fail "an empty chunk is refused"
 
 # verify and info refuse the same damage; nothing else is needed to detect it
-expect_fail 4 "$CAIRN" backups verify "file://$WORK/flip.cairn"
+expect_fail 4 "$CAIRN" backups verify "file://$WORK/flip.cairn" --allow-unencrypted
 expect_fail 6 "$CAIRN" backups verify "file://$WORK/does-not-exist.cairn"
 
 # an unreachable source: clean error, exit 5

@@ -49,7 +49,7 @@ static struct cairn_column cols_flow[] = {
 	 "{\"id\":\"hello\",\"namespace\":\"company.team\",\"revision\":3,\"tenantId\":\"acme\","
 	 "\"n\":[1.10,-0,1e400,18446744073709551615,0.5],\"s\":\"\u00e9\U0001F600 a\\u0000b\"}",
 	 0},
-	{"source_code", CAIRN_COL_TEXT, "id: hello\nnamespace: company.team\n", 35},
+	{"source_code", CAIRN_COL_TEXT, "id: hello\nnamespace: company.team\n", 34},
 	{"revision", CAIRN_COL_INT, "-42", 3},
 	{"disabled", CAIRN_COL_BOOL, "false", 5},
 	{"updated", CAIRN_COL_TIMESTAMP, "2024-09-17T16:33:12.700099+00:00", 32},
