@@ -56,20 +56,27 @@ int cp_table_key_check(const struct cairn_host *host, const char *table, int has
 	return CAIRN_OK;
 }
 
-int cp_cursor_table_check(const struct cairn_host *host, const char *table, int exists,
-			  int has_key, int has_tenant_expr, const char *tenant, const char *where,
-			  const char *where_name)
+int cp_table_found(const struct cairn_host *host, const char *table, int exists,
+		   const char *where, const char *where_name)
 {
 	if (!exists)
 		return cp_fail(host, CAIRN_E_NOT_FOUND, "table '%s' does not exist in %s '%s'",
 			       table, where, where_name);
-	if (!has_key)
-		return cp_table_key_check(host, table, has_key);
-	if (tenant != NULL && !has_tenant_expr)
-		return cp_fail(host, CAIRN_E_SCHEMA,
-			       "table '%s' has neither a tenant_id column nor a JSON value: "
-			       "it cannot be filtered by tenant", table);
 	return CAIRN_OK;
+}
+
+int cp_cursor_table_check(const struct cairn_host *host, const char *table, int exists,
+			  int has_key, int has_tenant_expr, const struct cp_scope *scope,
+			  const char *where, const char *where_name)
+{
+	int rc = cp_table_found(host, table, exists, where, where_name);
+
+	if (rc == CAIRN_OK)
+		rc = cp_table_key_check(host, table, has_key);
+	if (rc == CAIRN_OK)
+		rc = cp_scope_table_check(host, table, has_tenant_expr, scope,
+					  "it cannot be filtered");
+	return rc;
 }
 
 int cp_record_columns_check(const struct cairn_host *host, const struct cairn_record *rec,

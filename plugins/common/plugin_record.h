@@ -14,6 +14,7 @@
 
 #include "cairn/host.h"
 #include "cairn/source.h"
+#include "plugin_scope.h"
 
 /* Most columns a record may have. */
 #define CP_RECORD_MAX_COLUMNS 1000
@@ -34,14 +35,20 @@ int cp_record_valid(const struct cairn_host *host, const struct cairn_record *re
 int cp_kind_table(const struct cairn_host *host, const struct cairn_kind_desc *kind);
 
 /*
- * The checks before a table is read by a cursor: it exists (CAIRN_E_NOT_FOUND
- * "table '…' does not exist in <where> '<where_name>'"), it has a real "key"
- * column, and, when `tenant` is not NULL, it has a tenant expression
- * (CAIRN_E_SCHEMA otherwise).
+ * CAIRN_E_NOT_FOUND "table '…' does not exist in <where> '<where_name>'"
+ * when !exists, else CAIRN_OK.
+ */
+int cp_table_found(const struct cairn_host *host, const char *table, int exists,
+		   const char *where, const char *where_name);
+
+/*
+ * The checks before a table is read by a cursor: it exists (cp_table_found),
+ * it has a real "key" column, and, unless the scope is ANY, it has a tenant
+ * expression (cp_scope_table_check).
  */
 int cp_cursor_table_check(const struct cairn_host *host, const char *table, int exists,
-			  int has_key, int has_tenant_expr, const char *tenant, const char *where,
-			  const char *where_name);
+			  int has_key, int has_tenant_expr, const struct cp_scope *scope,
+			  const char *where, const char *where_name);
 
 /* CAIRN_E_SCHEMA "table '…' has no column 'key'" when !has_key, else CAIRN_OK. */
 int cp_table_key_check(const struct cairn_host *host, const char *table, int has_key);

@@ -168,3 +168,22 @@ int cp_restore_rollback(int *tx, int *tx_failed, cp_tx_end_fn end, void *inst)
 	}
 	return rc;
 }
+
+int cp_kestra_check(const struct cairn_host *host, const char *database, const char *schema,
+		    const struct cp_kestra_probe *p)
+{
+	if (schema != NULL && !p->schema_exists)
+		return cp_fail(host, CAIRN_E_SCHEMA,
+			       "database '%s' has no schema '%s': not a Kestra database "
+			       "(the option 'schema' names the schema holding Kestra's tables)",
+			       database, schema);
+	if (p->has_flows || p->has_flyway)
+		return CAIRN_OK;
+	if (schema != NULL)
+		return cp_fail(host, CAIRN_E_SCHEMA,
+			       "database '%s' schema '%s' has no Kestra tables (no flows, no "
+			       "flyway_schema_history): not a Kestra database", database, schema);
+	return cp_fail(host, CAIRN_E_SCHEMA,
+		       "database '%s' has no Kestra tables (no flows, no flyway_schema_history): "
+		       "not a Kestra database", database);
+}

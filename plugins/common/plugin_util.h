@@ -106,4 +106,23 @@ int cp_restore_commit(const struct cairn_host *host, int *tx, int *tx_failed, in
  */
 int cp_restore_rollback(int *tx, int *tx_failed, cp_tx_end_fn end, void *inst);
 
+/* What a plugin's catalogue says of the place that should hold Kestra's tables. */
+struct cp_kestra_probe {
+	int schema_exists; /* the schema exists (always 1 where the database is the schema) */
+	int has_flows;     /* a table or view named flows */
+	int has_flyway;    /* a flyway_schema_history table */
+};
+
+/*
+ * Refuses what is not a Kestra database, before anything is read or
+ * written: CAIRN_E_SCHEMA "database '<database>' has no schema '<schema>'"
+ * when the schema is missing, "database '…' schema '…' has no Kestra tables
+ * (no flows, no flyway_schema_history): not a Kestra database" when it has
+ * neither table; CAIRN_OK otherwise (a Kestra schema without rows is fine).
+ * schema is NULL where the database is the schema (MySQL): the message
+ * then names the database only.
+ */
+int cp_kestra_check(const struct cairn_host *host, const char *database, const char *schema,
+		    const struct cp_kestra_probe *p);
+
 #endif /* CAIRN_PLUGIN_COMMON_PLUGIN_UTIL_H */

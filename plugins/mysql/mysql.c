@@ -392,10 +392,46 @@ int mysql_plugin_table_exists(struct my_inst *my, const char *table)
 }
 
 /*
- * The version of the last successful versioned migration. *has_flyway is 0
- * (and *out NULL) when the database has no flyway_schema_history table.
+ * One look at information_schema for flows and flyway_schema_history, then
+ * cp_kestra_check's verdict: a non-Kestra database is refused here, before
+ * anything is read or written. *has_flyway (may be NULL) says whether a
+ * schema version can be read.
  */
-int mysql_plugin_schema_version(struct my_inst *my, char **out, int *has_flyway)
+int mysql_plugin_kestra_check(struct my_inst *my, int *has_flyway)
+{
+	static const char sql[] =
+		"SELECT COALESCE(SUM(TABLE_NAME = 'flows'), 0), "
+		"       COALESCE(SUM(TABLE_NAME = 'flyway_schema_history'), 0) "
+		"FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() "
+		"  AND TABLE_NAME IN ('flows', 'flyway_schema_history')";
+	struct cp_kestra_probe p = {.schema_exists = 1};
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	int rc;
+
+	if (has_flyway != NULL)
+		*has_flyway = 0;
+	if (my->busy)
+		return cp_fail(my->host, CAIRN_E_INVALID,
+			       "unable to read the catalogue: a cursor is still open on the connection");
+	if (mysql_real_query(my->conn, sql, (unsigned long)strlen(sql)) != 0 ||
+	    (res = mysql_store_result(my->conn)) == NULL)
+		return mysql_plugin_conn_error(my, "unable to read the catalogue", NULL);
+	row = mysql_fetch_row(res);
+	p.has_flows = row != NULL && row[0] != NULL && strcmp(row[0], "0") != 0;
+	p.has_flyway = row != NULL && row[1] != NULL && strcmp(row[1], "0") != 0;
+	mysql_free_result(res);
+	rc = cp_kestra_check(my->host, my->database, NULL, &p);
+	if (rc == CAIRN_OK && has_flyway != NULL)
+		*has_flyway = p.has_flyway;
+	return rc;
+}
+
+/*
+ * The version of the last successful versioned migration, or NULL; only
+ * called once mysql_plugin_kestra_check found flyway_schema_history.
+ */
+int mysql_plugin_schema_version(struct my_inst *my, char **out)
 {
 	static const char sql[] =
 		"SELECT version FROM flyway_schema_history "
@@ -403,21 +439,13 @@ int mysql_plugin_schema_version(struct my_inst *my, char **out, int *has_flyway)
 		"ORDER BY installed_rank DESC LIMIT 1";
 	MYSQL_RES *res;
 	MYSQL_ROW row;
-	int rc;
+	int rc = CAIRN_OK;
 
 	*out = NULL;
-	*has_flyway = 0;
-	rc = mysql_plugin_table_exists(my, "flyway_schema_history");
-	if (rc < 0)
-		return rc;
-	*has_flyway = rc;
-	if (!*has_flyway)
-		return CAIRN_OK;
 	if (mysql_real_query(my->conn, sql, (unsigned long)strlen(sql)) != 0 ||
 	    (res = mysql_store_result(my->conn)) == NULL)
 		return mysql_plugin_conn_error(my, "unable to read", "flyway_schema_history");
 	row = mysql_fetch_row(res);
-	rc = CAIRN_OK;
 	if (row != NULL && row[0] != NULL) {
 		*out = cp_strdup(row[0]);
 		if (*out == NULL)
@@ -853,8 +881,15 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 			       u.database, u.port, socket_path, CLIENT_FOUND_ROWS) == NULL) {
 		char line[512];
 		unsigned err = mysql_errno(my->conn);
-		rc = host->set_error(host, status_of(err), "unable to connect to MySQL: %s",
-				     one_line(mysql_error(my->conn), line, sizeof line));
+		one_line(mysql_error(my->conn), line, sizeof line);
+		/* Named by us: the server's own words depend on its lc_messages. */
+		if (err == ER_BAD_DB_ERROR && u.database != NULL)
+			rc = host->set_error(host, status_of(err),
+					     "unable to connect to MySQL: database '%s' does not "
+					     "exist (%s)", u.database, line);
+		else
+			rc = host->set_error(host, status_of(err), "unable to connect to MySQL: %s",
+					     line);
 		goto fail;
 	}
 	rc = session_setup(my);
@@ -905,7 +940,12 @@ static int mysql_plugin_describe(void *inst, struct cairn_source_desc *out)
 		snprintf(my->backend, n + 16, "%s %.*s", my->mariadb ? "mariadb" : "mysql", (int)n,
 			 ver);
 	}
-	rc = mysql_plugin_schema_version(my, &sv, &has_flyway);
+	/* The backup's first call: a database that is not Kestra's stops here. */
+	rc = mysql_plugin_kestra_check(my, &has_flyway);
+	if (rc == CAIRN_OK && has_flyway)
+		rc = mysql_plugin_schema_version(my, &sv);
+	else
+		sv = NULL;
 	if (rc != CAIRN_OK)
 		return rc;
 	free(my->schema_version);
@@ -932,6 +972,9 @@ static const struct cairn_source_vtable mysql_plugin_vtable = {
 	.restore_commit = mysql_plugin_restore_commit,
 	.restore_rollback = mysql_plugin_restore_rollback,
 	.restore_write_batch = mysql_plugin_restore_write_batch,
+	.cursor_open_scoped = mysql_plugin_cursor_open_scoped,
+	.restore_delete_scoped = mysql_plugin_restore_delete_scoped,
+	.list_tenants = mysql_plugin_list_tenants,
 };
 
 static const char *const mysql_plugin_schemes[] = {"mysql", "mariadb", NULL};

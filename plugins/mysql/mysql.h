@@ -19,6 +19,7 @@
 #include "cairn/source.h"
 #include "cairn/status.h"
 #include "plugin_record.h"
+#include "plugin_scope.h"
 #include "plugin_util.h"
 #include "sqlbuf.h"
 
@@ -93,17 +94,21 @@ void mysql_plugin_quote_ident(struct sqlbuf *b, const char *ident);
 void mysql_plugin_quote_string(struct my_inst *my, struct sqlbuf *b, const char *s, size_t n);
 int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_table **out);
 void mysql_plugin_table_free(struct my_table *t);
-int mysql_plugin_schema_version(struct my_inst *my, char **out, int *has_flyway);
+int mysql_plugin_kestra_check(struct my_inst *my, int *has_flyway);
+int mysql_plugin_schema_version(struct my_inst *my, char **out);
 int mysql_plugin_table_exists(struct my_inst *my, const char *table);
 
 /* mysql_read.c */
-void mysql_plugin_tenant_where(struct my_inst *my, struct sqlbuf *b, const char *expr,
-			       const char *tenant);
+void mysql_plugin_tenant_eq(void *my, struct sqlbuf *b, const char *expr, const char *tenant);
 int mysql_plugin_snapshot_begin(void *inst);
 int mysql_plugin_snapshot_end(void *inst);
 int mysql_plugin_kind_exists(void *inst, const struct cairn_kind_desc *kind);
 int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 			     const char *tenant, void **cursor);
+int mysql_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind,
+				    const struct cairn_scope *scope, void **cursor);
+int mysql_plugin_list_tenants(void *inst, const struct cairn_kind_desc *kind,
+			      cairn_tenant_cb cb, void *ud);
 int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec);
 void mysql_plugin_cursor_close(void *cursor);
 
@@ -111,6 +116,8 @@ void mysql_plugin_cursor_close(void *cursor);
 int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts);
 int mysql_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
 				      const char *tenant);
+int mysql_plugin_restore_delete_scoped(void *inst, const struct cairn_kind_desc *kind,
+				       const struct cairn_scope *scope);
 int mysql_plugin_restore_write(void *inst, const struct cairn_kind_desc *kind,
 			       const struct cairn_record *rec, int *outcome);
 int mysql_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,

@@ -53,7 +53,13 @@ int mysql_plugin_snapshot_begin(void *inst)
 		return rc;
 	my->tx = CP_TX_SNAPSHOT;
 	my->tx_failed = 0;
-	return CAIRN_OK;
+	/* describe() checked already, but a caller need not call it first. */
+	rc = mysql_plugin_kestra_check(my, NULL);
+	if (rc != CAIRN_OK) {
+		mysql_real_query(my->conn, "ROLLBACK", 8);
+		my->tx = CP_TX_NONE;
+	}
+	return rc;
 }
 
 int mysql_plugin_snapshot_end(void *inst)
@@ -106,21 +112,28 @@ static void cursor_free(struct my_cursor *c)
 	free(c);
 }
 
-/* The tenant filter: byte comparison, not the column's case-insensitive collation. */
-void mysql_plugin_tenant_where(struct my_inst *my, struct sqlbuf *b, const char *expr,
-			       const char *tenant)
+/* ONE's comparison: bytes, not the column's case-insensitive collation. */
+void mysql_plugin_tenant_eq(void *my, struct sqlbuf *b, const char *expr, const char *tenant)
 {
-	sqlbuf_add(b, " WHERE CAST((");
+	sqlbuf_add(b, "CAST((");
 	sqlbuf_add(b, expr);
 	sqlbuf_add(b, ") AS BINARY) = CAST(");
 	mysql_plugin_quote_string(my, b, tenant, strlen(tenant));
 	sqlbuf_add(b, " AS BINARY)");
 }
 
-int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
-			     const char *tenant, void **cursor)
+/*
+ * cursor_open_scoped (ABI 1.2); cursor_open is a thin wrapper, so this is
+ * the one cursor implementation. NONE reads `(<tenant>) IS NULL`. On a
+ * table without a tenant expression ONE and NONE are both refused
+ * (CAIRN_E_SCHEMA): its records do have a NULL tenant, but NONE scopes a
+ * null-tenant TENANT backup, and the whole table is not that (README.md).
+ */
+int mysql_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind,
+				    const struct cairn_scope *in, void **cursor)
 {
 	struct my_inst *my = inst;
+	struct cp_scope scope;
 	struct my_cursor *c = NULL;
 	struct sqlbuf sql = {0};
 	int rc = CAIRN_OK;
@@ -128,7 +141,9 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 
 	if (my == NULL || kind == NULL || cursor == NULL)
 		return CAIRN_E_INVALID;
-	rc = cp_kind_table(my->host, kind);
+	rc = cp_scope_read(my->host, in, &scope);
+	if (rc == CAIRN_OK)
+		rc = cp_kind_table(my->host, kind);
 	if (rc != CAIRN_OK)
 		return rc;
 	if (my->tx != CP_TX_SNAPSHOT)
@@ -145,7 +160,7 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	if (rc != CAIRN_OK)
 		goto fail;
 	rc = cp_cursor_table_check(my->host, kind->table, c->table->exists, c->table->has_key,
-				   c->table->tenant_expr != NULL, tenant, "database", my->database);
+				   c->table->tenant_expr != NULL, &scope, "database", my->database);
 	if (rc != CAIRN_OK)
 		goto fail;
 	for (size_t i = 0; i < c->table->n_cols; i++)
@@ -173,8 +188,7 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	sqlbuf_add(&sql, c->table->tenant_expr != NULL ? c->table->tenant_expr : "NULL");
 	sqlbuf_add(&sql, " FROM ");
 	sqlbuf_add(&sql, c->table->qname);
-	if (tenant != NULL)
-		mysql_plugin_tenant_where(my, &sql, c->table->tenant_expr, tenant);
+	cp_scope_where(&sql, &scope, c->table->tenant_expr, mysql_plugin_tenant_eq, my);
 	sqlbuf_add(&sql, " ORDER BY `key`");
 	if (sql.oom) {
 		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
@@ -201,6 +215,71 @@ int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 fail:
 	sqlbuf_free(&sql);
 	cursor_free(c);
+	return rc;
+}
+
+int mysql_plugin_cursor_open(void *inst, const struct cairn_kind_desc *kind,
+			     const char *tenant, void **cursor)
+{
+	struct cairn_scope s = cp_scope_of_tenant(tenant);
+
+	return mysql_plugin_cursor_open_scoped(inst, kind, &s, cursor);
+}
+
+/*
+ * The tenants the cursor would report (a table without a tenant expression
+ * has the one tenant NULL when it has rows). DISTINCT over the bytes: the
+ * column's case-insensitive collation would fold 'Main' into 'main', which
+ * the byte-exact filter keeps apart. Buffered (mysql_store_result): the
+ * callback may be slow without holding a streaming result open.
+ */
+int mysql_plugin_list_tenants(void *inst, const struct cairn_kind_desc *kind,
+			      cairn_tenant_cb cb, void *ud)
+{
+	struct my_inst *my = inst;
+	struct my_table *t = NULL;
+	struct sqlbuf sql = {0};
+	MYSQL_RES *res = NULL;
+	MYSQL_ROW row;
+	int rc;
+
+	if (my == NULL || kind == NULL || cb == NULL)
+		return CAIRN_E_INVALID;
+	rc = cp_kind_table(my->host, kind);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = mysql_plugin_table_load(my, kind->table, &t);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = cp_table_found(my->host, kind->table, t->exists, "database", my->database);
+	if (rc != CAIRN_OK)
+		goto out;
+	sqlbuf_add(&sql, "SELECT DISTINCT ");
+	if (t->tenant_expr != NULL) {
+		sqlbuf_add(&sql, "CAST((");
+		sqlbuf_add(&sql, t->tenant_expr);
+		sqlbuf_add(&sql, ") AS BINARY)");
+	} else {
+		sqlbuf_add(&sql, "NULL");
+	}
+	sqlbuf_add(&sql, " FROM ");
+	sqlbuf_add(&sql, t->qname);
+	if (sql.oom) {
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
+		goto out;
+	}
+	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0 ||
+	    (res = mysql_store_result(my->conn)) == NULL) {
+		rc = mysql_plugin_conn_error(my, "unable to list the tenants of table", kind->table);
+		goto out;
+	}
+	while (rc == CAIRN_OK && (row = mysql_fetch_row(res)) != NULL)
+		rc = cb(ud, row[0]);
+out:
+	if (res != NULL)
+		mysql_free_result(res);
+	sqlbuf_free(&sql);
+	mysql_plugin_table_free(t);
 	return rc;
 }
 

@@ -93,7 +93,6 @@ static int table_get(struct my_inst *my, const struct cairn_kind_desc *kind,
 int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 {
 	struct my_inst *my = inst;
-	char *target_version = NULL;
 	int has_flyway, rc;
 
 	if (my == NULL || opts == NULL)
@@ -105,15 +104,14 @@ int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts
 	/* The core compares the backup's schema version with describe()'s. */
 	cp_restore_opts_read(opts, &my->dry_run, NULL, NULL);
 
-	rc = mysql_plugin_schema_version(my, &target_version, &has_flyway);
+	rc = mysql_plugin_kestra_check(my, &has_flyway);
 	if (rc != CAIRN_OK)
 		return rc;
-	free(target_version);
+	/* Writing needs Kestra's migrations to have run, not just a flows table. */
 	if (!has_flyway)
 		return cp_fail(my->host, CAIRN_E_SCHEMA,
-			       "target database has no Kestra schema (no "
-			       "flyway_schema_history table in database '%s')",
-			       my->database);
+			       "target database '%s' has no Kestra schema (no "
+			       "flyway_schema_history table)", my->database);
 
 	rc = mysql_plugin_exec(my, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
 			       "unable to start the restore transaction");
@@ -127,30 +125,38 @@ int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts
 	return CAIRN_OK;
 }
 
-int mysql_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
-				      const char *tenant)
+/*
+ * restore_delete_scoped (ABI 1.2); restore_delete_scope is a thin wrapper,
+ * so this is the one delete implementation. NONE deletes `(<tenant>) IS
+ * NULL` only. On a table without a tenant expression ONE and NONE are both
+ * refused (CAIRN_E_SCHEMA): NONE meaning "the whole table" would be the
+ * unscoped --replace delete it exists to prevent (README.md).
+ */
+int mysql_plugin_restore_delete_scoped(void *inst, const struct cairn_kind_desc *kind,
+				       const struct cairn_scope *in)
 {
 	struct my_inst *my = inst;
+	struct cp_scope scope;
 	struct sqlbuf sql = {0};
 	struct my_table *t;
+	char what[300];
 	int rc;
 
 	if (my == NULL || kind == NULL)
 		return CAIRN_E_INVALID;
-	rc = cp_tx_expect(my->host, my->tx, CP_TX_RESTORE);
+	rc = cp_scope_read(my->host, in, &scope);
+	if (rc == CAIRN_OK)
+		rc = cp_tx_expect(my->host, my->tx, CP_TX_RESTORE);
 	if (rc != CAIRN_OK)
 		return rc;
 	rc = table_get(my, kind, &t);
 	if (rc != CAIRN_OK)
 		return rc;
-	if (tenant != NULL && t->tenant_expr == NULL)
-		return cp_fail(my->host, CAIRN_E_SCHEMA,
-			       "table '%s' has neither a tenant_id column nor a JSON "
-			       "value: its records cannot be selected by tenant", t->name);
-	sqlbuf_add(&sql, "DELETE FROM ");
-	sqlbuf_add(&sql, t->qname);
-	if (tenant != NULL)
-		mysql_plugin_tenant_where(my, &sql, t->tenant_expr, tenant);
+	rc = cp_scope_table_check(my->host, t->name, t->tenant_expr != NULL, &scope,
+				  "its records cannot be selected");
+	if (rc != CAIRN_OK)
+		return rc;
+	cp_scope_delete_sql(&sql, t->qname, &scope, t->tenant_expr, mysql_plugin_tenant_eq, my);
 	if (sql.oom) {
 		sqlbuf_free(&sql);
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
@@ -160,10 +166,18 @@ int mysql_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *
 		return mysql_plugin_conn_error(my, "unable to delete from table", t->name);
 	}
 	sqlbuf_free(&sql);
-	CAIRN_LOG_DEBUG(my->host, MY_NAME, "deleted %llu row(s) from '%s'%s%s",
-			(unsigned long long)mysql_affected_rows(my->conn), t->name,
-			tenant ? " of tenant " : "", tenant ? tenant : "");
+	cp_scope_describe(&scope, what, sizeof what);
+	CAIRN_LOG_DEBUG(my->host, MY_NAME, "deleted %llu row(s) from '%s'%s",
+			(unsigned long long)mysql_affected_rows(my->conn), t->name, what);
 	return CAIRN_OK;
+}
+
+int mysql_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
+				      const char *tenant)
+{
+	struct cairn_scope s = cp_scope_of_tenant(tenant);
+
+	return mysql_plugin_restore_delete_scoped(inst, kind, &s);
 }
 
 static int find_col(const struct my_table *t, const char *name, size_t *idx)

@@ -105,6 +105,19 @@ char *postgresql_quote_ident(struct pg_inst *pg, const char *ident)
 	return d;
 }
 
+/*
+ * ONE's comparison: the tenant goes as parameter $1, never into the text,
+ * so the statement needs no quoting of it.
+ */
+void postgresql_tenant_eq(void *pg, struct sqlbuf *b, const char *expr, const char *tenant)
+{
+	(void)pg;
+	(void)tenant;
+	sqlbuf_add(b, "(");
+	sqlbuf_add(b, expr);
+	sqlbuf_add(b, ") = $1");
+}
+
 void postgresql_table_free(struct pg_table *t)
 {
 	if (t == NULL)
@@ -236,33 +249,57 @@ out:
 }
 
 /*
- * The version of the last successful versioned migration. *has_flyway is 0
- * (and *out NULL) when the schema has no flyway_schema_history table.
+ * One look at the catalogue for the schema, flows and flyway_schema_history,
+ * then cp_kestra_check's verdict: a non-Kestra database is refused here,
+ * before anything is read or written. *has_flyway (may be NULL) says whether
+ * a schema version can be read.
  */
-int postgresql_schema_version(struct pg_inst *pg, char **out, int *has_flyway)
+int postgresql_kestra_check(struct pg_inst *pg, int *has_flyway)
 {
-	static const char exists_sql[] =
-		"SELECT 1 FROM pg_catalog.pg_class c "
-		"JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-		"WHERE n.nspname = $1 AND c.relname = 'flyway_schema_history' "
-		"  AND c.relkind IN ('r', 'p', 'v')";
+	static const char sql[] =
+		"SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = $1), "
+		"  EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+		"          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"          WHERE n.nspname = $1 AND c.relname = 'flows' "
+		"            AND c.relkind IN ('r', 'p', 'v', 'm', 'f')), "
+		"  EXISTS (SELECT 1 FROM pg_catalog.pg_class c "
+		"          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+		"          WHERE n.nspname = $1 AND c.relname = 'flyway_schema_history' "
+		"            AND c.relkind IN ('r', 'p', 'v'))";
 	const char *params[1] = {pg->schema};
+	struct cp_kestra_probe p;
+	PGresult *res;
+	int rc;
+
+	if (has_flyway != NULL)
+		*has_flyway = 0;
+	res = PQexecParams(pg->conn, sql, 1, NULL, params, NULL, NULL, 0);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		rc = postgresql_result_error(pg, res, "unable to read the catalogue", NULL);
+		PQclear(res);
+		return rc;
+	}
+	p.schema_exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	p.has_flows = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	p.has_flyway = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
+	PQclear(res);
+	rc = cp_kestra_check(pg->host, PQdb(pg->conn), pg->schema, &p);
+	if (rc == CAIRN_OK && has_flyway != NULL)
+		*has_flyway = p.has_flyway;
+	return rc;
+}
+
+/*
+ * The version of the last successful versioned migration, or NULL; only
+ * called once postgresql_kestra_check found flyway_schema_history.
+ */
+int postgresql_schema_version(struct pg_inst *pg, char **out)
+{
 	char sql[512];
 	PGresult *res;
 	int rc = CAIRN_OK;
 
 	*out = NULL;
-	*has_flyway = 0;
-	res = PQexecParams(pg->conn, exists_sql, 1, NULL, params, NULL, NULL, 0);
-	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		rc = postgresql_result_error(pg, res, "unable to read the catalogue", NULL);
-		PQclear(res);
-		return rc;
-	}
-	*has_flyway = PQntuples(res) > 0;
-	PQclear(res);
-	if (!*has_flyway)
-		return CAIRN_OK;
 	snprintf(sql, sizeof sql,
 		 "SELECT version FROM %s.flyway_schema_history "
 		 "WHERE success AND version IS NOT NULL "
@@ -549,7 +586,12 @@ static int postgresql_describe(void *inst, struct cairn_source_desc *out)
 			return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		snprintf(pg->backend, n + sizeof PG_NAME + 1, "%s %.*s", PG_NAME, (int)n, ver);
 	}
-	rc = postgresql_schema_version(pg, &sv, &has_flyway);
+	/* The backup's first call: a database that is not Kestra's stops here. */
+	rc = postgresql_kestra_check(pg, &has_flyway);
+	if (rc == CAIRN_OK && has_flyway)
+		rc = postgresql_schema_version(pg, &sv);
+	else
+		sv = NULL;
 	if (rc != CAIRN_OK)
 		return rc;
 	free(pg->schema_version);
@@ -574,6 +616,9 @@ static const struct cairn_source_vtable postgresql_vtable = {
 	.restore_delete_scope = postgresql_restore_delete_scope,
 	.restore_write = postgresql_restore_write,
 	.restore_write_batch = postgresql_restore_write_batch,
+	.cursor_open_scoped = postgresql_cursor_open_scoped,
+	.restore_delete_scoped = postgresql_restore_delete_scoped,
+	.list_tenants = postgresql_list_tenants,
 	.restore_commit = postgresql_restore_commit,
 	.restore_rollback = postgresql_restore_rollback,
 };

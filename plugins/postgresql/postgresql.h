@@ -15,7 +15,9 @@
 #include "cairn/source.h"
 #include "cairn/status.h"
 #include "plugin_record.h"
+#include "plugin_scope.h"
 #include "plugin_util.h"
+#include "sqlbuf.h"
 
 #define PG_NAME "postgresql"
 
@@ -85,7 +87,9 @@ int postgresql_exec_ok(struct pg_inst *pg, const char *sql, const char *what);
 char *postgresql_quote_ident(struct pg_inst *pg, const char *ident);
 int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table **out);
 void postgresql_table_free(struct pg_table *t);
-int postgresql_schema_version(struct pg_inst *pg, char **out, int *has_flyway);
+int postgresql_kestra_check(struct pg_inst *pg, int *has_flyway);
+int postgresql_schema_version(struct pg_inst *pg, char **out);
+void postgresql_tenant_eq(void *pg, struct sqlbuf *b, const char *expr, const char *tenant);
 
 /* postgresql_read.c */
 int postgresql_snapshot_begin(void *inst);
@@ -93,6 +97,10 @@ int postgresql_snapshot_end(void *inst);
 int postgresql_kind_exists(void *inst, const struct cairn_kind_desc *kind);
 int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 			   const char *tenant, void **cursor);
+int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind,
+				  const struct cairn_scope *scope, void **cursor);
+int postgresql_list_tenants(void *inst, const struct cairn_kind_desc *kind, cairn_tenant_cb cb,
+			    void *ud);
 int postgresql_cursor_next(void *cursor, const struct cairn_record **rec);
 void postgresql_cursor_close(void *cursor);
 
@@ -100,6 +108,8 @@ void postgresql_cursor_close(void *cursor);
 int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts);
 int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
 				    const char *tenant);
+int postgresql_restore_delete_scoped(void *inst, const struct cairn_kind_desc *kind,
+				     const struct cairn_scope *scope);
 int postgresql_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
 				   const struct cairn_record *const *recs, size_t n, int *outcomes);
 int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "postgresql.h"
-#include "sqlbuf.h"
 
 struct pg_cursor {
 	struct pg_inst *pg;
@@ -50,6 +49,9 @@ int postgresql_snapshot_begin(void *inst)
 				"SET LOCAL statement_timeout = 0; "
 				"SET LOCAL idle_in_transaction_session_timeout = 0",
 				"unable to start the snapshot");
+	/* describe() checked already, but a caller need not call it first. */
+	if (rc == CAIRN_OK)
+		rc = postgresql_kestra_check(pg, NULL);
 	if (rc != CAIRN_OK) {
 		PGresult *res = PQexec(pg->conn, "ROLLBACK");
 		PQclear(res);
@@ -140,10 +142,30 @@ static void select_expr(struct sqlbuf *b, const struct pg_col *col, const char *
 	}
 }
 
-int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
-			   const char *tenant, void **cursor)
+/* The record's tenant as text, or NULL::text for a table without a tenant expression. */
+static void tenant_select(struct sqlbuf *b, const struct pg_table *t)
+{
+	if (t->tenant_expr != NULL) {
+		sqlbuf_add(b, "(");
+		sqlbuf_add(b, t->tenant_expr);
+		sqlbuf_add(b, ")::text");
+	} else {
+		sqlbuf_add(b, "NULL::text");
+	}
+}
+
+/*
+ * cursor_open_scoped (ABI 1.2); cursor_open is a thin wrapper, so this is
+ * the one cursor implementation. NONE reads `(<tenant>) IS NULL`. On a
+ * table without a tenant expression ONE and NONE are both refused
+ * (CAIRN_E_SCHEMA): its records do have a NULL tenant, but NONE scopes a
+ * null-tenant TENANT backup, and the whole table is not that (README.md).
+ */
+int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind,
+				  const struct cairn_scope *in, void **cursor)
 {
 	struct pg_inst *pg = inst;
+	struct cp_scope scope;
 	struct pg_cursor *c = NULL;
 	struct sqlbuf sql = {0};
 	const char *params[1];
@@ -153,7 +175,9 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 
 	if (pg == NULL || kind == NULL || cursor == NULL)
 		return CAIRN_E_INVALID;
-	rc = cp_kind_table(pg->host, kind);
+	rc = cp_scope_read(pg->host, in, &scope);
+	if (rc == CAIRN_OK)
+		rc = cp_kind_table(pg->host, kind);
 	if (rc != CAIRN_OK)
 		return rc;
 	if (pg->tx != CP_TX_SNAPSHOT)
@@ -167,7 +191,7 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 	if (rc != CAIRN_OK)
 		goto fail;
 	rc = cp_cursor_table_check(pg->host, kind->table, c->table->exists, c->table->has_key,
-				   c->table->tenant_expr != NULL, tenant, "schema", pg->schema);
+				   c->table->tenant_expr != NULL, &scope, "schema", pg->schema);
 	if (rc != CAIRN_OK)
 		goto fail;
 	for (size_t i = 0; i < c->table->n_cols; i++)
@@ -203,28 +227,18 @@ int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
 		cp_rowmap_add(&c->map, i, col->name);
 	}
 	sqlbuf_add(&sql, c->map.used > 0 ? ", " : "");
-	if (c->table->tenant_expr != NULL) {
-		sqlbuf_add(&sql, "(");
-		sqlbuf_add(&sql, c->table->tenant_expr);
-		sqlbuf_add(&sql, ")::text");
-	} else {
-		sqlbuf_add(&sql, "NULL::text");
-	}
+	tenant_select(&sql, c->table);
 	sqlbuf_add(&sql, " FROM ");
 	sqlbuf_add(&sql, c->table->qname);
-	if (tenant != NULL) {
-		sqlbuf_add(&sql, " WHERE (");
-		sqlbuf_add(&sql, c->table->tenant_expr);
-		sqlbuf_add(&sql, ") = $1");
-	}
+	cp_scope_where(&sql, &scope, c->table->tenant_expr, postgresql_tenant_eq, pg);
 	sqlbuf_add(&sql, " ORDER BY \"key\"");
 	if (sql.oom) {
 		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	params[0] = tenant;
-	res = PQexecParams(pg->conn, sql.p, tenant ? 1 : 0, NULL, tenant ? params : NULL, NULL,
-			   NULL, 0);
+	params[0] = scope.tenant;
+	res = PQexecParams(pg->conn, sql.p, scope.tenant ? 1 : 0, NULL,
+			   scope.tenant ? params : NULL, NULL, NULL, 0);
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = postgresql_result_error(pg, res, "unable to read table", kind->table);
 		goto fail;
@@ -239,6 +253,62 @@ fail:
 	PQclear(res);
 	sqlbuf_free(&sql);
 	cursor_free(c);
+	return rc;
+}
+
+int postgresql_cursor_open(void *inst, const struct cairn_kind_desc *kind,
+			   const char *tenant, void **cursor)
+{
+	struct cairn_scope s = cp_scope_of_tenant(tenant);
+
+	return postgresql_cursor_open_scoped(inst, kind, &s, cursor);
+}
+
+/*
+ * The tenants the cursor would report: the same tenant_select, so that a
+ * table without a tenant expression has the one tenant NULL (when it has
+ * rows). Runs in the snapshot when one is open, else on its own.
+ */
+int postgresql_list_tenants(void *inst, const struct cairn_kind_desc *kind, cairn_tenant_cb cb,
+			    void *ud)
+{
+	struct pg_inst *pg = inst;
+	struct pg_table *t = NULL;
+	struct sqlbuf sql = {0};
+	PGresult *res = NULL;
+	int rc;
+
+	if (pg == NULL || kind == NULL || cb == NULL)
+		return CAIRN_E_INVALID;
+	rc = cp_kind_table(pg->host, kind);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = postgresql_table_load(pg, kind->table, &t);
+	if (rc != CAIRN_OK)
+		return rc;
+	rc = cp_table_found(pg->host, kind->table, t->exists, "schema", pg->schema);
+	if (rc != CAIRN_OK)
+		goto out;
+	sqlbuf_add(&sql, "SELECT DISTINCT ");
+	tenant_select(&sql, t);
+	sqlbuf_add(&sql, " FROM ");
+	sqlbuf_add(&sql, t->qname);
+	if (sql.oom) {
+		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
+		goto out;
+	}
+	res = PQexec(pg->conn, sql.p);
+	if (res == NULL || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		rc = postgresql_result_error(pg, res, "unable to list the tenants of table",
+					     kind->table);
+		goto out;
+	}
+	for (int i = 0; i < PQntuples(res) && rc == CAIRN_OK; i++)
+		rc = cb(ud, PQgetisnull(res, i, 0) ? NULL : PQgetvalue(res, i, 0));
+out:
+	PQclear(res);
+	sqlbuf_free(&sql);
+	postgresql_table_free(t);
 	return rc;
 }
 

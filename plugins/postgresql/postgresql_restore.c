@@ -89,7 +89,6 @@ static int table_get(struct pg_inst *pg, const struct cairn_kind_desc *kind,
 int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 {
 	struct pg_inst *pg = inst;
-	char *target_version = NULL;
 	int has_flyway, rc;
 	PGresult *res;
 
@@ -102,15 +101,15 @@ int postgresql_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 	/* The core compares the backup's schema version with describe()'s. */
 	cp_restore_opts_read(opts, &pg->dry_run, NULL, NULL);
 
-	rc = postgresql_schema_version(pg, &target_version, &has_flyway);
+	rc = postgresql_kestra_check(pg, &has_flyway);
 	if (rc != CAIRN_OK)
 		return rc;
-	free(target_version);
+	/* Writing needs Kestra's migrations to have run, not just a flows table. */
 	if (!has_flyway)
 		return cp_fail(pg->host, CAIRN_E_SCHEMA,
-			       "target database has no Kestra schema (no "
+			       "target database '%s' has no Kestra schema (no "
 			       "flyway_schema_history table in schema '%s')",
-			       pg->schema);
+			       PQdb(pg->conn), pg->schema);
 
 	rc = postgresql_exec_ok(pg, "BEGIN ISOLATION LEVEL READ COMMITTED, READ WRITE",
 				"unable to start the restore transaction");
@@ -155,52 +154,66 @@ fail:
 	return rc;
 }
 
-int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
-				    const char *tenant)
+/*
+ * restore_delete_scoped (ABI 1.2); restore_delete_scope is a thin wrapper,
+ * so this is the one delete implementation. NONE deletes `(<tenant>) IS
+ * NULL` only. On a table without a tenant expression ONE and NONE are both
+ * refused (CAIRN_E_SCHEMA): NONE meaning "the whole table" would be the
+ * unscoped --replace delete it exists to prevent (README.md).
+ */
+int postgresql_restore_delete_scoped(void *inst, const struct cairn_kind_desc *kind,
+				     const struct cairn_scope *in)
 {
 	struct pg_inst *pg = inst;
+	struct cp_scope scope;
 	struct sqlbuf sql = {0};
 	struct pg_table *t;
-	const char *params[1] = {tenant};
+	const char *params[1];
+	char what[300];
 	PGresult *res;
 	int rc;
 
 	if (pg == NULL || kind == NULL)
 		return CAIRN_E_INVALID;
-	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_RESTORE);
+	rc = cp_scope_read(pg->host, in, &scope);
+	if (rc == CAIRN_OK)
+		rc = cp_tx_expect(pg->host, pg->tx, CP_TX_RESTORE);
 	if (rc != CAIRN_OK)
 		return rc;
 	rc = table_get(pg, kind, &t);
 	if (rc != CAIRN_OK)
 		return rc;
-	if (tenant != NULL && t->tenant_expr == NULL)
-		return cp_fail(pg->host, CAIRN_E_SCHEMA,
-			       "table '%s' has neither a tenant_id column nor a JSON value: "
-			       "its records cannot be selected by tenant", t->name);
-	sqlbuf_add(&sql, "DELETE FROM ");
-	sqlbuf_add(&sql, t->qname);
-	if (tenant != NULL) {
-		sqlbuf_add(&sql, " WHERE (");
-		sqlbuf_add(&sql, t->tenant_expr);
-		sqlbuf_add(&sql, ") = $1");
-	}
+	rc = cp_scope_table_check(pg->host, t->name, t->tenant_expr != NULL, &scope,
+				  "its records cannot be selected");
+	if (rc != CAIRN_OK)
+		return rc;
+	cp_scope_delete_sql(&sql, t->qname, &scope, t->tenant_expr, postgresql_tenant_eq, pg);
 	if (sql.oom) {
 		sqlbuf_free(&sql);
 		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
-	res = PQexecParams(pg->conn, sql.p, tenant ? 1 : 0, NULL, tenant ? params : NULL, NULL,
-			   NULL, 0);
+	params[0] = scope.tenant;
+	res = PQexecParams(pg->conn, sql.p, scope.tenant ? 1 : 0, NULL,
+			   scope.tenant ? params : NULL, NULL, NULL, 0);
 	sqlbuf_free(&sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = postgresql_result_error(pg, res, "unable to delete from table", t->name);
 	} else {
-		CAIRN_LOG_DEBUG(pg->host, PG_NAME, "deleted %s row(s) from '%s'%s%s",
-				PQcmdTuples(res), t->name, tenant ? " of tenant " : "",
-				tenant ? tenant : "");
+		cp_scope_describe(&scope, what, sizeof what);
+		CAIRN_LOG_DEBUG(pg->host, PG_NAME, "deleted %s row(s) from '%s'%s",
+				PQcmdTuples(res), t->name, what);
 		rc = CAIRN_OK;
 	}
 	PQclear(res);
 	return rc;
+}
+
+int postgresql_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
+				    const char *tenant)
+{
+	struct cairn_scope s = cp_scope_of_tenant(tenant);
+
+	return postgresql_restore_delete_scoped(inst, kind, &s);
 }
 
 static int find_col(const struct pg_table *t, const char *name, size_t *idx)

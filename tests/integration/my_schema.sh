@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # MariaDB target: restoring into a database whose schema is missing or
 # incompatible, or that rejects a record half way, is refused with the
-# reason and leaves the target exactly as it was (see pg_schema.sh).
+# reason and leaves the target exactly as it was; backing up what is not a
+# Kestra database (no Kestra tables, no such database) is refused before
+# anything is written (see pg_schema.sh).
 . "$(dirname "$0")/lib.sh"
 need_my
 # See my_roundtrip.sh: GCC 12's LeakSanitizer and the TLS of an unused libpq.
@@ -11,14 +13,42 @@ case ",${ASAN_OPTIONS:-}," in *intercept_tls_get_addr*) ;; *)
 src=$(new_my_db src sample)
 u=$(create FULL --source "$(myuri "$src")")
 
+# backups in the store: a refused create must leave none behind
+n_backups() { find "$WORK/store" -type f 2>/dev/null | wc -l; }
+
 # ------------------------------------------------------------------ no Kestra schema at all
+# neither backup nor restore touches it
 empty="${TEST}_empty"
 my mysql "DROP DATABASE IF EXISTS \`$empty\`; CREATE DATABASE \`$empty\`" >/dev/null
+n=$(n_backups)
+expect_fail 5 "$CAIRN" backups create FULL --source "$(myuri "$empty")" --storage "$STORE" --no-progress
+case "$ERR" in *"database '$empty' has no Kestra tables"*"not a Kestra database"*) ;;
+	*) fail "backup of an empty database: $ERR" ;; esac
+[ "$(n_backups)" = "$n" ] || fail "a refused backup left a file in the store"
+note "backup of an empty database: exit 5, '$ERR'"
 expect_fail 5 "$CAIRN" backups restore "$u" --source "$(myuri "$empty")" --storage "$STORE"
-case "$ERR" in *"no Kestra schema"*) ;; *) fail "missing-schema message: $ERR" ;; esac
+case "$ERR" in *"database '$empty' has no Kestra tables"*"not a Kestra database"*) ;;
+	*) fail "restore into an empty database: $ERR" ;; esac
 [ "$(my "$empty" "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()")" = 0 ] ||
 	fail "a refused restore created tables"
-note "no Kestra schema: exit 5, '$ERR'"
+note "restore into an empty database: exit 5, '$ERR'"
+
+# ------------------------------------------------------------------ a database that does not exist
+expect_fail 5 "$CAIRN" backups create FULL --source "$(myuri "${TEST}_nosuch")" --storage "$STORE" --no-progress
+case "$ERR" in *"database '${TEST}_nosuch' does not exist"*) ;; *) fail "backup, missing database: $ERR" ;; esac
+[ "$(n_backups)" = "$n" ] || fail "a refused backup left a file in the store"
+expect_fail 5 "$CAIRN" backups restore "$u" --source "$(myuri "${TEST}_nosuch")" --storage "$STORE"
+case "$ERR" in *"database '${TEST}_nosuch' does not exist"*) ;; *) fail "restore, missing database: $ERR" ;; esac
+note "missing database: exit 5, '$ERR'"
+
+# ------------------------------------------------------------------ a Kestra database without a single row
+zero=$(new_my_db zero)
+uz=$(create FULL --source "$(myuri "$zero")")
+[ -n "$uz" ] || fail "no backup of a Kestra database without rows"
+"$CAIRN" backups restore "$uz" --source "$(myuri "$zero")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||
+	{ cat "$WORK/err"; fail "restore of an empty Kestra backup failed"; }
+[ "$(my_total_rows "$zero")" = 0 ] || fail "rows appeared in the empty Kestra database"
+note "Kestra database without rows: backup and restore ok"
 
 # ------------------------------------------------------------------ a table without a column of the backup
 # dashboards come third (after bindings and blueprints, already written in the

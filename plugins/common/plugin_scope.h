@@ -1,0 +1,73 @@
+/*
+ * plugin_scope.h — which records of a kind a cursor, a --replace delete or a
+ * tenant listing covers (struct cairn_scope, ABI 1.2), shared by the in-tree
+ * SQL source plugins (postgresql, mysql). Internal: never installed.
+ *
+ * A plugin reads the caller's scope once (cp_scope_read; the ABI 1.0 entry
+ * points make one with cp_scope_of_tenant), checks it against the
+ * table (cp_scope_table_check) and builds its statement with
+ * cp_scope_where / cp_scope_delete_sql: the only place where a scope
+ * becomes SQL. The plugin supplies the comparison of its tenant expression
+ * with one tenant, which differs by backend (a parameter on PostgreSQL, a
+ * byte-exact literal on MySQL).
+ */
+#ifndef CAIRN_PLUGIN_COMMON_PLUGIN_SCOPE_H
+#define CAIRN_PLUGIN_COMMON_PLUGIN_SCOPE_H
+
+#include <stddef.h>
+
+#include "cairn/host.h"
+#include "cairn/source.h"
+#include "sqlbuf.h"
+
+/* A scope as the plugin uses it, read from whatever the caller passed. */
+struct cp_scope {
+	int filter;         /* enum cairn_tenant_filter */
+	const char *tenant; /* CAIRN_TENANT_ONE: the tenant (borrowed); otherwise NULL */
+};
+
+/*
+ * ABI 1.0's tenant argument as a 1.2 scope: NULL is every record (ANY),
+ * anything else ONE. The 1.0 entry points pass it to their 1.2 twin.
+ */
+struct cairn_scope cp_scope_of_tenant(const char *tenant);
+
+/*
+ * Reads the caller's struct cairn_scope as far as its struct_size reaches
+ * into *out. CAIRN_E_INVALID (reported) when scope is NULL or too small to
+ * hold `filter`, when ONE comes without a tenant (or without room for one)
+ * and when ANY or NONE comes with one; CAIRN_E_UNSUPPORTED for a filter
+ * this plugin does not know (a newer core's).
+ */
+int cp_scope_read(const struct cairn_host *host, const struct cairn_scope *scope,
+		  struct cp_scope *out);
+
+/*
+ * ONE and NONE need the table's tenant expression: CAIRN_E_SCHEMA "table
+ * '…' has neither a tenant_id column nor a JSON value: <what> by tenant"
+ * when it has none, else CAIRN_OK. NONE is refused like ONE rather than
+ * widened to the whole table (see the plugins' README.md).
+ */
+int cp_scope_table_check(const struct cairn_host *host, const char *table, int has_tenant_expr,
+			 const struct cp_scope *s, const char *what);
+
+/* Appends `expr` compared with one tenant (no leading blank), the plugin's way. */
+typedef void (*cp_tenant_eq_fn)(void *ud, struct sqlbuf *b, const char *expr,
+				const char *tenant);
+
+/*
+ * Appends the scope's WHERE clause: nothing for ANY, " WHERE (<expr>) IS
+ * NULL" for NONE, " WHERE " and eq's comparison for ONE. expr is the
+ * table's tenant expression (checked with cp_scope_table_check first).
+ */
+void cp_scope_where(struct sqlbuf *b, const struct cp_scope *s, const char *expr,
+		    cp_tenant_eq_fn eq, void *ud);
+
+/* "DELETE FROM <qtable>" and the scope's WHERE clause. */
+void cp_scope_delete_sql(struct sqlbuf *b, const char *qtable, const struct cp_scope *s,
+			 const char *expr, cp_tenant_eq_fn eq, void *ud);
+
+/* For log lines: " of tenant <t>", " without tenant", or "" (ANY). */
+void cp_scope_describe(const struct cp_scope *s, char *buf, size_t size);
+
+#endif /* CAIRN_PLUGIN_COMMON_PLUGIN_SCOPE_H */
