@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # fs storage safety: parallel creates in the same second get distinct -N
 # names; a symlinked series directory is refused by every command alike; the
-# temporary file a killed backup left is removed by the next create and by
-# prune, while one whose writer still holds its lock is kept.
+# temporary file a killed backup left (a real kill -9, and crafted ones) is
+# removed by the next create and by prune, while one whose writer still holds
+# its lock (flock(1)) is kept.
 . "$(dirname "$0")/lib.sh"
 need_pg
 
@@ -79,6 +80,25 @@ n=$(basename "${u#Backup created: }")
 note "symlinked series: refused alike by create, list, prune and delete"
 
 # ---- leftovers of a killed backup go at the next create; a live one stays
+# A backup stuck on a locked table has its temporary open: kill -9 it there.
+pg "$src" -c "BEGIN; LOCK TABLE flows IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(600)" >/dev/null 2>&1 &
+locker=$!
+until [ "$(pg "$src" -c "SELECT count(*) FROM pg_locks WHERE relation = 'flows'::regclass AND mode = 'AccessExclusiveLock' AND granted")" = 1 ]; do
+	kill -0 "$locker" 2>/dev/null || fail "the session locking flows ended"
+	sleep 0.05
+done
+"$CAIRN" backups create FULL --source "$SRC" --storage "$STORE" --no-progress >/dev/null 2>&1 &
+victim=$!
+until ls -A "$full" | grep -q '^\..*\.tmp'; do
+	kill -0 "$victim" 2>/dev/null || fail "the backup to kill ended before its temporary file appeared"
+	sleep 0.05
+done
+kill -9 "$victim"
+wait "$victim" 2>/dev/null || true
+pg "$src" -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()" >/dev/null
+wait "$locker" 2>/dev/null || true
+killed=$(cd "$full" && ls -A | grep '^\..*\.tmp')
+note "kill -9 left $killed"
 dead="$full/.backup-20200101000000.cairn.tmp"
 live="$full/.backup-20200102000000.cairn.tmp"
 printf 'CAIRN\0\r\npartial' >"$dead"
@@ -87,12 +107,17 @@ chmod 600 "$dead" "$live"
 flock -x -F "$live" sleep 600 &
 holder=$!
 trap 'kill "$holder" 2>/dev/null || true; rm -rf "$WORK"' EXIT
-# wait until the lock is held (no deadline: the test's own timeout stops a hang)
-while flock -x -n "$live" true; do sleep 0.05; done
+# wait until the lock is held
+while flock -x -n "$live" true; do
+	kill -0 "$holder" 2>/dev/null || fail "flock(1) holding $live ended"
+	sleep 0.05
+done
 before=$(ls "$full" | wc -l)
 "$CAIRN" backups create FULL --source "$SRC" --storage "$STORE" --no-progress -v >/dev/null 2>"$WORK/c.err" ||
 	{ cat "$WORK/c.err" >&2; fail "create after a killed backup"; }
-[ ! -e "$dead" ] || fail "create left the killed backup's temporary file"
+[ ! -e "$full/$killed" ] || fail "create left the temporary file of the backup killed with -9"
+[ ! -e "$dead" ] || fail "create left a killed backup's temporary file"
+grep -q "removed '.*$killed'" "$WORK/c.err" || fail "removing $killed was not logged"
 [ -e "$live" ] || fail "create removed a temporary file whose writer is alive"
 [ "$(ls "$full" | wc -l)" = $((before + 1)) ] || fail "create removed a committed backup"
 
