@@ -52,30 +52,38 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Pick backups/<type>/…/backup-YYYYMMDDHHMMSS[-N].cairn that does not exist yet. */
-static int pick_name(struct core_run *run, struct core_storage *st, const char *type,
-		     const char *tenant, time_t t, char *out, size_t cap)
+/*
+ * Start the writer of <series>/backup-YYYYMMDDHHMMSS[-N].cairn on the first
+ * free name. stat skips names that are plainly taken; writer_begin has the
+ * last word, because a backup running in parallel may take a name between
+ * the two: a storage that claims names answers CAIRN_E_EXISTS (storage.h),
+ * and the next -N is tried.
+ */
+static int begin_writer(struct core_run *run, struct core_storage *st, const char *series,
+			time_t t, char *out, size_t cap, void **writer)
 {
 	char stamp[32];
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
+	*writer = NULL;
 	for (int n = 0; n < 1000; n++) {
 		char suffix[16] = "";
 		if (n)
 			snprintf(suffix, sizeof(suffix), "-%d", n);
-		if (strcmp(type, "FULL") == 0)
-			snprintf(out, cap, "backups/full/backup-%s%s.cairn", stamp, suffix);
-		else
-			snprintf(out, cap, "backups/tenant/%s/backup-%s%s.cairn", tenant, stamp, suffix);
+		snprintf(out, cap, "%s/backup-%s%s.cairn", series, stamp, suffix);
 		struct cairn_object_info info = {.struct_size = sizeof(info)};
 		int rc = st->vt->stat(st->inst, out, &info);
-		if (rc == CAIRN_E_NOT_FOUND) {
-			core_error_clear();
+		if (rc == CAIRN_OK)
+			continue;
+		if (rc == CAIRN_E_NOT_FOUND)
+			rc = st->vt->writer_begin(st->inst, out, writer);
+		if (rc == CAIRN_OK)
 			return CAIRN_OK;
-		}
-		if (rc)
+		*writer = NULL;
+		if (rc != CAIRN_E_EXISTS)
 			return core_fail(run, CORE_EXIT_STORAGE, rc);
+		core_error_clear();
 	}
 	return core_fail(run, CORE_EXIT_STORAGE,
 			 core_error_set(CAIRN_E_EXISTS, "too many backups named backup-%s", stamp));
@@ -271,16 +279,21 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 
 	struct cairn_scope scope = {.struct_size = sizeof(scope), .tenant = full ? NULL : tenant};
 	scope.filter = full ? CAIRN_TENANT_ANY : tenant ? CAIRN_TENANT_ONE : CAIRN_TENANT_NONE;
-	/* "~" is no tenant id's character: the null tenant's series cannot clash */
-	rc = pick_name(run, &st, type, tenant ? tenant : "~null", time(NULL), name, sizeof(name));
+	char series[320];
+	if (full)
+		snprintf(series, sizeof(series), "backups/full");
+	else /* "~" is no tenant id's character: the null tenant's series cannot clash */
+		snprintf(series, sizeof(series), "backups/tenant/%s", tenant ? tenant : "~null");
+	/* what killed backups of this series left goes before another one starts */
+	char prefix[sizeof(series) + 1];
+	snprintf(prefix, sizeof(prefix), "%s/", series);
+	if (CAIRN_VT_HAS(st.vt, housekeep))
+		rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->housekeep(st.inst, prefix));
 	if (rc)
 		goto out;
-	rc = st.vt->writer_begin(st.inst, name, &sink.writer);
-	if (rc) {
-		sink.writer = NULL;
-		core_fail(run, CORE_EXIT_STORAGE, rc);
+	rc = begin_writer(run, &st, series, time(NULL), name, sizeof(name), &sink.writer);
+	if (rc)
 		goto out;
-	}
 	struct core_keyring kr;
 	core_run_keyring(run, &kr);
 	rc = core_env_writer_new(&kr, storage_sink, &sink, &env);

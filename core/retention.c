@@ -203,6 +203,11 @@ int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, 
 	int rc = core_storage_open(run, run->storage_uri, &st);
 	if (rc)
 		goto out;
+	/* prune tidies every series, so what killed backups left goes too */
+	if (CAIRN_VT_HAS(st.vt, housekeep) && !dry_run)
+		rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->housekeep(st.inst, "backups/"));
+	if (rc)
+		goto out;
 	rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->list(st.inst, "backups/", collect, &it));
 	if (rc)
 		goto out;

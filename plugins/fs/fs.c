@@ -1,13 +1,23 @@
 /*
  * fs.c — local filesystem storage (file:// locations).
  *
- * Why it is written the way it is:
+ * Why it is written the way it is (plugins/fs/README.md has the whole story):
  *  - A backup must never be visible half-written, and must never replace
  *    another backup. Writers fill a hidden temporary file in the target
  *    directory (same filesystem, so publishing is a link, not a copy), fsync
  *    it, then link() it to the final name — link fails with EEXIST instead of
  *    replacing, unlike rename() — and fsync the directory so the new entry
  *    survives a crash.
+ *  - The temporary's name is derived from the final name and created with
+ *    O_EXCL, so two writers of one name cannot both start: the second gets
+ *    CAIRN_E_EXISTS from writer_begin and the core moves on to the next name.
+ *  - A writer holds flock(LOCK_EX) on its temporary until the temporary's
+ *    name is gone. An unlocked temporary therefore belongs to a writer that
+ *    died, and housekeep may remove it.
+ *  - Nothing below the location is reached through a symbolic link: every
+ *    directory is opened with O_NOFOLLOW from the one above, and the writer
+ *    keeps the directory's descriptor, so what list() walks is exactly where
+ *    writers write. A link is refused with one error by every call.
  *  - Files are created 0600 and directories 0700: backups hold secrets.
  *  - Temporary files start with '.', so list() never reports them.
  */
@@ -21,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -37,9 +48,11 @@ struct fs {
 
 struct fs_writer {
 	struct fs *fs;
-	int fd;
-	char *tmp;   /* temporary file path */
-	char *final; /* final path */
+	int dirfd;   /* the object's directory, opened without following links */
+	int fd;      /* the temporary file, flock()ed exclusively */
+	char *tmp;   /* temporary file name in dirfd */
+	char *base;  /* final name in dirfd */
+	char *final; /* full final path, for messages */
 };
 
 struct fs_reader {
@@ -151,44 +164,183 @@ static void fs_close(void *inst)
 	free(fs);
 }
 
-/* mkdir -p for the directories leading to `path` (not the last component). */
-static int fs_mkparents(struct fs *fs, const char *path)
+static int fs_flock(int fd, int op)
+{
+	int r;
+	do
+		r = flock(fd, op);
+	while (r != 0 && errno == EINTR);
+	return r;
+}
+
+/* `rel` is a name relative to the root; the message names the full path. */
+static int fs_fail_rel(struct fs *fs, int err, const char *what, const char *rel)
+{
+	char *path = fs_join(fs->root, rel);
+	if (!path)
+		return CAIRN_E_NOMEM;
+	int rc = fs_fail(fs, err, what, path);
+	free(path);
+	return rc;
+}
+
+static int fs_refuse_link(struct fs *fs, const char *rel)
+{
+	char *path = fs_join(fs->root, rel);
+	if (!path)
+		return CAIRN_E_NOMEM;
+	int rc = fs->host->set_error(fs->host, CAIRN_E_UNSUPPORTED,
+				     "'%s' is a symbolic link below the storage location '%s': the fs "
+				     "storage does not follow it (make it a directory, or use its "
+				     "target as the location)",
+				     path, fs->root);
+	free(path);
+	return rc;
+}
+
+/* mkdir -p `path`, links followed: the location is the operator's to point anywhere. */
+static int fs_mkdirs(struct fs *fs, const char *path)
 {
 	char *tmp = strdup(path);
 	if (!tmp)
 		return CAIRN_E_NOMEM;
 	int rc = CAIRN_OK;
-	for (char *s = tmp + 1; *s; s++) {
-		if (*s != '/')
+	for (char *s = tmp + 1;; s++) {
+		if (*s != '/' && *s != '\0')
 			continue;
+		char c = *s;
 		*s = '\0';
 		if (mkdir(tmp, 0700) != 0 && errno != EEXIST) {
 			rc = fs_fail(fs, errno, "create directory", tmp);
 			break;
 		}
-		*s = '/';
+		*s = c;
+		if (!c)
+			break;
 	}
 	free(tmp);
 	return rc;
 }
 
-static int fs_fsync_dir(struct fs *fs, const char *file)
+/*
+ * Open the directory that holds object `name`, one component at a time from
+ * the root, never through a link; with `create`, make what is missing. Errors
+ * other than a link name the object: "unable to <what> '<path>'".
+ */
+static int fs_open_dir(struct fs *fs, const char *name, int create, const char *what, int *out)
 {
-	char *dir = strdup(file);
-	if (!dir)
+	*out = -1;
+	int rc = create ? fs_mkdirs(fs, fs->root) : CAIRN_OK;
+	if (rc)
+		return rc;
+	int dfd = open(fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return fs_fail_rel(fs, errno, what, name);
+	const char *last = strrchr(name, '/');
+	char *rel = strndup(name, last ? (size_t)(last - name) : 0);
+	if (!rel) {
+		close(dfd);
 		return CAIRN_E_NOMEM;
-	char *slash = strrchr(dir, '/');
-	if (slash == dir)
-		slash[1] = '\0';
-	else if (slash)
-		*slash = '\0';
+	}
+	for (char *c = rel, *next = NULL; *rel && c && !rc; c = next) {
+		/* cut rel after this component, so that rel names the path so far */
+		char *slash = strchr(c, '/');
+		next = slash ? slash + 1 : NULL;
+		if (slash)
+			*slash = '\0';
+		if (create && mkdirat(dfd, c, 0700) != 0 && errno != EEXIST) {
+			rc = fs_fail_rel(fs, errno, "create directory", rel);
+			break;
+		}
+		int sub = openat(dfd, c, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0) {
+			int err = errno;
+			struct stat st;
+			if (fstatat(dfd, c, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+				rc = fs_refuse_link(fs, rel);
+			else
+				rc = fs_fail_rel(fs, err, what, name);
+		}
+		close(dfd);
+		dfd = sub;
+		if (slash)
+			*slash = '/';
+	}
+	free(rel);
+	if (rc) {
+		if (dfd >= 0)
+			close(dfd);
+		return rc;
+	}
+	*out = dfd;
+	return CAIRN_OK;
+}
+
+static int fs_not_file(struct fs *fs, const char *rel)
+{
+	char *path = fs_join(fs->root, rel);
+	if (!path)
+		return CAIRN_E_NOMEM;
+	int rc = fs->host->set_error(fs->host, CAIRN_E_NOT_FOUND, "'%s' is not a file", path);
+	free(path);
+	return rc;
+}
+
+static const char *fs_base(const char *name)
+{
+	const char *slash = strrchr(name, '/');
+	return slash ? slash + 1 : name;
+}
+
+static void fs_writer_free(struct fs_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->dirfd >= 0)
+		close(w->dirfd);
+	free(w->tmp);
+	free(w->base);
+	free(w->final);
+	free(w);
+}
+
+/* Create and lock the writer's temporary; then make sure the name is still free. */
+static int fs_writer_claim(struct fs_writer *w)
+{
+	struct fs *fs = w->fs;
+	/*
+	 * housekeep removes an unlocked temporary only while it holds the
+	 * directory exclusively; holding it shared from O_EXCL to flock closes
+	 * the moment in which our new temporary exists but is not locked yet.
+	 * Where flock is unsupported housekeep cannot lock either and removes
+	 * nothing, so going on without the lock is safe.
+	 */
+	int dir_locked = fs_flock(w->dirfd, LOCK_SH) == 0;
+	w->fd = openat(w->dirfd, w->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		       0600);
+	int err = errno;
+	int busy = w->fd >= 0 && fs_flock(w->fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+	if (dir_locked)
+		fs_flock(w->dirfd, LOCK_UN);
+	if (w->fd < 0 && err == EEXIST)
+		return fs->host->set_error(fs->host, CAIRN_E_EXISTS,
+					   "'%s' is being written by another writer (or a dead one "
+					   "left its temporary file)",
+					   w->final);
+	if (w->fd < 0)
+		return fs_fail(fs, err, "create", w->final);
 	int rc = CAIRN_OK;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) != 0)
-		rc = fs_fail(fs, errno, "sync directory", dir);
-	if (fd >= 0)
-		close(fd);
-	free(dir);
+	struct stat st;
+	if (busy)
+		rc = fs->host->set_error(fs->host, CAIRN_E_IO,
+					 "unable to lock the temporary file of '%s'", w->final);
+	else if (fstatat(w->dirfd, w->base, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		rc = fs->host->set_error(fs->host, CAIRN_E_EXISTS,
+					 "'%s' already exists; not replaced", w->final);
+	else if (errno != ENOENT || fchmod(w->fd, 0600) != 0)
+		rc = fs_fail(fs, errno, "create", w->final); /* fchmod: exactly 0600, whatever the umask */
+	if (rc)
+		unlinkat(w->dirfd, w->tmp, 0);
 	return rc;
 }
 
@@ -200,38 +352,26 @@ static int fs_writer_begin(void *inst, const char *name, void **writer)
 		return CAIRN_E_NOMEM;
 	w->fs = fs;
 	w->fd = -1;
+	w->dirfd = -1;
+	const char *base = fs_base(name);
+	size_t len = strlen(base) + sizeof("..tmp");
+	w->base = strdup(base);
 	w->final = fs_join(fs->root, name);
-	if (!w->final)
-		goto nomem;
-	const char *base = strrchr(w->final, '/') + 1;
-	size_t dirlen = (size_t)(base - w->final);
-	size_t len = dirlen + 1 + strlen(base) + sizeof(".tmp-XXXXXX");
 	w->tmp = malloc(len);
-	if (!w->tmp)
-		goto nomem;
-	snprintf(w->tmp, len, "%.*s.%s.tmp-XXXXXX", (int)dirlen, w->final, base);
-	int rc = fs_mkparents(fs, w->final);
-	if (rc) {
-		free(w->final);
-		free(w->tmp);
-		free(w);
-		return rc;
+	if (!w->base || !w->final || !w->tmp) {
+		fs_writer_free(w);
+		return CAIRN_E_NOMEM;
 	}
-	/* mkstemp creates the file 0600 whatever the umask */
-	w->fd = mkstemp(w->tmp);
-	if (w->fd < 0) {
-		rc = fs_fail(fs, errno, "create", w->tmp);
-		free(w->final);
-		free(w->tmp);
-		free(w);
+	snprintf(w->tmp, len, ".%s.tmp", base);
+	int rc = fs_open_dir(fs, name, 1, "create", &w->dirfd);
+	if (!rc)
+		rc = fs_writer_claim(w);
+	if (rc) {
+		fs_writer_free(w);
 		return rc;
 	}
 	*writer = w;
 	return CAIRN_OK;
-nomem:
-	free(w->final);
-	free(w);
-	return CAIRN_E_NOMEM;
 }
 
 static int fs_writer_write(void *writer, const void *buf, size_t len)
@@ -243,7 +383,7 @@ static int fs_writer_write(void *writer, const void *buf, size_t len)
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return fs_fail(w->fs, errno, "write", w->tmp);
+			return fs_fail(w->fs, errno, "write", w->final);
 		}
 		p += n;
 		len -= (size_t)n;
@@ -251,21 +391,12 @@ static int fs_writer_write(void *writer, const void *buf, size_t len)
 	return CAIRN_OK;
 }
 
-static void fs_writer_free(struct fs_writer *w)
-{
-	free(w->tmp);
-	free(w->final);
-	free(w);
-}
-
 static void fs_writer_abort(void *writer)
 {
 	struct fs_writer *w = writer;
 	if (!w)
 		return;
-	if (w->fd >= 0)
-		close(w->fd);
-	unlink(w->tmp);
+	unlinkat(w->dirfd, w->tmp, 0);
 	fs_writer_free(w);
 }
 
@@ -275,20 +406,22 @@ static int fs_writer_commit(void *writer)
 	struct fs *fs = w->fs;
 	int rc = CAIRN_OK;
 	if (fsync(w->fd) != 0)
-		rc = fs_fail(fs, errno, "sync", w->tmp);
-	if (close(w->fd) != 0 && !rc)
-		rc = fs_fail(fs, errno, "close", w->tmp);
-	w->fd = -1;
-	if (!rc && link(w->tmp, w->final) != 0) {
+		rc = fs_fail(fs, errno, "sync", w->final);
+	if (!rc && linkat(w->dirfd, w->tmp, w->dirfd, w->base, 0) != 0) {
 		if (errno == EEXIST)
 			rc = fs->host->set_error(fs->host, CAIRN_E_EXISTS,
 						 "'%s' already exists; not replaced", w->final);
 		else
 			rc = fs_fail(fs, errno, "publish", w->final);
 	}
-	unlink(w->tmp);
-	if (!rc)
-		rc = fs_fsync_dir(fs, w->final);
+	/* still locked: the name goes before the lock does, so housekeep never sees it free */
+	unlinkat(w->dirfd, w->tmp, 0);
+	if (!rc && fsync(w->dirfd) != 0)
+		rc = fs_fail(fs, errno, "sync the directory of", w->final);
+	/*
+	 * close() comes after the link, so an error it might report could not
+	 * unpublish the object anyway; fsync above already made the data durable.
+	 */
 	fs_writer_free(w);
 	return rc;
 }
@@ -296,22 +429,21 @@ static int fs_writer_commit(void *writer)
 static int fs_reader_open(void *inst, const char *name, void **reader)
 {
 	struct fs *fs = inst;
-	char *path = fs_join(fs->root, name);
-	if (!path)
-		return CAIRN_E_NOMEM;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int dfd;
+	int rc = fs_open_dir(fs, name, 0, "open", &dfd);
+	if (rc)
+		return rc;
+	int fd = openat(dfd, fs_base(name), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int err = errno;
+	close(dfd);
 	struct stat st;
 	if (fd >= 0 && fstat(fd, &st) == 0 && S_ISDIR(st.st_mode)) {
 		close(fd);
 		fd = -1;
-		errno = EISDIR;
+		err = EISDIR;
 	}
-	if (fd < 0) {
-		int rc = fs_fail(fs, errno, "open", path);
-		free(path);
-		return rc;
-	}
-	free(path);
+	if (fd < 0)
+		return err == ELOOP ? fs_refuse_link(fs, name) : fs_fail_rel(fs, err, "open", name);
 	struct fs_reader *r = calloc(1, sizeof(*r));
 	if (!r) {
 		close(fd);
@@ -347,81 +479,160 @@ static void fs_reader_close(void *reader)
 	free(r);
 }
 
-/* Recursive walk of root/<rel>; rel is "" or ends with '/'. */
-static int fs_walk(struct fs *fs, const char *rel, const char *prefix, cairn_list_cb cb,
-		   void *ud, int depth)
+/*
+ * One walk serves list() and housekeep(), so that both see exactly the same
+ * directories and refuse the same links.
+ */
+struct fs_walk {
+	struct fs *fs;
+	const char *prefix;
+	size_t plen;
+	int housekeep;    /* lock each directory; visit temporaries, not objects */
+	cairn_list_cb cb; /* list only */
+	void *ud;
+};
+
+/* Temporaries are ".<final name>.tmp" (fs_writer_begin). */
+static int fs_is_temp(const char *entry)
 {
-	if (depth > 64)
-		return CAIRN_OK;
-	char *dirpath = fs_join(fs->root, rel);
-	if (!dirpath)
-		return CAIRN_E_NOMEM;
-	DIR *d = opendir(dirpath);
+	size_t n = strlen(entry);
+	return n > 5 && entry[0] == '.' && entry[1] != '.' && strcmp(entry + n - 4, ".tmp") == 0;
+}
+
+/* Remove the temporary `entry` of dfd if no writer holds its lock. */
+static void fs_reap(struct fs_walk *w, int dfd, const char *entry, const char *name,
+		    const struct stat *seen)
+{
+	const struct cairn_host *host = w->fs->host;
+	int fd = openat(dfd, entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat now;
+	if (fs_flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			CAIRN_LOG_DEBUG(host, FS_NAME, "kept '%s': its writer is still running", name);
+		else
+			CAIRN_LOG_DEBUG(host, FS_NAME, "kept '%s': unable to lock it: %s", name,
+					strerror(errno));
+	} else if (fstat(fd, &now) == 0 && now.st_dev == seen->st_dev &&
+		   now.st_ino == seen->st_ino) {
+		/* the inode check: unlink only the file whose lock we hold */
+		if (unlinkat(dfd, entry, 0) == 0)
+			CAIRN_LOG_INFO(host, FS_NAME,
+				       "removed '%s', left behind by a backup that did not finish", name);
+		else
+			CAIRN_LOG_WARN(host, FS_NAME, "unable to remove the leftover '%s': %s", name,
+				       strerror(errno));
+	}
+	close(fd);
+}
+
+/* Could names below `name` (a directory or link of length nl) match the prefix? */
+static int fs_walk_reaches(const struct fs_walk *w, const char *name, size_t nl)
+{
+	if (nl >= w->plen)
+		return strncmp(name, w->prefix, w->plen) == 0;
+	return strncmp(name, w->prefix, nl) == 0 && w->prefix[nl] == '/';
+}
+
+/* Walk directory dfd (taken: closed here), which is root/<rel>; rel is "" or ends with '/'. */
+static int fs_walk_dir(struct fs_walk *w, int dfd, const char *rel, int depth)
+{
+	struct fs *fs = w->fs;
+	/* without the lock a live writer's fresh temporary could look abandoned: reap nothing */
+	int locked = w->housekeep && fs_flock(dfd, LOCK_EX) == 0;
+	DIR *d = fdopendir(dfd);
 	if (!d) {
 		int err = errno;
-		free(dirpath);
-		return err == ENOENT || err == ENOTDIR ? CAIRN_OK : fs_fail(fs, err, "list", rel);
+		close(dfd);
+		return fs_fail_rel(fs, err, "list", rel);
 	}
 	int rc = CAIRN_OK;
 	struct dirent *e;
 	while (rc == CAIRN_OK && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue; /* ".", "..", and writers' temporary files */
-		size_t len = strlen(rel) + strlen(e->d_name) + 2;
-		char *name = malloc(len);
+		const char *en = e->d_name;
+		if (strcmp(en, ".") == 0 || strcmp(en, "..") == 0)
+			continue;
+		size_t nl = strlen(rel) + strlen(en);
+		char *name = malloc(nl + 2);
 		if (!name) {
 			rc = CAIRN_E_NOMEM;
 			break;
 		}
-		snprintf(name, len, "%s%s", rel, e->d_name);
-		char *path = fs_join(fs->root, name);
+		snprintf(name, nl + 2, "%s%s", rel, en);
 		struct stat st;
-		if (path && lstat(path, &st) == 0) {
-			size_t nl = strlen(name), pl = strlen(prefix);
-			if (S_ISDIR(st.st_mode)) {
-				/* descend only where names can still match the prefix */
-				size_t m = nl < pl ? nl : pl;
-				if (strncmp(name, prefix, m) == 0) {
-					name[nl] = '/';
-					name[nl + 1] = '\0';
-					rc = fs_walk(fs, name, prefix, cb, ud, depth + 1);
-				}
-			} else if (S_ISREG(st.st_mode) && strncmp(name, prefix, pl) == 0) {
-				struct cairn_object_info info = {
-					.struct_size = sizeof(info),
-					.name = name,
-					.size = (uint64_t)st.st_size,
-					.mtime = (int64_t)st.st_mtime,
-				};
-				rc = cb(ud, &info);
+		if (!fs_walk_reaches(w, name, nl) || fstatat(dfd, en, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			/* out of the prefix, or gone since readdir */
+		} else if (en[0] == '.') {
+			/* hidden: writers' temporaries, never objects */
+			if (locked && S_ISREG(st.st_mode) && nl >= w->plen && fs_is_temp(en))
+				fs_reap(w, dfd, en, name, &st);
+		} else if (S_ISLNK(st.st_mode)) {
+			rc = fs_refuse_link(fs, name);
+		} else if (S_ISDIR(st.st_mode) && depth < 64) {
+			int sub = openat(dfd, en, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (sub >= 0) {
+				name[nl] = '/';
+				name[nl + 1] = '\0';
+				rc = fs_walk_dir(w, sub, name, depth + 1);
+			} else if (errno == ELOOP) {
+				rc = fs_refuse_link(fs, name); /* replaced by a link since fstatat */
+			} else if (errno != ENOENT) {
+				rc = fs_fail_rel(fs, errno, "list", name);
 			}
+		} else if (S_ISREG(st.st_mode) && !w->housekeep && nl >= w->plen) {
+			struct cairn_object_info info = {
+				.struct_size = sizeof(info),
+				.name = name,
+				.size = (uint64_t)st.st_size,
+				.mtime = (int64_t)st.st_mtime,
+			};
+			rc = w->cb(w->ud, &info);
 		}
-		free(path);
 		free(name);
 	}
-	closedir(d);
-	free(dirpath);
+	closedir(d); /* releases the directory lock */
 	return rc;
+}
+
+static int fs_walk(struct fs_walk *w)
+{
+	int dfd = open(w->fs->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return errno == ENOENT || errno == ENOTDIR ? CAIRN_OK
+							   : fs_fail(w->fs, errno, "list", w->fs->root);
+	return fs_walk_dir(w, dfd, "", 0);
 }
 
 static int fs_list(void *inst, const char *prefix, cairn_list_cb cb, void *ud)
 {
-	return fs_walk(inst, "", prefix ? prefix : "", cb, ud, 0);
+	struct fs_walk w = {.fs = inst, .prefix = prefix ? prefix : "", .cb = cb, .ud = ud};
+	w.plen = strlen(w.prefix);
+	return fs_walk(&w);
+}
+
+static int fs_housekeep(void *inst, const char *prefix)
+{
+	struct fs_walk w = {.fs = inst, .prefix = prefix ? prefix : "", .housekeep = 1};
+	w.plen = strlen(w.prefix);
+	return fs_walk(&w);
 }
 
 static int fs_stat(void *inst, const char *name, struct cairn_object_info *out)
 {
 	struct fs *fs = inst;
-	char *path = fs_join(fs->root, name);
-	if (!path)
-		return CAIRN_E_NOMEM;
+	int dfd;
+	int rc = fs_open_dir(fs, name, 0, "stat", &dfd);
+	if (rc)
+		return rc;
 	struct stat st;
-	int rc = CAIRN_OK;
-	if (stat(path, &st) != 0)
-		rc = fs_fail(fs, errno, "stat", path);
+	if (fstatat(dfd, fs_base(name), &st, AT_SYMLINK_NOFOLLOW) != 0)
+		rc = fs_fail_rel(fs, errno, "stat", name);
+	else if (S_ISLNK(st.st_mode))
+		rc = fs_refuse_link(fs, name);
 	else if (!S_ISREG(st.st_mode))
-		rc = fs->host->set_error(fs->host, CAIRN_E_NOT_FOUND, "'%s' is not a file", path);
-	free(path);
+		rc = fs_not_file(fs, name);
+	close(dfd);
 	if (rc)
 		return rc;
 	out->name = name;
@@ -433,15 +644,15 @@ static int fs_stat(void *inst, const char *name, struct cairn_object_info *out)
 static int fs_remove(void *inst, const char *name)
 {
 	struct fs *fs = inst;
-	char *path = fs_join(fs->root, name);
-	if (!path)
-		return CAIRN_E_NOMEM;
-	int rc = CAIRN_OK;
-	if (unlink(path) != 0)
-		rc = fs_fail(fs, errno, "remove", path);
-	else
-		rc = fs_fsync_dir(fs, path);
-	free(path);
+	int dfd;
+	int rc = fs_open_dir(fs, name, 0, "remove", &dfd);
+	if (rc)
+		return rc;
+	if (unlinkat(dfd, fs_base(name), 0) != 0)
+		rc = fs_fail_rel(fs, errno, "remove", name);
+	else if (fsync(dfd) != 0)
+		rc = fs_fail_rel(fs, errno, "sync the directory of", name);
+	close(dfd);
 	return rc;
 }
 
@@ -460,11 +671,12 @@ static const struct cairn_storage_vtable fs_vtable = {
 	.list = fs_list,
 	.stat = fs_stat,
 	.remove = fs_remove,
+	.housekeep = fs_housekeep,
 };
 
 static const char *const fs_schemes[] = {"file", NULL};
 
-CAIRN_PLUGIN_DEFINE(.name = FS_NAME, .version = "1.0.0",
+CAIRN_PLUGIN_DEFINE(.name = FS_NAME, .version = "1.1.0",
 		    .description = "local filesystem storage (atomic, 0600 files)",
 		    .kind = CAIRN_PLUGIN_KIND_STORAGE, .schemes = fs_schemes,
 		    .vtable = &fs_vtable)
