@@ -186,9 +186,15 @@ static int add_tenant(void *ud, const char *tenant)
 	return 0;
 }
 
-static void format_tenants(const struct tenant_list *l, char *out, size_t cap)
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+static void format_tenants(struct tenant_list *l, char *out, size_t cap)
 {
 	size_t used = 0;
+	qsort(l->names, l->n, sizeof(l->names[0]), by_text); /* stable for scripts and eyes */
 	out[0] = '\0';
 	for (size_t i = 0; i < l->n && used < cap; i++)
 		used += (size_t)snprintf(out + used, cap - used, "%s%s", i ? ", " : "", l->names[i]);

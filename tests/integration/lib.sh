@@ -231,7 +231,8 @@ refuse_hostile() {
 		expect_fail "$code" "$CAIRN" backups verify "file://$WORK/$name.cairn"
 		case "$ERR" in *"$frag"*) ;; *) fail "$name: verify message lacks '$frag': $ERR" ;; esac
 	}
-	local flow='"columns":[["key",1,"main_evil.ns_x_1"],["value",2,{"id":"x","namespace":"evil.ns","revision":1,"tenantId":"main","deleted":false}],["source_code",1,"id: x"]]'
+	local head='"key":"main_evil.ns_x_1","tenant":"main"'
+	local flow='"columns":[["key",1,"main_evil.ns_x_1"],["value",2,{"id":"x","namespace":"evil.ns","revision":1,"tenantId":"main","deleted":false}],["source_code",1,SOURCE]]'
 	hostile other 4 "belongs to tenant 'acme'" addrec FLOW \
 		'{"key":"acme_evil.ns_x_1","tenant":"acme","columns":[["key",1,"acme_evil.ns_x_1"],["value",2,{"id":"x","namespace":"evil.ns","revision":1,"tenantId":"acme","deleted":false}],["source_code",1,"id: x"]]}'
 	hostile json_tenant 4 "value names another tenant" addrec FLOW \
@@ -249,10 +250,8 @@ refuse_hostile() {
 	hostile nil_tenant 4 "not to this TENANT backup's '(no tenant)'" manifest tenant -
 	hostile key_column 4 "key column differs" addrec FLOW \
 		"{\"key\":\"main_evil.ns_x_1\",\"tenant\":\"main\",\"columns\":[[\"key\",1,\"main_other_1\"],[\"value\",2,{\"tenantId\":\"main\"}]]}"
-	hostile bad_utf8 4 "not valid UTF-8" addrec FLOW \
-		"{\"key\":\"main_evil.ns_x_1\",\"tenant\":\"main\",${flow/\"id: x\"/{\"hex\":\"69643a20c328\"}}}"
-	hostile nul_text 4 "NUL byte" addrec FLOW \
-		"{\"key\":\"main_evil.ns_x_1\",\"tenant\":\"main\",${flow/\"id: x\"/{\"hex\":\"69640078\"}}}"
+	hostile bad_utf8 4 "not valid UTF-8" addrec FLOW "{$head,${flow/SOURCE/{\"hex\":\"69643a20c328\"\}}}"
+	hostile nul_text 4 "NUL byte" addrec FLOW "{$head,${flow/SOURCE/{\"hex\":\"69640078\"\}}}"
 	"$CRAFT" "$F" "$WORK/full_tenant.cairn" manifest tenant main
 	hostile full_tenant 4 "a FULL backup that names tenant" none
 	"$CRAFT" "$T" "$WORK/unknown_kind.cairn" addrec NO_SUCH_KIND '{"key":"k","tenant":"main","columns":[]}'
