@@ -66,12 +66,35 @@ static int name_valid(const char *name)
 	}
 }
 
+/* The part of uri after the storage location's URI and a '/', or NULL. */
+static const char *under_storage(const struct core_run *run, const char *uri)
+{
+	const char *base = run->storage_uri;
+	if (!base)
+		return NULL;
+	size_t n = strlen(base);
+	while (n > 0 && base[n - 1] == '/')
+		n--;
+	const char *sep = strstr(base, "://");
+	if (!sep || (size_t)(sep - base) + 3 >= n || strncmp(uri, base, n) != 0 || uri[n] != '/')
+		return NULL; /* the root "file:///" keeps the plain split below */
+	return uri + n + 1;
+}
+
 int core_uri_split(struct core_run *run, const char *uri, char **location, char **name)
 {
 	const char *rel;
 	*location = *name = NULL;
 	if (strncmp(uri, "cairn:///", 9) == 0) {
 		rel = uri + 9;
+		if (!name_valid(rel))
+			return core_fail(run, CORE_EXIT_USAGE,
+					 core_error_set(CAIRN_E_INVALID, "'%s' does not name a backup", uri));
+		*location = strdup(run->storage_uri);
+		*name = strdup(rel);
+	} else if ((rel = under_storage(run, uri)) != NULL) {
+		/* a URI cairn printed for the configured storage: its name is relative to
+		 * that location, so the plugin sees (and checks) every directory of it */
 		if (!name_valid(rel))
 			return core_fail(run, CORE_EXIT_USAGE,
 					 core_error_set(CAIRN_E_INVALID, "'%s' does not name a backup", uri));

@@ -142,6 +142,11 @@ static int fuzz_read_backup(const uint8_t *data, size_t size)
 		(void)core_chunk_name_kind(name, kind, sizeof(kind));
 		struct core_chunk_iter it;
 		core_chunk_iter_init(&it, edata, elen);
+		it.kind = kind;
+		if (strcmp(m.type, "TENANT") == 0) { /* the scope checks restore and verify run */
+			it.scoped = 1;
+			it.scope_tenant = m.tenant;
+		}
 		if (m.tenant) { /* --to-tenant */
 			it.from_tenant = m.tenant;
 			it.to_tenant = "fuzz-tenant";

@@ -59,6 +59,10 @@ expect_fail 6 "$CAIRN" backups prune --keep-last 1 --storage "file://$S2"
 case "$ERR" in *"symbolic link"*) ;; *) fail "prune through a symlink: $ERR" ;; esac
 expect_fail 6 "$CAIRN" backups delete "cairn:///backups/full/$one" --storage "file://$S2"
 case "$ERR" in *"symbolic link"*) ;; *) fail "delete through a symlink: $ERR" ;; esac
+# the full URI that create prints for that storage names the same object
+expect_fail 6 "$CAIRN" backups delete "file://$S2/backups/full/$one" --storage "file://$S2"
+case "$ERR" in *"symbolic link"*) ;; *) fail "delete by full URI through a symlink: $ERR" ;; esac
+expect_fail 6 "$CAIRN" backups verify "file://$S2/backups/full/$one" --storage "file://$S2"
 [ -e "$WORK/elsewhere/$one" ] || fail "a backup behind the symlink was deleted"
 # a symlinked tenant series, and a symlinked 'backups', are refused as well
 rm "$S2/backups/full"
