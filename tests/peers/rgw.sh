@@ -147,9 +147,21 @@ CONF
 	}
 	run ceph-osd -c "$conf" -i "$osd" --mkfs --osd-uuid "$osd_uuid"
 	run ceph-osd -c "$conf" -i "$osd"
-	run ceph -c "$conf" osd crush add-bucket localhost host
-	run ceph -c "$conf" osd crush move localhost root=default
-	run ceph -c "$conf" osd crush add "osd.$osd" 1.0 host=localhost
+	# a monitor busy with the new OSD's boot may answer a command with EPERM
+	# ("problem getting command descriptions"): seen once here; ask again
+	mon() {
+		local try
+		for try in 1 2 3 4 5; do
+			ceph -c "$conf" --connect-timeout 30 "$@" >>"$log" 2>&1 && return 0
+			sleep 1
+		done
+		echo "$0: failed: ceph $*; see $log" >&2
+		tail -n 20 "$log" >&2
+		exit 1
+	}
+	mon osd crush add-bucket localhost host
+	mon osd crush move localhost root=default
+	mon osd crush add "osd.$osd" 1.0 host=localhost
 	run radosgw -c "$conf" -n client.rgw.a --rgw-frontends="beast endpoint=127.0.0.1:$port"
 	i=0
 	while [ "$(http_status "http://127.0.0.1:$port/")" != 200 ]; do
