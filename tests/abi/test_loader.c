@@ -181,10 +181,17 @@ static void test_scan_bad_dir(void **state)
 	struct core_plugins ps = {0};
 	const char *dirs[] = {ABI_BAD_DIR};
 	assert_int_equal(core_plugins_scan(&ps, dirs, 1), CAIRN_OK);
-	/* every cairn-*.so is kept with its refusal; README.txt is skipped */
+	/* the scan runs nothing: these files have no note, so nothing is known yet */
 	assert_int_equal(ps.n, N_BAD);
 	for (size_t i = 0; i < ps.n; i++) {
+		assert_false(ps.v[i].has_note || ps.v[i].known || ps.v[i].refusal || ps.v[i].dl);
+	}
+	/* probed in children: every cairn-*.so is kept with its refusal; README.txt is skipped */
+	core_plugins_probe_all(&ps);
+	for (size_t i = 0; i < ps.n; i++) {
 		assert_null(ps.v[i].info);
+		assert_null(ps.v[i].dl);
+		assert_false(ps.v[i].known);
 		assert_non_null(ps.v[i].refusal);
 		assert_null(strstr(ps.v[i].path, "README"));
 		int known = 0;
@@ -213,6 +220,7 @@ static void test_scan_order_and_shadowing(void **state)
 			      ABI_BAD_DIR, ABI_DUP_DIR};
 	assert_int_equal(core_plugins_scan(&ps, dirs, sizeof(dirs) / sizeof(dirs[0])), CAIRN_OK);
 	assert_int_equal(ps.n, 4 + N_BAD + 1); /* good/ holds 4: abigood, abisrc, abi10, abi10src */
+	core_plugins_probe_all(&ps);
 
 	const struct core_plugin *good = NULL, *dup = NULL;
 	for (size_t i = 0; i < ps.n; i++) {
@@ -225,8 +233,9 @@ static void test_scan_order_and_shadowing(void **state)
 	assert_non_null(dup);
 	assert_true(good < dup); /* directory order is kept */
 	assert_int_equal(good->shadowed, 0);
-	assert_non_null(dup->info); /* loaded fine, but a same-named one came first */
-	assert_string_equal(dup->info->version, "dup");
+	assert_true(dup->known); /* loads fine, but a same-named one came first */
+	assert_null(dup->info);  /* probed in a child, never loaded here */
+	assert_string_equal(dup->meta.version, "dup");
 	assert_int_equal(dup->shadowed, 1);
 	assert_null(dup->refusal);
 
@@ -256,6 +265,7 @@ static void test_first_directory_wins(void **state)
 	const struct core_plugin *p = core_plugins_find(&ps, CAIRN_PLUGIN_KIND_STORAGE, "abigood");
 	assert_non_null(p);
 	assert_string_equal(p->path, ABI_DUP_STORAGE);
+	core_plugins_probe_all(&ps); /* find looks no further than its answer */
 	for (size_t i = 0; i < ps.n; i++)
 		if (strcmp(ps.v[i].path, ABI_GOOD_STORAGE) == 0)
 			assert_int_equal(ps.v[i].shadowed, 1);
