@@ -131,13 +131,20 @@ static const struct core_plugin *find_plugin(struct core_run *run, unsigned kind
 	char scheme[32];
 	if (core_fail(run, CORE_EXIT_USAGE, core_uri_scheme(uri, scheme, sizeof(scheme))))
 		return NULL;
+	/* loads the one plugin chosen, and no other plugin's code runs here */
 	const struct core_plugin *p = core_plugins_find(&run->plugins, kind, scheme);
 	if (!p) {
-		/* say why: a refused plugin for this scheme is the usual cause */
+		/* say why: a refused plugin for this scheme is the usual cause — one
+		 * whose note claimed it, else one whose file name mentions it */
 		const char *why = NULL;
-		for (size_t i = 0; i < run->plugins.n && !why; i++)
-			if (run->plugins.v[i].refusal && strstr(run->plugins.v[i].path, scheme))
-				why = run->plugins.v[i].refusal;
+		for (int pass = 0; pass < 2 && !why; pass++)
+			for (size_t i = 0; i < run->plugins.n && !why; i++) {
+				const struct core_plugin *q = &run->plugins.v[i];
+				if (q->refusal && (pass ? strstr(q->path, scheme) != NULL
+							: q->has_note &&
+								  core_plugin_serves(&q->note, kind, scheme)))
+					why = q->refusal;
+			}
 		core_error_set(CAIRN_E_NOT_FOUND, "no %s plugin for '%s://'%s%s%s",
 			       kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage", scheme,
 			       why ? " (a candidate was refused: " : "; see 'cairn plugins list'",

@@ -249,25 +249,34 @@ static void report(struct core_run *run, int code)
 	fprintf(stderr, "cairn: error: %s\n", *msg ? msg : "failed");
 }
 
+static const char *kind_word(unsigned kind)
+{
+	return kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage";
+}
+
+/* Every file is loaded in a child (plugin_probe.h): a broken one is a line here. */
 static int cmd_plugins_list(struct core_run *run)
 {
+	core_plugins_probe_all(&run->plugins);
 	if (run->json) {
 		json_t *arr = json_array();
 		for (size_t i = 0; i < run->plugins.n; i++) {
 			const struct core_plugin *p = &run->plugins.v[i];
+			const struct core_plugin_meta *m = &p->meta;
 			json_t *o;
-			if (p->info) {
+			if (p->known && !p->refusal) {
 				json_t *schemes = json_array();
-				for (const char *const *s = p->info->schemes; *s; s++)
+				for (char **s = m->schemes; *s; s++)
 					json_array_append_new(schemes, json_string(*s));
 				char abi[16];
-				snprintf(abi, sizeof(abi), "%u.%u", p->info->abi_major, p->info->abi_minor);
-				o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:b}", "name", p->info->name, "kind",
-					      p->info->kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage",
-					      "version", p->info->version, "abi", abi, "schemes", schemes, "path",
-					      p->path, "shadowed", p->shadowed);
+				snprintf(abi, sizeof(abi), "%u.%u", m->abi_major, m->abi_minor);
+				o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:b, s:b}", "name", m->name,
+					      "kind", kind_word(m->kind), "version", m->version, "abi", abi,
+					      "schemes", schemes, "path", p->path, "shadowed", p->shadowed,
+					      "note", p->has_note);
 			} else {
-				o = json_pack("{s:s, s:s}", "path", p->path, "refused", p->refusal);
+				o = json_pack("{s:s, s:s}", "path", p->path, "refused",
+					      p->refusal ? p->refusal : "not probed");
 			}
 			json_array_append_new(arr, o);
 		}
@@ -279,21 +288,23 @@ static int cmd_plugins_list(struct core_run *run)
 	printf("%-14s %-8s %-9s %-5s %-24s %s\n", "NAME", "KIND", "VERSION", "ABI", "SCHEMES", "PATH");
 	for (size_t i = 0; i < run->plugins.n; i++) {
 		const struct core_plugin *p = &run->plugins.v[i];
-		if (!p->info)
+		const struct core_plugin_meta *m = &p->meta;
+		if (!p->known || p->refusal)
 			continue;
 		char schemes[128] = "";
 		size_t used = 0;
-		for (const char *const *s = p->info->schemes; *s && used < sizeof(schemes); s++)
+		for (char **s = m->schemes; *s && used < sizeof(schemes); s++)
 			used += (size_t)snprintf(schemes + used, sizeof(schemes) - used, "%s%s",
 						 used ? "," : "", *s);
-		printf("%-14s %-8s %-9s %u.%-3u %-24s %s%s\n", p->info->name,
-		       p->info->kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage", p->info->version,
-		       p->info->abi_major, p->info->abi_minor, schemes, p->path,
-		       p->shadowed ? " (shadowed by an earlier one)" : "");
+		printf("%-14s %-8s %-9s %u.%-3u %-24s %s%s%s\n", m->name, kind_word(m->kind), m->version,
+		       m->abi_major, m->abi_minor, schemes, p->path,
+		       p->shadowed ? " (shadowed by an earlier one)" : "",
+		       p->has_note ? "" : " (no plugin note: probed by every command)");
 	}
 	for (size_t i = 0; i < run->plugins.n; i++)
-		if (run->plugins.v[i].refusal)
-			printf("refused: %s: %s\n", run->plugins.v[i].path, run->plugins.v[i].refusal);
+		if (run->plugins.v[i].refusal || !run->plugins.v[i].known)
+			printf("refused: %s: %s\n", run->plugins.v[i].path,
+			       run->plugins.v[i].refusal ? run->plugins.v[i].refusal : "not probed");
 	if (run->plugins.n == 0)
 		core_warn("no plugins found; give --plugin-dir or set CAIRN_PLUGIN_PATH");
 	return CORE_EXIT_OK;
@@ -301,17 +312,27 @@ static int cmd_plugins_list(struct core_run *run)
 
 static int cmd_plugins_check(const char *path)
 {
-	struct core_plugin p;
-	int rc = core_plugin_load(path, &p);
-	if (rc == CAIRN_OK)
-		printf("%s: ok: %s %s plugin %s, ABI %u.%u\n", path, p.info->name,
-		       p.info->kind == CAIRN_PLUGIN_KIND_SOURCE ? "source" : "storage", p.info->version,
-		       p.info->abi_major, p.info->abi_minor);
-	struct core_plugins one = {.v = &p, .n = 1};
-	(void)one;
-	free(p.path);
-	free(p.refusal);
-	return rc == CAIRN_OK ? CORE_EXIT_OK : CORE_EXIT_PLUGIN;
+	struct core_plugins one = {0};
+	int code = CORE_EXIT_OK;
+	if (core_plugins_add(&one, path) != CAIRN_OK) {
+		core_error_set(CAIRN_E_NOMEM, "out of memory");
+		code = CORE_EXIT_FAILURE;
+		goto out;
+	}
+	core_plugins_probe_all(&one);
+	const struct core_plugin *p = &one.v[0];
+	if (p->refusal || !p->known) {
+		core_error_set(CAIRN_E_PLUGIN, "plugin '%s' refused: %s", path,
+			       p->refusal ? p->refusal : "not probed");
+		code = CORE_EXIT_PLUGIN;
+		goto out;
+	}
+	printf("%s: ok: %s %s plugin %s, ABI %u.%u%s\n", path, p->meta.name, kind_word(p->meta.kind),
+	       p->meta.version, p->meta.abi_major, p->meta.abi_minor,
+	       p->has_note ? "" : " (no plugin note: rebuild with SDK 1.2 so commands need not probe it)");
+out:
+	core_plugins_free(&one);
+	return code;
 }
 
 static char *default_storage(void)

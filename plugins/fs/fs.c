@@ -680,3 +680,4 @@ CAIRN_PLUGIN_DEFINE(.name = FS_NAME, .version = "1.1.0",
 		    .description = "local filesystem storage (atomic, 0600 files)",
 		    .kind = CAIRN_PLUGIN_KIND_STORAGE, .schemes = fs_schemes,
 		    .vtable = &fs_vtable)
+CAIRN_PLUGIN_NOTE(storage, FS_NAME, "file")

@@ -983,3 +983,4 @@ CAIRN_PLUGIN_DEFINE(.name = MY_NAME, .version = "0.1.0",
 		    .description = "MySQL/MariaDB source (Kestra JDBC schema, MariaDB Connector/C)",
 		    .kind = CAIRN_PLUGIN_KIND_SOURCE, .schemes = mysql_plugin_schemes,
 		    .vtable = &mysql_plugin_vtable)
+CAIRN_PLUGIN_NOTE(source, MY_NAME, "mysql mariadb")

@@ -600,3 +600,4 @@ static const char *const s3_schemes[] = {S3_SCHEME, NULL};
 CAIRN_PLUGIN_DEFINE(.name = S3_PLUGIN, .version = "1.0.0", .description = S3_DESCRIPTION,
 		    .kind = CAIRN_PLUGIN_KIND_STORAGE, .schemes = s3_schemes,
 		    .vtable = &s3_vtable)
+CAIRN_PLUGIN_NOTE(storage, S3_PLUGIN, S3_SCHEME)

@@ -4,7 +4,9 @@
 # (only cairn_plugin_entry_v1 is exported), linked to Cairn::sdk, installed
 # into ${CMAKE_INSTALL_LIBDIR}/cairn/plugins as component plugin-<name>.
 # The same function is used in-tree and by third parties after
-# find_package(Cairn).
+# find_package(Cairn). The sources should say CAIRN_PLUGIN_NOTE(...) next to
+# CAIRN_PLUGIN_DEFINE (cairn/plugin.h): the note is an ordinary section, so
+# nothing here is needed for it to reach the .so.
 include_guard(GLOBAL)
 include(GNUInstallDirs)
 

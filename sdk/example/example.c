@@ -404,3 +404,10 @@ CAIRN_PLUGIN_DEFINE(.name = "example", .version = "0.1.0",
 		    .description = "example storage: one file per object in a directory",
 		    .kind = CAIRN_PLUGIN_KIND_STORAGE, .schemes = ex_schemes,
 		    .vtable = &ex_vtable)
+/*
+ * The same name, kind and schemes again as plain bytes in the file (an ELF
+ * note), so that cairn finds this plugin for example:// without running
+ * it, and runs no code of it for any other scheme. Keep the two in step:
+ * cairn refuses a plugin whose note and info disagree.
+ */
+CAIRN_PLUGIN_NOTE(storage, "example", "example")

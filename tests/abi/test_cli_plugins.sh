@@ -10,6 +10,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT INT TERM
 failed=0
 fail() { echo "FAIL: $*" >&2; failed=1; }
+T() { timeout -k 5 60 "$@"; } # plugins are probed in children: never hang CI
 
 # keep the user's environment out of the plugin search path
 unset CAIRN_PLUGIN_PATH CAIRN_CONFIG
@@ -36,7 +37,7 @@ cairn-storage-unresolved.so	dlopen failed
 LIST
 
 # --- plugins list: exit 0, one "refused:" line per bad file ---------------
-"$cairn" --plugin-dir "$bad" plugins list > "$tmp/out" 2> "$tmp/err"
+T "$cairn" --plugin-dir "$bad" plugins list > "$tmp/out" 2> "$tmp/err"
 rc=$?
 [ "$rc" -eq 0 ] || fail "plugins list exited $rc: $(cat "$tmp/err")"
 tab=$(printf '\t')
@@ -50,7 +51,7 @@ want=$(wc -l < "$tmp/expect")
 grep -q 'README' "$tmp/out" && fail "plugins list: a file not named cairn-*.so was loaded"
 
 # --- JSON output is valid and carries every refusal ------------------------
-"$cairn" --plugin-dir "$bad" --output json plugins list > "$tmp/json" 2> "$tmp/err"
+T "$cairn" --plugin-dir "$bad" --output json plugins list > "$tmp/json" 2> "$tmp/err"
 rc=$?
 [ "$rc" -eq 0 ] || fail "plugins list --output json exited $rc: $(cat "$tmp/err")"
 python3 -c 'import json,sys; json.load(sys.stdin)' < "$tmp/json" ||
@@ -65,7 +66,7 @@ PY
 
 # --- plugins check on every bad file: exit 7, one line on stderr -----------
 while IFS="$tab" read -r file reason; do
-	"$cairn" plugins check "$bad/$file" > "$tmp/out" 2> "$tmp/err"
+	T "$cairn" plugins check "$bad/$file" > "$tmp/out" 2> "$tmp/err"
 	rc=$?
 	[ "$rc" -eq 7 ] || fail "plugins check $file exited $rc (want 7)"
 	[ "$(wc -l < "$tmp/err")" -eq 1 ] || fail "plugins check $file: stderr is not one line: $(cat "$tmp/err")"
@@ -77,7 +78,7 @@ done < "$tmp/expect"
 
 # --- plugins check on good plugins: exit 0 ----------------------------------
 for so in "$good" "$abi10"; do
-	"$cairn" plugins check "$so" > "$tmp/out" 2> "$tmp/err"
+	T "$cairn" plugins check "$so" > "$tmp/out" 2> "$tmp/err"
 	rc=$?
 	[ "$rc" -eq 0 ] || fail "plugins check $so exited $rc: $(cat "$tmp/err")"
 	grep -q "^$so: ok: " "$tmp/out" || fail "plugins check $so: $(cat "$tmp/out")"

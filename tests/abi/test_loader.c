@@ -181,10 +181,17 @@ static void test_scan_bad_dir(void **state)
 	struct core_plugins ps = {0};
 	const char *dirs[] = {ABI_BAD_DIR};
 	assert_int_equal(core_plugins_scan(&ps, dirs, 1), CAIRN_OK);
-	/* every cairn-*.so is kept with its refusal; README.txt is skipped */
+	/* the scan runs nothing: these files have no note, so nothing is known yet */
 	assert_int_equal(ps.n, N_BAD);
 	for (size_t i = 0; i < ps.n; i++) {
+		assert_false(ps.v[i].has_note || ps.v[i].known || ps.v[i].refusal || ps.v[i].dl);
+	}
+	/* probed in children: every cairn-*.so is kept with its refusal; README.txt is skipped */
+	core_plugins_probe_all(&ps);
+	for (size_t i = 0; i < ps.n; i++) {
 		assert_null(ps.v[i].info);
+		assert_null(ps.v[i].dl);
+		assert_false(ps.v[i].known);
 		assert_non_null(ps.v[i].refusal);
 		assert_null(strstr(ps.v[i].path, "README"));
 		int known = 0;
@@ -213,6 +220,7 @@ static void test_scan_order_and_shadowing(void **state)
 			      ABI_BAD_DIR, ABI_DUP_DIR};
 	assert_int_equal(core_plugins_scan(&ps, dirs, sizeof(dirs) / sizeof(dirs[0])), CAIRN_OK);
 	assert_int_equal(ps.n, 4 + N_BAD + 1); /* good/ holds 4: abigood, abisrc, abi10, abi10src */
+	core_plugins_probe_all(&ps);
 
 	const struct core_plugin *good = NULL, *dup = NULL;
 	for (size_t i = 0; i < ps.n; i++) {
@@ -225,8 +233,9 @@ static void test_scan_order_and_shadowing(void **state)
 	assert_non_null(dup);
 	assert_true(good < dup); /* directory order is kept */
 	assert_int_equal(good->shadowed, 0);
-	assert_non_null(dup->info); /* loaded fine, but a same-named one came first */
-	assert_string_equal(dup->info->version, "dup");
+	assert_true(dup->known); /* loads fine, but a same-named one came first */
+	assert_null(dup->info);  /* probed in a child, never loaded here */
+	assert_string_equal(dup->meta.version, "dup");
 	assert_int_equal(dup->shadowed, 1);
 	assert_null(dup->refusal);
 
@@ -246,19 +255,57 @@ static void test_scan_order_and_shadowing(void **state)
 	core_plugins_free(&ps);
 }
 
+/* Scan two directories and look up a storage scheme, which must be found in `want`. */
+static const struct core_plugin *scan_find(struct core_plugins *ps, const char *d1,
+					   const char *d2, const char *scheme, const char *want)
+{
+	const char *dirs[] = {d1, d2};
+	assert_int_equal(core_plugins_scan(ps, dirs, 2), CAIRN_OK);
+	const struct core_plugin *p = core_plugins_find(ps, CAIRN_PLUGIN_KIND_STORAGE, scheme);
+	assert_non_null(p);
+	assert_string_equal(p->path, want);
+	return p;
+}
+
 /* With dup/ first, the dup copy wins and good/'s is the shadowed one. */
 static void test_first_directory_wins(void **state)
 {
 	(void)state;
 	struct core_plugins ps = {0};
-	const char *dirs[] = {ABI_DUP_DIR, ABI_GOOD_DIR};
-	assert_int_equal(core_plugins_scan(&ps, dirs, 2), CAIRN_OK);
-	const struct core_plugin *p = core_plugins_find(&ps, CAIRN_PLUGIN_KIND_STORAGE, "abigood");
-	assert_non_null(p);
-	assert_string_equal(p->path, ABI_DUP_STORAGE);
+	scan_find(&ps, ABI_DUP_DIR, ABI_GOOD_DIR, "abigood", ABI_DUP_STORAGE);
+	core_plugins_probe_all(&ps); /* find looks no further than its answer */
 	for (size_t i = 0; i < ps.n; i++)
 		if (strcmp(ps.v[i].path, ABI_GOOD_STORAGE) == 0)
 			assert_int_equal(ps.v[i].shadowed, 1);
+	core_plugins_free(&ps);
+}
+
+/* The crashing plugins come first and carry notes: a lookup never runs them. */
+static void test_find_runs_no_noted_plugin(void **state)
+{
+	(void)state;
+	struct core_plugins ps = {0};
+	scan_find(&ps, ABI_CRASH_DIR, ABI_GOOD_DIR, "abigood", ABI_GOOD_STORAGE);
+	size_t n_crash = 0;
+	for (size_t i = 0; i < ps.n; i++) {
+		const struct core_plugin *q = &ps.v[i];
+		if (strncmp(q->path, ABI_CRASH_DIR "/", strlen(ABI_CRASH_DIR) + 1) != 0)
+			continue;
+		n_crash++;
+		/* never loaded, never probed: only the malformed note is refused */
+		assert_null(q->dl);
+		assert_false(q->known);
+		if (strstr(q->path, "notebroken"))
+			assert_non_null(strstr(q->refusal, "malformed plugin note"));
+		else
+			assert_null(q->refusal);
+	}
+	assert_int_equal(n_crash, 7);
+	/* the lying one is loaded only when its scheme is asked for, then refused */
+	assert_null(core_plugins_find(&ps, CAIRN_PLUGIN_KIND_STORAGE, "notelie"));
+	for (size_t i = 0; i < ps.n; i++)
+		if (strstr(ps.v[i].path, "notelie"))
+			assert_non_null(strstr(ps.v[i].refusal, "note does not match its info"));
 	core_plugins_free(&ps);
 }
 
@@ -287,6 +334,7 @@ int main(void)
 		cmocka_unit_test(test_scan_order_and_shadowing),
 		cmocka_unit_test(test_first_directory_wins),
 		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_find_runs_no_noted_plugin),
 	};
 	struct CMUnitTest tests[N_BAD + sizeof(fixed) / sizeof(fixed[0])];
 	size_t n = 0;

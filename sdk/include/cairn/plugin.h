@@ -18,6 +18,13 @@
  * Any failed check refuses the plugin with one line naming the file and the
  * reason; the core never calls into a refused plugin again.
  *
+ * Which files get loaded at all: a command loads only the plugin serving
+ * its URI's scheme, found through the note CAIRN_PLUGIN_NOTE writes into
+ * the file (below); `cairn plugins list` and `plugins check` load each file
+ * in a child process with a 5 s limit. Constructors and the entry point of
+ * a plugin therefore run in a child as well as, for a command that uses it,
+ * in the core: they must be quick and free of side effects.
+ *
  * Lifetime: the info, the strings it points to and the vtable are static
  * data of the plugin, valid until dlclose(). The entry point must not fail
  * for lack of resources; return NULL only if the host is unusable (for
@@ -106,5 +113,72 @@ typedef const struct cairn_plugin_info *(*cairn_plugin_entry_fn)(
 		(void)host;                                                    \
 		return &cairn_plugin_info_;                                    \
 	}
+
+/*
+ * CAIRN_PLUGIN_NOTE(kind, name, schemes) — says, as plain bytes in the .so
+ * file, which plugin this is and which URI schemes it serves, so that the
+ * core can choose the file a command needs *without running any plugin's
+ * code* (docs/abi.md §5). Put it once per plugin, next to
+ * CAIRN_PLUGIN_DEFINE, with the same values:
+ *
+ *     CAIRN_PLUGIN_NOTE(storage, "fs", "file")
+ *     CAIRN_PLUGIN_NOTE(source, "postgresql", "postgresql postgres")
+ *
+ *   kind     the bare word source or storage (anything else does not
+ *            compile);
+ *   name     a string literal (or a macro expanding to one): the info's
+ *            name, 1–64 characters of [A-Za-z0-9_.+-];
+ *   schemes  one string literal: the info's schemes, separated by single
+ *            spaces, each 1–31 characters of [a-z0-9+.-] (lowercase, no
+ *            "://"), at most 16.
+ *
+ * It adds no symbol and no code. It emits a standard ELF note (section
+ * ".note.cairn.plugin", allocated, so the linker puts it in a PT_NOTE
+ * segment that survives strip and --gc-sections; `readelf -n` shows it):
+ * owner CAIRN_NOTE_OWNER, type CAIRN_NOTE_TYPE_PLUGIN, and a descriptor of
+ * NUL-terminated ASCII "key=value" fields — kind=, name=, schemes=, and
+ * abi=MAJOR.MINOR of the headers compiled against. Readers ignore keys they
+ * do not know, so fields may be added in a later minor.
+ *
+ * What the core does with it: a command opens only a plugin whose note
+ * lists the kind and scheme it needs; after loading that file it checks, as
+ * for any plugin, the info (docs/abi.md §3) and also that name, kind and
+ * schemes equal the note's — a plugin that contradicts its note is refused
+ * ("its plugin note does not match its info: …"), and so is a malformed
+ * note. `cairn plugins check` reports both. A plugin without the note (any
+ * plugin built with SDK 1.0/1.1) still works, but every command must first
+ * probe it in a child process to learn its schemes.
+ *
+ * Not GNU C or not ELF: expands to the kind check only (no note; the core
+ * then probes the plugin).
+ */
+#define CAIRN_NOTE_OWNER "Cairn"
+#define CAIRN_NOTE_TYPE_PLUGIN 1
+#define CAIRN_NOTE_KIND_source CAIRN_PLUGIN_KIND_SOURCE
+#define CAIRN_NOTE_KIND_storage CAIRN_PLUGIN_KIND_STORAGE
+#define CAIRN_NOTE_STR_(x) #x
+#define CAIRN_NOTE_XSTR_(x) CAIRN_NOTE_STR_(x)
+#define CAIRN_NOTE_TEXT_(kind, name, schemes)                                  \
+	"kind=" #kind "\0name=" name "\0schemes=" schemes                      \
+	"\0abi=" CAIRN_NOTE_XSTR_(CAIRN_ABI_MAJOR) "." CAIRN_NOTE_XSTR_(CAIRN_ABI_MINOR)
+
+#if defined(__GNUC__) && defined(__ELF__)
+#define CAIRN_PLUGIN_NOTE(kind, name, schemes)                                 \
+	enum { cairn_plugin_note_kind_ = CAIRN_NOTE_KIND_##kind };             \
+	__attribute__((section(".note.cairn.plugin"), used, aligned(4)))       \
+	static const struct {                                                  \
+		uint32_t namesz, descsz, type;                                 \
+		char owner[(sizeof(CAIRN_NOTE_OWNER) + 3) & ~(size_t)3];       \
+		char desc[(sizeof(CAIRN_NOTE_TEXT_(kind, name, schemes)) + 3) & \
+			  ~(size_t)3];                                         \
+	} cairn_plugin_note_ = {                                               \
+		sizeof(CAIRN_NOTE_OWNER),                                      \
+		sizeof(CAIRN_NOTE_TEXT_(kind, name, schemes)),                 \
+		CAIRN_NOTE_TYPE_PLUGIN, CAIRN_NOTE_OWNER,                      \
+		CAIRN_NOTE_TEXT_(kind, name, schemes)};
+#else
+#define CAIRN_PLUGIN_NOTE(kind, name, schemes)                                 \
+	enum { cairn_plugin_note_kind_ = CAIRN_NOTE_KIND_##kind };
+#endif
 
 #endif /* CAIRN_PLUGIN_H */
