@@ -19,12 +19,14 @@
 
 #include "container.h"
 #include "buf.h"
-#include "engine.h"
+#include "commands.h"
 #include "error.h"
-#include "host.h"
+#include "plugin_host.h"
 #include "log.h"
 #include "record.h"
 #include "scope.h"
+#include "source.h"
+#include "storage.h"
 
 #define CHUNK_RECORDS 1000
 #define CHUNK_BYTES (4u * 1024 * 1024)
@@ -39,10 +41,10 @@ struct sink_ctx {
 static int storage_sink(void *ud, const void *buf, size_t len)
 {
 	struct sink_ctx *s = ud;
-	int rc = s->st->vt->writer_write(s->writer, buf, len);
+	int rc = core_storage_write(s->st, s->writer, buf, len);
 	s->bytes += len;
 	core_host()->progress(core_host(), s->bytes, 0);
-	return core_fail(s->run, CORE_EXIT_STORAGE, rc);
+	return rc;
 }
 
 static long long now_ms(void)
@@ -72,17 +74,16 @@ static int begin_writer(struct core_run *run, struct core_storage *st, const cha
 		if (n)
 			snprintf(suffix, sizeof(suffix), "-%d", n);
 		snprintf(out, cap, "%s/backup-%s%s.cairn", series, stamp, suffix);
-		struct cairn_object_info info = {.struct_size = sizeof(info)};
-		int rc = st->vt->stat(st->inst, out, &info);
+		struct core_object info;
+		int rc = core_storage_stat(st, out, &info);
 		if (rc == CAIRN_OK)
 			continue;
 		if (rc == CAIRN_E_NOT_FOUND)
-			rc = st->vt->writer_begin(st->inst, out, writer);
+			rc = core_storage_writer_begin(st, out, writer);
 		if (rc == CAIRN_OK)
 			return CAIRN_OK;
-		*writer = NULL;
 		if (rc != CAIRN_E_EXISTS)
-			return core_fail(run, CORE_EXIT_STORAGE, rc);
+			return rc;
 		core_error_clear();
 	}
 	return core_fail(run, CORE_EXIT_STORAGE,
@@ -109,13 +110,13 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 		       struct core_archive_writer *aw, uint64_t *count)
 {
 	*count = 0;
-	int exists = src->vt->kind_exists(src->inst, kd);
+	int exists = core_source_kind_exists(src, kd);
 	if (exists < 0)
-		return core_fail(run, CORE_EXIT_SOURCE, exists);
+		return exists;
 	if (exists == 0)
 		return CAIRN_OK; /* a table this schema version lacks counts 0 */
 	void *cur = NULL;
-	int rc = core_source_cursor_open(run, src, kd, scope, &cur);
+	int rc = core_source_cursor_open(src, kd, scope, &cur);
 	if (rc)
 		return rc;
 	struct core_buf chunk = CORE_BUF_INIT;
@@ -129,9 +130,9 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 				       core_error_set(CAIRN_E_CANCELLED, "cancelled by signal"));
 			break;
 		}
-		int n = src->vt->cursor_next(cur, &rec);
+		int n = core_source_cursor_next(src, cur, &rec);
 		if (n < 0) {
-			rc = core_fail(run, CORE_EXIT_SOURCE, n);
+			rc = n;
 			break;
 		}
 		if (n == 0)
@@ -152,7 +153,7 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 	}
 	if (!rc)
 		rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(aw, kd->kind, &seq, &chunk));
-	src->vt->cursor_close(cur);
+	core_source_cursor_close(src, cur);
 	core_buf_free(&chunk);
 	return rc;
 }
@@ -214,14 +215,14 @@ static int refuse_empty_tenant(struct core_run *run, struct core_source *src, ch
 			       size_t n_kinds, const struct cairn_scope *scope)
 {
 	struct tenant_list l = {.n = 0};
-	int can_list = CAIRN_VT_HAS(src->vt, list_tenants);
+	int can_list = core_source_can_list_tenants(src);
 	for (size_t i = 0; i < n_kinds && can_list; i++) {
 		const struct cairn_kind_desc *kd = core_kinds_find(&run->kinds, kinds[i]);
-		if (src->vt->kind_exists(src->inst, kd) != 1)
-			continue;
-		int rc = src->vt->list_tenants(src->inst, kd, add_tenant, &l);
-		if (rc)
-			return core_fail(run, CORE_EXIT_SOURCE, rc);
+		int rc = core_source_kind_exists(src, kd);
+		if (rc == 1)
+			rc = core_source_list_tenants(src, kd, add_tenant, &l);
+		if (rc < 0)
+			return rc;
 	}
 	char who[160], names[2600];
 	core_scope_name(scope, who, sizeof(who));
@@ -264,8 +265,8 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	int rc = core_source_open(run, run->source_uri, &src);
 	if (rc)
 		goto out;
-	struct cairn_source_desc desc = {.struct_size = sizeof(desc)};
-	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->describe(src.inst, &desc));
+	struct cairn_source_desc desc;
+	rc = core_source_describe(&src, &desc);
 	if (rc)
 		goto out;
 	rc = core_storage_open(run, run->storage_uri, &st);
@@ -293,8 +294,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	/* what killed backups of this series left goes before another one starts */
 	char prefix[sizeof(series) + 1];
 	snprintf(prefix, sizeof(prefix), "%s/", series);
-	if (CAIRN_VT_HAS(st.vt, housekeep))
-		rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->housekeep(st.inst, prefix));
+	rc = core_storage_housekeep(&st, prefix);
 	if (rc)
 		goto out;
 	rc = begin_writer(run, &st, series, time(NULL), name, sizeof(name), &sink.writer);
@@ -331,7 +331,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	if (rc)
 		goto out;
 
-	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->snapshot_begin(src.inst));
+	rc = core_source_snapshot_begin(&src);
 	if (rc)
 		goto out;
 	snapshot = 1;
@@ -345,7 +345,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		rc = refuse_empty_tenant(run, &src, kinds, n_kinds, &scope);
 	if (rc)
 		goto out;
-	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->snapshot_end(src.inst));
+	rc = core_source_snapshot_end(&src);
 	snapshot = 0;
 	if (rc)
 		goto out;
@@ -357,12 +357,10 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_writer_finish(aw));
 	if (rc)
 		goto out;
-	rc = st.vt->writer_commit(sink.writer);
+	rc = core_storage_commit(&st, sink.writer);
 	sink.writer = NULL; /* commit frees the writer whatever happens */
-	if (rc) {
-		core_fail(run, CORE_EXIT_STORAGE, rc);
+	if (rc)
 		goto out;
-	}
 	core_progress_done();
 
 	/* the summary lists every kind the catalogue knows, zeros included */
@@ -413,11 +411,10 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 out:
 	core_progress_done();
 	if (snapshot)
-		src.vt->snapshot_end(src.inst);
+		core_source_snapshot_end(&src);
 	core_archive_writer_free(aw);
 	core_env_writer_free(env);
-	if (sink.writer)
-		st.vt->writer_abort(sink.writer);
+	core_storage_abort(&st, sink.writer);
 	core_storage_close(&st);
 	core_source_close(&src);
 	core_buf_free(&buf);

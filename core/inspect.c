@@ -11,7 +11,8 @@
 #include <jansson.h>
 
 #include "container.h"
-#include "engine.h"
+#include "backup_read.h"
+#include "commands.h"
 #include "error.h"
 #include "log.h"
 #include "record.h"
@@ -31,7 +32,7 @@ static int ends_with(const char *s, const char *suffix)
 	return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static int list_cb(void *ud, const struct cairn_object_info *obj)
+static int list_cb(void *ud, const struct core_object *obj)
 {
 	struct listing *l = ud;
 	if (!ends_with(obj->name, ".cairn"))
@@ -66,11 +67,10 @@ int core_cmd_list(struct core_run *run, const char *prefix)
 			    .is_default = run->storage_is_default};
 	if (l.json)
 		l.arr = json_array();
-	rc = st.vt->list(st.inst, prefix ? prefix : "backups/", list_cb, &l);
+	rc = core_storage_list(&st, prefix ? prefix : "backups/", list_cb, &l);
 	core_storage_close(&st);
 	if (rc) {
 		json_decref(l.arr);
-		core_fail(run, CORE_EXIT_STORAGE, rc);
 		return (int)run->exit_class;
 	}
 	if (l.json) {
@@ -145,7 +145,6 @@ int core_cmd_info(struct core_run *run, const char *uri)
 int core_cmd_verify(struct core_run *run, const char *uri)
 {
 	struct core_opened o;
-	uint64_t *counts = NULL;
 	int rc = core_backup_open(run, uri, &o);
 	if (rc)
 		goto out;
@@ -154,17 +153,15 @@ int core_cmd_verify(struct core_run *run, const char *uri)
 	rc = core_manifest_check(run, m);
 	if (rc)
 		goto out;
-	counts = calloc(m->n_kinds + 1, sizeof(*counts));
-	if (!counts) {
-		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
-		goto out;
-	}
-	/* decoding every record (JSON included) is the check: nothing is written */
-	rc = core_backup_read_records(run, &o, NULL, NULL, NULL, counts);
+	/* decoding and checking every record (JSON included) is the check: nothing is written */
+	const struct cairn_record *rec;
+	size_t ki;
+	while ((rc = core_backup_next(&o, &ki, &rec)) == 1)
+		;
 	if (rc)
 		goto out;
 	char line[8192];
-	core_format_summary(m->kinds, counts, m->n_kinds, line, sizeof(line));
+	core_format_summary(m->kinds, o.counts, m->n_kinds, line, sizeof(line));
 	core_info("Backup summary: %s", line);
 	char shown[2048];
 	core_log_redact(uri, shown, sizeof(shown));
@@ -178,7 +175,6 @@ int core_cmd_verify(struct core_run *run, const char *uri)
 	}
 out:
 	core_backup_close(&o);
-	free(counts);
 	if (rc && run->exit_class == CORE_EXIT_OK)
 		run->exit_class = CORE_EXIT_FAILURE;
 	return rc ? (int)run->exit_class : CORE_EXIT_OK;

@@ -15,9 +15,9 @@
 #include <sodium.h>
 
 #include "config.h"
-#include "engine.h"
+#include "commands.h"
 #include "error.h"
-#include "host.h"
+#include "plugin_host.h"
 #include "keys.h"
 #include "log.h"
 #include "scope.h"

@@ -20,7 +20,7 @@
 #include <string.h>
 
 #include "error.h"
-#include "host.h"
+#include "plugin_host.h"
 #include "log.h"
 #include "plugin_note.h"
 #include "plugin_probe.h"

@@ -29,7 +29,7 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "host.h"
+#include "plugin_host.h"
 #include "plugin_note.h"
 
 #define ANSWER_MAX (64 * 1024)

@@ -384,20 +384,6 @@ static int set_text(struct core_buf *b, const msgpack_object *o)
 	return core_buf_append(b, o->via.str.ptr, o->via.str.size);
 }
 
-/* --to-tenant: the top-level "tenantId" of a JSON value, when it is `from`. */
-static void rewrite_tenant_id(msgpack_object *o, const char *from, const char *to)
-{
-	if (o->type != MSGPACK_OBJECT_MAP)
-		return;
-	for (uint32_t i = 0; i < o->via.map.size; i++) {
-		msgpack_object_kv *kv = &o->via.map.ptr[i];
-		if (obj_is_str(&kv->key, "tenantId") && obj_is_str(&kv->val, from)) {
-			kv->val.via.str.ptr = to;
-			kv->val.via.str.size = (uint32_t)strlen(to);
-		}
-	}
-}
-
 static int corrupt_record(void)
 {
 	return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed record");
@@ -568,23 +554,6 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 			return refuse_record(it, "its key column differs from its key");
 	}
 
-	int rewrite = it->from_tenant && tenant_s && strcmp(tenant_s, it->from_tenant) == 0;
-	if (rewrite) {
-		tenant_s = it->to_tenant;
-		size_t fl = strlen(it->from_tenant);
-		if (it->key.len > fl && memcmp(it->key.data, it->from_tenant, fl) == 0 &&
-		    it->key.data[fl] == '_') {
-			struct core_buf nk = CORE_BUF_INIT;
-			if (core_buf_append_str(&nk, it->to_tenant) ||
-			    core_buf_append(&nk, it->key.data + fl, it->key.len - fl)) {
-				core_buf_free(&nk);
-				return CAIRN_E_NOMEM;
-			}
-			core_buf_free(&it->key);
-			it->key = nk;
-		}
-	}
-
 	for (uint32_t i = 0; i < cols->via.array.size; i++) {
 		msgpack_object *c = &cols->via.array.ptr[i];
 		if (c->type != MSGPACK_OBJECT_ARRAY || c->via.array.size != 3)
@@ -611,8 +580,6 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 			col->len = 0;
 			continue;
 		case CAIRN_COL_JSON:
-			if (rewrite)
-				rewrite_tenant_id(val, it->from_tenant, it->to_tenant);
 			rc = core_msgpack_to_json(val, t);
 			if (rc)
 				return rc;
@@ -643,11 +610,6 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 			if (!core_text_valid(t->data, t->len))
 				return refuse_record(it, "column '%s' is not valid UTF-8 text or holds "
 						     "a NUL byte", col->name);
-			if (rewrite && strcmp(col->name, "tenant_id") == 0 &&
-			    strcmp(t->data, it->from_tenant) == 0) {
-				core_buf_reset(t);
-				rc = core_buf_append_str(t, it->to_tenant);
-			}
 			break;
 		default:
 			return corrupt_record();
@@ -666,13 +628,6 @@ int core_chunk_next(struct core_chunk_iter *it, const struct cairn_record **rec)
 	it->rec.tenant = tenant_s;
 	it->rec.n_columns = cols->via.array.size;
 	it->rec.columns = it->cols;
-	/* the key column travels with the record: keep it in step with a rewritten key */
-	if (rewrite)
-		for (size_t i = 0; i < it->rec.n_columns; i++)
-			if (strcmp(it->cols[i].name, "key") == 0 && it->cols[i].type == CAIRN_COL_TEXT) {
-				it->cols[i].data = it->key.data;
-				it->cols[i].len = it->key.len;
-			}
 	*rec = &it->rec;
 	return 1;
 }

@@ -66,12 +66,10 @@ struct core_chunk_iter {
 	struct core_buf names[CORE_MAX_COLUMNS];
 	struct cairn_column cols[CORE_MAX_COLUMNS];
 	struct cairn_record rec;
-	/* --to-tenant: rewrite records of tenant `from` to tenant `to` */
-	const char *from_tenant, *to_tenant;
 	/*
 	 * TENANT backups: every record must belong to scope_tenant (NULL: to no
 	 * tenant) by its record tenant, its tenant_id column and the tenantId
-	 * of its JSON columns; checked before any rewrite. `kind` names the
+	 * of its JSON columns (--to-tenant rewrites later: retenant.h). `kind` names the
 	 * records in messages.
 	 */
 	int scoped;

@@ -17,12 +17,15 @@
 #include <jansson.h>
 
 #include "container.h"
-#include "engine.h"
+#include "backup_read.h"
+#include "commands.h"
 #include "error.h"
-#include "host.h"
+#include "plugin_host.h"
 #include "log.h"
 #include "record.h"
+#include "retenant.h"
 #include "scope.h"
+#include "source.h"
 
 struct outcome {
 	uint64_t n[4]; /* indexed by enum cairn_write_outcome; [0] = records read */
@@ -36,33 +39,25 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-struct writer_ctx {
-	struct core_run *run;
+/*
+ * The write end of the restore pipe. With a batching plugin (ABI 1.1)
+ * records are deep-copied into a batch, since the decoder moves on; batches
+ * are cut by count and by size, so memory stays bounded whatever the records.
+ */
+#define BATCH_BYTES (8u * 1024 * 1024)
+
+struct writer {
 	struct core_source *src;
 	const struct cairn_kind_desc **kds; /* per manifest kind */
-	const char *skipped;                /* per manifest kind */
 	struct outcome *out;
 	uint64_t total;
-	/* ABI 1.1 batches: deep copies, since the chunk iterator moves on */
+	size_t max;                         /* records per write call */
 	struct cairn_record *batch[CAIRN_RESTORE_BATCH_MAX];
 	int outcomes[CAIRN_RESTORE_BATCH_MAX];
 	size_t n_batch, batch_bytes, batch_kind;
 };
 
-/* Batches are also cut by size, so memory stays bounded whatever the records. */
-#define BATCH_BYTES (8u * 1024 * 1024)
-
-static int count_outcome(struct writer_ctx *w, size_t ki, int outcome)
-{
-	if (outcome < CAIRN_WRITE_NEW || outcome > CAIRN_WRITE_UNCHANGED)
-		return core_fail(w->run, CORE_EXIT_PLUGIN,
-				 core_error_set(CAIRN_E_PLUGIN, "plugin returned outcome %d", outcome));
-	w->out[ki].n[outcome]++;
-	core_host()->progress(core_host(), ++w->total, 0);
-	return CAIRN_OK;
-}
-
-static void batch_clear(struct writer_ctx *w)
+static void batch_clear(struct writer *w)
 {
 	for (size_t i = 0; i < w->n_batch; i++)
 		free(w->batch[i]);
@@ -70,51 +65,77 @@ static void batch_clear(struct writer_ctx *w)
 	w->batch_bytes = 0;
 }
 
-static int batch_flush(struct writer_ctx *w)
+static int batch_flush(struct writer *w)
 {
 	if (w->n_batch == 0)
 		return CAIRN_OK;
 	size_t ki = w->batch_kind;
-	int rc = w->src->vt->restore_write_batch(w->src->inst, w->kds[ki],
-						 (const struct cairn_record *const *)w->batch,
-						 w->n_batch, w->outcomes);
-	if (rc == CAIRN_OK)
-		for (size_t i = 0; i < w->n_batch && rc == CAIRN_OK; i++)
-			rc = count_outcome(w, ki, w->outcomes[i]);
-	else
-		core_fail(w->run, CORE_EXIT_SOURCE, rc);
+	int rc = core_source_write(w->src, w->kds[ki], (const struct cairn_record *const *)w->batch,
+				   w->n_batch, w->outcomes);
+	for (size_t i = 0; !rc && i < w->n_batch; i++)
+		w->out[ki].n[w->outcomes[i]]++;
+	if (!rc) {
+		w->total += w->n_batch;
+		core_host()->progress(core_host(), w->total, 0);
+	}
 	batch_clear(w);
 	return rc;
 }
 
-static int write_record(void *ud, size_t ki, const struct cairn_record *rec)
+static int write_record(struct writer *w, size_t ki, const struct cairn_record *rec)
 {
-	struct writer_ctx *w = ud;
-	if (w->skipped[ki]) {
-		w->out[ki].skipped++;
-		return CAIRN_OK;
-	}
-	if (!CAIRN_VT_HAS(w->src->vt, restore_write_batch)) {
+	if (w->max == 1) {
 		int outcome = 0;
-		int rc = w->src->vt->restore_write(w->src->inst, w->kds[ki], rec, &outcome);
-		if (rc)
-			return core_fail(w->run, CORE_EXIT_SOURCE, rc);
-		return count_outcome(w, ki, outcome);
+		int rc = core_source_write(w->src, w->kds[ki], &rec, 1, &outcome);
+		if (!rc) {
+			w->out[ki].n[outcome]++;
+			core_host()->progress(core_host(), ++w->total, 0);
+		}
+		return rc;
 	}
-	if (w->n_batch && (w->batch_kind != ki || w->n_batch == CAIRN_RESTORE_BATCH_MAX ||
-			   w->batch_bytes >= BATCH_BYTES)) {
+	if (w->n_batch && (w->batch_kind != ki || w->n_batch == w->max || w->batch_bytes >= BATCH_BYTES)) {
 		int rc = batch_flush(w);
 		if (rc)
 			return rc;
 	}
 	struct cairn_record *copy = core_record_dup(rec);
 	if (!copy)
-		return core_fail(w->run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		return core_fail(w->src->run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
 	for (size_t i = 0; i < rec->n_columns; i++)
 		w->batch_bytes += rec->columns[i].len;
 	w->batch_kind = ki;
 	w->batch[w->n_batch++] = copy;
 	return CAIRN_OK;
+}
+
+/*
+ * The pipe: decode and check (core_backup_next) → --to-tenant (retenant.h)
+ * → skip the kinds the target lacks → write. Returns when the archive has
+ * been read to its verified end, or on the first failure.
+ */
+static int restore_records(struct core_opened *o, struct writer *w, const char *skipped,
+			   const char *to_tenant)
+{
+	struct core_retenant rt;
+	core_retenant_init(&rt, o->manifest->tenant, to_tenant);
+	const struct cairn_record *rec;
+	size_t ki;
+	int r;
+	while ((r = core_backup_next(o, &ki, &rec)) == 1) {
+		if (skipped[ki]) {
+			w->out[ki].skipped++;
+			continue;
+		}
+		if (to_tenant && (r = core_fail(o->run, CORE_EXIT_FAILURE, core_retenant_apply(&rt, rec, &rec))))
+			break;
+		if ((r = write_record(w, ki, rec)))
+			break;
+	}
+	if (r == 0)
+		r = batch_flush(w); /* the tail: the archive is already verified */
+	batch_clear(w);
+	core_retenant_free(&rt);
+	return r;
 }
 
 /*
@@ -125,11 +146,13 @@ static int write_record(void *ud, size_t ki, const struct cairn_record *rec)
  */
 static void warn_schema_version(struct core_source *src, const char *backup_version)
 {
-	struct cairn_source_desc desc = {.struct_size = sizeof(desc)};
+	struct cairn_source_desc desc;
 
 	if (!backup_version)
 		return;
-	if (src->vt->describe(src->inst, &desc) != CAIRN_OK) {
+	enum core_exit keep = src->run->exit_class; /* advisory: not a failure of the run */
+	if (core_source_describe(src, &desc) != CAIRN_OK) {
+		src->run->exit_class = keep;
 		core_debug("the target does not describe itself (%s): schema versions not compared",
 			   core_error_message());
 		core_error_clear();
@@ -148,7 +171,6 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	struct core_opened o;
 	struct core_source src = {0};
 	struct outcome *out = NULL;
-	uint64_t *expected = NULL;
 	const struct cairn_kind_desc **kds = NULL;
 	char *skipped = NULL; /* per manifest kind: the target lacks its table */
 	int in_tx = 0;
@@ -182,8 +204,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	if (to_tenant)
 		scope.tenant = to_tenant;
 	out = calloc(m->n_kinds + 1, sizeof(*out));
-	expected = calloc(m->n_kinds + 1, sizeof(*expected));
-	if (!out || !expected) {
+	if (!out) {
 		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
 		goto done;
 	}
@@ -205,7 +226,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		.replace = replace,
 		.source_schema_version = m->schema_version,
 	};
-	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->restore_begin(src.inst, &ro));
+	rc = core_source_restore_begin(&src, &ro);
 	if (rc)
 		goto done;
 	in_tx = 1;
@@ -221,39 +242,36 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		goto done;
 	}
 	for (size_t i = 0; i < m->n_kinds && !rc; i++) {
-		int exists = src.vt->kind_exists(src.inst, kds[i]);
+		int exists = core_source_kind_exists(&src, kds[i]);
 		if (exists < 0) {
-			rc = core_fail(run, CORE_EXIT_SOURCE, exists);
+			rc = exists;
 		} else if (exists == 0) {
 			skipped[i] = 1;
 			core_warn("%s: the target has no table '%s'; its records are skipped",
 				  kds[i]->kind, kds[i]->table);
 		} else if (replace) {
 			/* clear every kind the backup covers, in scope, before writing any */
-			rc = core_source_delete_scope(run, &src, kds[i], &scope);
+			rc = core_source_delete_scope(&src, kds[i], &scope);
 		}
 	}
 	if (rc)
 		goto done;
 
 	core_progress_step("restoring: records");
-	struct writer_ctx *w = calloc(1, sizeof(*w));
+	struct writer *w = calloc(1, sizeof(*w));
 	if (!w) {
 		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
 		goto done;
 	}
-	*w = (struct writer_ctx){.run = run, .src = &src, .kds = kds, .skipped = skipped, .out = out};
-	rc = core_backup_read_records(run, &o, to_tenant, write_record, w, expected);
-	if (!rc)
-		rc = batch_flush(w); /* the tail: the archive is already verified */
-	batch_clear(w);
+	*w = (struct writer){.src = &src, .kds = kds, .out = out, .max = core_source_batch_max(&src)};
+	rc = restore_records(&o, w, skipped, to_tenant);
 	free(w);
 	if (rc)
 		goto done;
 	for (size_t i = 0; i < m->n_kinds; i++)
-		out[i].n[0] = expected[i];
+		out[i].n[0] = o.counts[i];
 	/* everything authenticated and counted: now, and only now, commit */
-	rc = core_fail(run, CORE_EXIT_SOURCE, src.vt->restore_commit(src.inst));
+	rc = core_source_commit(&src);
 	in_tx = 0;
 	if (rc)
 		goto done;
@@ -267,7 +285,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	}
 	for (size_t i = 0; i < m->n_kinds; i++)
 		restored[i] = out[i].n[0] - out[i].skipped;
-	core_format_summary(m->kinds, expected, m->n_kinds, line, sizeof(line));
+	core_format_summary(m->kinds, o.counts, m->n_kinds, line, sizeof(line));
 	core_info("Backup summary: %s", line);
 	core_format_summary(m->kinds, restored, m->n_kinds, line, sizeof(line));
 	core_info("%s: %s", dry_run ? "Restore summary (dry run, nothing written)" : "Restore summary", line);
@@ -313,11 +331,10 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 done:
 	core_progress_done();
 	if (in_tx)
-		src.vt->restore_rollback(src.inst);
+		core_source_rollback(&src);
 	core_source_close(&src);
 	core_backup_close(&o);
 	free(out);
-	free(expected);
 	free(kds);
 	free(skipped);
 	if (rc && run->exit_class == CORE_EXIT_OK)

@@ -17,7 +17,9 @@
 
 #include <jansson.h>
 
-#include "engine.h"
+#include "commands.h"
+#include "storage.h"
+#include "uri.h"
 #include "error.h"
 #include "log.h"
 
@@ -76,18 +78,9 @@ static int series_of(const char *name, char *out, size_t cap)
 /* Is the object a Cairn archive? Reads its first 8 bytes. */
 static int has_magic(struct core_storage *st, const char *name)
 {
-	void *r;
-	if (st->vt->reader_open(st->inst, name, &r))
-		return 0;
 	unsigned char head[8];
-	size_t have = 0, got = 1;
-	while (have < sizeof(head) && got > 0)
-		if (st->vt->reader_read(r, head + have, sizeof(head) - have, &got))
-			break;
-		else
-			have += got;
-	st->vt->reader_close(r);
-	return have == sizeof(head) && memcmp(head, magic, sizeof(magic)) == 0;
+	return core_storage_head(st, name, head, sizeof(head)) == sizeof(head) &&
+	       memcmp(head, magic, sizeof(magic)) == 0;
 }
 
 int core_cmd_delete(struct core_run *run, const char *uri)
@@ -100,8 +93,10 @@ int core_cmd_delete(struct core_run *run, const char *uri)
 	rc = core_storage_open(run, location, &st);
 	if (rc)
 		goto out;
-	struct cairn_object_info info = {.struct_size = sizeof(info)};
-	rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->stat(st.inst, name, &info));
+	struct core_object info;
+	rc = core_storage_stat(&st, name, &info);
+	if (rc == CAIRN_E_NOT_FOUND) /* here an answer is a failure: nothing to delete */
+		rc = core_fail(run, CORE_EXIT_STORAGE, rc);
 	if (rc)
 		goto out;
 	if (!has_magic(&st, name)) {
@@ -109,7 +104,7 @@ int core_cmd_delete(struct core_run *run, const char *uri)
 			       core_error_set(CAIRN_E_INVALID, "'%s' is not a Cairn backup; not deleted", uri));
 		goto out;
 	}
-	rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->remove(st.inst, name));
+	rc = core_storage_remove(&st, name);
 	if (rc)
 		goto out;
 	if (run->json) {
@@ -141,7 +136,7 @@ struct items {
 	size_t n;
 };
 
-static int collect(void *ud, const struct cairn_object_info *obj)
+static int collect(void *ud, const struct core_object *obj)
 {
 	struct items *it = ud;
 	char series[256];
@@ -204,11 +199,13 @@ int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, 
 	if (rc)
 		goto out;
 	/* prune tidies every series, so what killed backups left goes too */
-	if (CAIRN_VT_HAS(st.vt, housekeep) && !dry_run)
-		rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->housekeep(st.inst, "backups/"));
+	if (!dry_run)
+		rc = core_storage_housekeep(&st, "backups/");
 	if (rc)
 		goto out;
-	rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->list(st.inst, "backups/", collect, &it));
+	rc = core_storage_list(&st, "backups/", collect, &it);
+	if (rc == CAIRN_E_NOMEM)
+		rc = core_fail(run, CORE_EXIT_FAILURE, rc);
 	if (rc)
 		goto out;
 	qsort(it.v, it.n, sizeof(*it.v), by_series_newest);
@@ -234,7 +231,7 @@ int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, 
 			continue;
 		}
 		if (!dry_run)
-			rc = core_fail(run, CORE_EXIT_STORAGE, st.vt->remove(st.inst, x->name));
+			rc = core_storage_remove(&st, x->name);
 		if (rc)
 			break;
 		n_gone++;

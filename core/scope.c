@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine.h"
+#include "run.h"
 #include "error.h"
 #include "record.h"
 

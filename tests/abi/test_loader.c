@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "error.h"
-#include "host.h"
+#include "plugin_host.h"
 #include "plugin_loader.h"
 
 struct bad_case {

@@ -1,7 +1,7 @@
 /*
  * fuzz_archive.c — libFuzzer target: the input is a whole backup file, read
- * in memory through the path a restore uses (engine.c core_backup_open /
- * core_backup_read_records): envelope -> tar+zstd -> manifest, record chunks
+ * in memory through the path a restore uses (backup_read.c core_backup_open /
+ * core_backup_next, then retenant.c): envelope -> tar+zstd -> manifest, record chunks
  * (JSON columns through the codec), summary.
  *
  * The keyring holds only a fixed instance key (32 bytes of 0x42), so both
@@ -18,7 +18,8 @@
 
 #include "cairn/status.h"
 #include "container.h"
-#include "engine.h"
+#include "backup_read.h"
+#include "retenant.h"
 #include "envelope.h"
 #include "error.h"
 #include "record.h"
@@ -147,15 +148,17 @@ static int fuzz_read_backup(const uint8_t *data, size_t size)
 			it.scoped = 1;
 			it.scope_tenant = m.tenant;
 		}
-		if (m.tenant) { /* --to-tenant */
-			it.from_tenant = m.tenant;
-			it.to_tenant = "fuzz-tenant";
-		}
+		struct core_retenant rt; /* --to-tenant, the restore pipe's next step */
+		core_retenant_init(&rt, m.tenant ? m.tenant : "", "fuzz-tenant");
 		const struct cairn_record *rec;
 		int r;
-		while ((r = core_chunk_next(&it, &rec)) == 1)
+		while ((r = core_chunk_next(&it, &rec)) == 1) {
 			fuzz_touch_record(rec);
+			if (m.tenant && core_retenant_apply(&rt, rec, &rec) == CAIRN_OK)
+				fuzz_touch_record(rec);
+		}
 		core_chunk_iter_free(&it);
+		core_retenant_free(&rt);
 		if (r < 0) {
 			rc = r;
 			goto out;

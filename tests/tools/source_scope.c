@@ -28,7 +28,7 @@
 #include "cairn/source.h"
 #include "cairn/status.h"
 #include "error.h"
-#include "host.h"
+#include "plugin_host.h"
 #include "plugin_loader.h"
 
 static const struct cairn_source_vtable *vt;

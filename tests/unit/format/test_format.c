@@ -20,6 +20,7 @@
 #include "envelope.h"
 #include "error.h"
 #include "record.h"
+#include "retenant.h"
 
 struct mem {
 	struct core_buf b;
@@ -127,11 +128,15 @@ static uint64_t read_archive(struct mem *in, const struct core_keyring *kr, cons
 			continue;
 		}
 		struct core_chunk_iter it;
+		struct core_retenant rt;
 		core_chunk_iter_init(&it, data, len);
-		it.from_tenant = to_tenant ? "acme" : NULL;
-		it.to_tenant = to_tenant;
+		it.scoped = 1; /* as restore and verify read a TENANT backup */
+		it.scope_tenant = "acme";
+		core_retenant_init(&rt, "acme", to_tenant);
 		const struct cairn_record *rec;
 		while ((r = core_chunk_next(&it, &rec)) == 1) {
+			if (to_tenant)
+				assert_int_equal(core_retenant_apply(&rt, rec, &rec), CAIRN_OK);
 			n++;
 			assert_int_equal(rec->n_columns, 8);
 			const char *t = to_tenant ? to_tenant : "acme";
@@ -154,6 +159,7 @@ static uint64_t read_archive(struct mem *in, const struct core_keyring *kr, cons
 		}
 		assert_int_equal(r, 0);
 		core_chunk_iter_free(&it);
+		core_retenant_free(&rt);
 	}
 	assert_int_equal(r, 0);
 	core_manifest_free(&m);

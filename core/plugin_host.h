@@ -1,9 +1,10 @@
 /*
- * host.h — the core's implementation of struct cairn_host (sdk host.h),
+ * plugin_host.h — the core's implementation of struct cairn_host (declared in
+ * the SDK's cairn/host.h): the services every plugin is handed,
  * and the cancellation flag set by SIGINT/SIGTERM.
  */
-#ifndef CORE_HOST_H
-#define CORE_HOST_H
+#ifndef CORE_PLUGIN_HOST_H
+#define CORE_PLUGIN_HOST_H
 
 #include "cairn/host.h"
 
@@ -18,4 +19,4 @@ void core_progress_enable(int on);
 void core_progress_step(const char *label); /* a new step; clears the line */
 void core_progress_done(void);                 /* end of a step: clear the line */
 
-#endif /* CORE_HOST_H */
+#endif /* CORE_PLUGIN_HOST_H */

@@ -1,10 +1,10 @@
 /*
- * host.c — services given to plugins. Plugin messages land in the core's
+ * plugin_host.c — services given to plugins. Plugin messages land in the core's
  * error slot and log, so the CLI reports a plugin failure the same way as
  * a core failure, with secrets redacted.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "host.h"
+#include "plugin_host.h"
 
 #include <signal.h>
 #include <stdarg.h>

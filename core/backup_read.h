@@ -1,0 +1,56 @@
+/*
+ * backup_read.h — reading a backup: storage reader → envelope → inner
+ * archive, the manifest first, then its records one by one, each decoded
+ * and checked (record.h) as it comes. The commands that read (restore,
+ * verify, info) drive the loop themselves:
+ *
+ *     core_backup_open(run, uri, &o);
+ *     while ((r = core_backup_next(&o, &ki, &rec)) == 1)
+ *             … rec is of kind o.manifest->kinds[ki] …
+ *     r == 0: the archive was read to its authenticated end and every
+ *             count matches the summary (o.counts); r < 0: failure, exit
+ *             class set.
+ */
+#ifndef CORE_BACKUP_READ_H
+#define CORE_BACKUP_READ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "record.h"
+#include "storage.h"
+
+struct core_run;
+struct core_archive_reader;
+struct core_env_reader;
+
+struct core_opened {
+	struct core_run *run;
+	struct core_storage st;
+	void *reader;
+	struct core_env_reader *env;
+	struct core_archive_reader *ar;
+	struct core_manifest *manifest;
+	uint64_t *counts;        /* records read per manifest kind */
+	/* the iteration */
+	uint64_t *expected;      /* per kind, from the summary */
+	struct core_chunk_iter it;
+	int in_chunk, seen_summary, done;
+	size_t ki;
+};
+
+/*
+ * Open a backup and read its manifest. Where any key is configured
+ * (instance key, passphrase, identity), an unencrypted backup is refused
+ * (exit 3) unless run->allow_unencrypted: whoever can write to the storage
+ * could otherwise plant one.
+ */
+int core_backup_open(struct core_run *run, const char *uri, struct core_opened *o);
+/* The next record: 1, 0 at the verified end, <0 on failure (see above). */
+int core_backup_next(struct core_opened *o, size_t *kind_index, const struct cairn_record **rec);
+void core_backup_close(struct core_opened *o);
+
+/* "records/FLOW/000001.msgpack" → "FLOW" (0), or -1 for any other name. */
+int core_chunk_name_kind(const char *name, char *kind, size_t cap);
+
+#endif /* CORE_BACKUP_READ_H */

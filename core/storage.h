@@ -1,0 +1,63 @@
+/*
+ * storage.h — the core's one door to storage plugins. Every call into a
+ * storage plugin goes through here: this module alone reads the vtable,
+ * tests CAIRN_VT_HAS, checks what the plugin hands back (struct_size of
+ * object infos), maps a failure to exit class 6 (CORE_EXIT_STORAGE; 7 for a
+ * broken plugin) and keeps the plugin's error detail as the message.
+ *
+ * Answers that are not failures are returned without recording an exit
+ * class: CAIRN_E_NOT_FOUND from stat, CAIRN_E_EXISTS from writer_begin.
+ */
+#ifndef CORE_STORAGE_H
+#define CORE_STORAGE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cairn/storage.h"
+
+struct core_run;
+struct core_plugin;
+
+struct core_storage {
+	struct core_run *run;
+	const struct core_plugin *plugin;
+	const struct cairn_storage_vtable *vt;
+	void *inst;
+};
+
+/* What stat and list report of an object (name valid for the callback / until the next call). */
+struct core_object {
+	const char *name;
+	uint64_t size;
+	int64_t mtime;
+};
+
+/* Open the plugin serving `location`'s scheme on that location. */
+int core_storage_open(struct core_run *run, const char *location, struct core_storage *st);
+void core_storage_close(struct core_storage *st);
+
+int core_storage_writer_begin(struct core_storage *st, const char *name, void **writer);
+int core_storage_write(struct core_storage *st, void *writer, const void *buf, size_t len);
+/* Commit and abort free the writer whatever happens. */
+int core_storage_commit(struct core_storage *st, void *writer);
+void core_storage_abort(struct core_storage *st, void *writer);
+
+int core_storage_reader_open(struct core_storage *st, const char *name, void **reader);
+int core_storage_read(struct core_storage *st, void *reader, void *buf, size_t cap, size_t *got);
+void core_storage_reader_close(struct core_storage *st, void *reader);
+
+/* cb returns 0 to go on; non-zero stops the list and is returned (not recorded as a failure). */
+typedef int (*core_object_cb)(void *ud, const struct core_object *obj);
+int core_storage_list(struct core_storage *st, const char *prefix, core_object_cb cb, void *ud);
+int core_storage_stat(struct core_storage *st, const char *name, struct core_object *out);
+int core_storage_remove(struct core_storage *st, const char *name);
+/*
+ * The first cap bytes of an object into buf: how many were read (fewer at
+ * its end); 0 when it cannot be read. A probe, never a failure of the run.
+ */
+size_t core_storage_head(struct core_storage *st, const char *name, void *buf, size_t cap);
+/* Remove what killed writers left under prefix; CAIRN_OK for a plugin without housekeep (ABI < 1.2). */
+int core_storage_housekeep(struct core_storage *st, const char *prefix);
+
+#endif /* CORE_STORAGE_H */
