@@ -1,10 +1,22 @@
 /*
  * codec.c — see codec.h.
  *
- * Hand-written on purpose: no JSON library in Debian keeps number text.
- * jansson and json-c turn numbers into int64/double, so they clamp or
- * normalise `-0`, `1.10` and big integers, and a restore would then silently
- * differ from what was backed up.
+ * Why a lexer of our own. A restore must give back every document exactly,
+ * so the library would have to keep number text and every string's bytes,
+ * refuse what it cannot represent, and tell a container's element count
+ * before its elements (msgpack writes the count first):
+ *  - jansson and json-c turn numbers into int64/double: they clamp or
+ *    normalise `-0`, `1.10` and big integers.
+ *  - yajl (libyajl2 in Debian) does hand number text through its number
+ *    callback and keeps "\u0000", but it decodes an unpaired surrogate
+ *    escape to "?" (and a high surrogate before a non-surrogate escape to a
+ *    wrong code point) instead of refusing it, so a document would change
+ *    silently; and as a push parser it gives no counts, so it would have to
+ *    run twice or build a tree in memory anyway.
+ * The state machine below does both passes in bounded memory. jansson stays
+ * for what it does well — the small documents of --output json and the
+ * test tools — and never touches a backed-up value: two JSON stacks, each
+ * for its own job.
  *
  * Parsing makes two passes over the text with the same iterative state
  * machine. The first validates everything and counts the elements of every
