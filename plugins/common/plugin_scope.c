@@ -61,29 +61,29 @@ int cp_scope_table_check(const struct cairn_host *host, const char *table, int h
 	return CAIRN_OK;
 }
 
-void cp_scope_where(struct sqlbuf *b, const struct cp_scope *s, const char *expr,
+void cp_scope_where(struct cp_buf *b, const struct cp_scope *s, const char *expr,
 		    cp_tenant_eq_fn eq, void *ud)
 {
 	switch (s->filter) {
 	case CAIRN_TENANT_ONE:
-		sqlbuf_add(b, " WHERE ");
+		cp_buf_add(b, " WHERE ");
 		eq(ud, b, expr, s->tenant);
 		break;
 	case CAIRN_TENANT_NONE:
-		sqlbuf_add(b, " WHERE (");
-		sqlbuf_add(b, expr);
-		sqlbuf_add(b, ") IS NULL");
+		cp_buf_add(b, " WHERE (");
+		cp_buf_add(b, expr);
+		cp_buf_add(b, ") IS NULL");
 		break;
 	default:
 		break;
 	}
 }
 
-void cp_scope_delete_sql(struct sqlbuf *b, const char *qtable, const struct cp_scope *s,
+void cp_scope_delete_sql(struct cp_buf *b, const char *qtable, const struct cp_scope *s,
 			 const char *expr, cp_tenant_eq_fn eq, void *ud)
 {
-	sqlbuf_add(b, "DELETE FROM ");
-	sqlbuf_add(b, qtable);
+	cp_buf_add(b, "DELETE FROM ");
+	cp_buf_add(b, qtable);
 	cp_scope_where(b, s, expr, eq, ud);
 }
 

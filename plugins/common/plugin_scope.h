@@ -18,7 +18,7 @@
 
 #include "cairn/host.h"
 #include "cairn/source.h"
-#include "sqlbuf.h"
+#include "plugin_buf.h"
 
 /* A scope as the plugin uses it, read from whatever the caller passed. */
 struct cp_scope {
@@ -52,7 +52,7 @@ int cp_scope_table_check(const struct cairn_host *host, const char *table, int h
 			 const struct cp_scope *s, const char *what);
 
 /* Appends `expr` compared with one tenant (no leading blank), the plugin's way. */
-typedef void (*cp_tenant_eq_fn)(void *ud, struct sqlbuf *b, const char *expr,
+typedef void (*cp_tenant_eq_fn)(void *ud, struct cp_buf *b, const char *expr,
 				const char *tenant);
 
 /*
@@ -60,11 +60,11 @@ typedef void (*cp_tenant_eq_fn)(void *ud, struct sqlbuf *b, const char *expr,
  * NULL" for NONE, " WHERE " and eq's comparison for ONE. expr is the
  * table's tenant expression (checked with cp_scope_table_check first).
  */
-void cp_scope_where(struct sqlbuf *b, const struct cp_scope *s, const char *expr,
+void cp_scope_where(struct cp_buf *b, const struct cp_scope *s, const char *expr,
 		    cp_tenant_eq_fn eq, void *ud);
 
 /* "DELETE FROM <qtable>" and the scope's WHERE clause. */
-void cp_scope_delete_sql(struct sqlbuf *b, const char *qtable, const struct cp_scope *s,
+void cp_scope_delete_sql(struct cp_buf *b, const char *qtable, const struct cp_scope *s,
 			 const char *expr, cp_tenant_eq_fn eq, void *ud);
 
 /* For log lines: " of tenant <t>", " without tenant", or "" (ANY). */

@@ -21,6 +21,18 @@ char *cp_strdup(const char *s)
 	return d;
 }
 
+char *cp_strdup_n(const char *s, size_t n)
+{
+	char *d = malloc(n + 1);
+
+	if (d == NULL)
+		return NULL;
+	if (n > 0)
+		memcpy(d, s, n);
+	d[n] = '\0';
+	return d;
+}
+
 int cp_fail(const struct cairn_host *host, int status, const char *fmt, ...)
 {
 	char buf[1024];
@@ -71,6 +83,17 @@ int cp_hexval(int ch)
 	if (ch >= 'A' && ch <= 'F')
 		return ch - 'A' + 10;
 	return -1;
+}
+
+int cp_hex_decode(const char *hex, size_t n, unsigned char *out)
+{
+	for (size_t k = 0; k < n; k++) {
+		int hi = cp_hexval((unsigned char)hex[2 * k]), lo = cp_hexval((unsigned char)hex[2 * k + 1]);
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[k] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
 }
 
 const char *cp_opt_get(const struct cairn_option *opts, size_t n, const char *key)

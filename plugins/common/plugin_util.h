@@ -1,6 +1,6 @@
 /*
- * plugin_util.h — small helpers shared by the in-tree source plugins
- * (postgresql, mysql): string copies, error reporting through the host,
+ * plugin_util.h — small helpers shared by the in-tree plugins: string
+ * copies, hexadecimal digits, error reporting through the host,
  * option look-up, the struct_size-guarded reading of the ABI's option and
  * description structs, and transaction bookkeeping. Internal: never
  * installed; linked statically with hidden visibility, so a plugin still
@@ -28,6 +28,9 @@ enum cp_tx {
 /* A heap copy of s (free() it), or NULL when s is NULL or memory is short. */
 char *cp_strdup(const char *s);
 
+/* A heap copy of s[0..n) plus a NUL (free() it), or NULL when memory is short. */
+char *cp_strdup_n(const char *s, size_t n);
+
 /*
  * Formats the message (at most 1023 bytes are kept) and passes it to
  * host->set_error through "%s": set_error has no va_list variant. Returns
@@ -52,6 +55,13 @@ int cp_parse_long(const char *s, long min, long max, long *out);
 
 /* The value of a hexadecimal digit, or -1. */
 int cp_hexval(int ch);
+
+/*
+ * Decodes the 2 * n hexadecimal digits at hex (either case) into out[0..n):
+ * 0, or -1 at the first character that is not a digit (out is then partly
+ * written).
+ */
+int cp_hex_decode(const char *hex, size_t n, unsigned char *out);
 
 /* The value of option `key` (the first match wins: command line first), or NULL. */
 const char *cp_opt_get(const struct cairn_option *opts, size_t n, const char *key);

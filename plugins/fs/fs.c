@@ -38,6 +38,7 @@
 
 #include "cairn/plugin.h"
 #include "cairn/storage.h"
+#include "plugin_uri.h"
 
 #define FS_NAME "fs"
 
@@ -103,17 +104,6 @@ static char *fs_join(const char *root, const char *name)
 	return p;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static int fs_open(const struct cairn_host *host, const char *uri,
 		   const struct cairn_option *opts, size_t n_opts, void **inst)
 {
@@ -121,31 +111,29 @@ static int fs_open(const struct cairn_host *host, const char *uri,
 	if (n_opts > 0)
 		return host->set_error(host, CAIRN_E_INVALID, "the fs storage has no option '%s'",
 				       opts[0].key);
-	const char *p = NULL;
-	if (strncmp(uri, "file://", 7) == 0)
-		p = uri + 7;
-	if (p && strncmp(p, "localhost/", 10) == 0)
-		p += 9;
-	if (!p || p[0] != '/')
+	/*
+	 * file://[localhost]/path, percent-escapes decoded (file URIs escape
+	 * spaces and non-ASCII bytes); a '?' or a stray '%' is part of the name.
+	 */
+	struct cp_uri u;
+	const char *why;
+	if (cp_uri_parse(uri, CP_URI_NO_QUERY, &u, &why) != 0 && strcmp(why, "out of memory") == 0)
+		return CAIRN_E_NOMEM;
+	if (!u.scheme || strcmp(u.scheme, "file") != 0 ||
+	    (*u.authority && strcmp(u.authority, "localhost") != 0) || u.path[0] != '/') {
+		cp_uri_free(&u);
 		return host->set_error(host, CAIRN_E_INVALID,
 				       "'%s' is not a file:// URI with an absolute path", uri);
+	}
 	struct fs *fs = calloc(1, sizeof(*fs));
-	char *root = malloc(strlen(p) + 1);
-	if (!fs || !root) {
-		free(fs);
-		free(root);
+	if (!fs) {
+		cp_uri_free(&u);
 		return CAIRN_E_NOMEM;
 	}
-	/* percent-decoding: file URIs escape spaces and non-ASCII bytes */
-	size_t n = 0;
-	for (size_t i = 0; p[i]; i++) {
-		if (p[i] == '%' && hexval(p[i + 1]) >= 0 && hexval(p[i + 2]) >= 0) {
-			root[n++] = (char)(hexval(p[i + 1]) * 16 + hexval(p[i + 2]));
-			i += 2;
-		} else {
-			root[n++] = p[i];
-		}
-	}
+	char *root = u.path;
+	u.path = NULL;
+	cp_uri_free(&u);
+	size_t n = strlen(root);
 	while (n > 1 && root[n - 1] == '/')
 		n--;
 	root[n] = '\0';

@@ -19,6 +19,7 @@
 
 #include "cairn/plugin.h"
 #include "mysql.h"
+#include "plugin_uri.h"
 
 /* The server's message, first line, without a trailing period. */
 static const char *one_line(const char *msg, char *buf, size_t size)
@@ -125,26 +126,26 @@ int mysql_plugin_exec(struct my_inst *my, const char *sql, const char *what)
 }
 
 /* `ident` with backticks doubled. */
-void mysql_plugin_quote_ident(struct sqlbuf *b, const char *ident)
+void mysql_plugin_quote_ident(struct cp_buf *b, const char *ident)
 {
 	const char *p = ident, *q;
 
-	sqlbuf_add(b, "`");
+	cp_buf_add(b, "`");
 	while ((q = strchr(p, '`')) != NULL) {
-		sqlbuf_addn(b, p, (size_t)(q - p) + 1);
-		sqlbuf_add(b, "`");
+		cp_buf_addn(b, p, (size_t)(q - p) + 1);
+		cp_buf_add(b, "`");
 		p = q + 1;
 	}
-	sqlbuf_add(b, p);
-	sqlbuf_add(b, "`");
+	cp_buf_add(b, p);
+	cp_buf_add(b, "`");
 }
 
 /* 'literal', escaped for the connection's character set and sql_mode. */
-void mysql_plugin_quote_string(struct my_inst *my, struct sqlbuf *b, const char *s, size_t n)
+void mysql_plugin_quote_string(struct my_inst *my, struct cp_buf *b, const char *s, size_t n)
 {
 	unsigned long l;
 
-	if (n > (SIZE_MAX - 3) / 2 || sqlbuf_reserve(b, 2 * n + 3) != 0) {
+	if (n > (SIZE_MAX - 3) / 2 || cp_buf_reserve(b, 2 * n + 3) != 0) {
 		b->oom = 1;
 		return;
 	}
@@ -218,24 +219,24 @@ static int extra_generated(const char *extra)
  */
 static int mark_json_columns(struct my_inst *my, struct my_table *t)
 {
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	MYSQL_RES *res;
 	MYSQL_ROW row;
 
-	sqlbuf_add(&sql, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
+	cp_buf_add(&sql, "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS "
 			 "WHERE CONSTRAINT_SCHEMA = DATABASE() AND TABLE_NAME = ");
 	mysql_plugin_quote_string(my, &sql, t->name, strlen(t->name));
 	if (sql.oom) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0 ||
 	    (res = mysql_store_result(my->conn)) == NULL) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		return mysql_plugin_conn_error(my, "unable to read the constraints of table",
 					       t->name);
 	}
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		const char *cl = row[0];
 		if (cl == NULL || strncmp(cl, "json_valid(", 11) != 0)
@@ -259,7 +260,7 @@ static int mark_json_columns(struct my_inst *my, struct my_table *t)
  */
 int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_table **out)
 {
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	struct my_table *t;
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
@@ -276,22 +277,22 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	t->name = cp_strdup(table);
 	{
-		struct sqlbuf q = {0};
+		struct cp_buf q = {0};
 		mysql_plugin_quote_ident(&q, table);
 		t->qname = q.oom ? NULL : q.p;
 		if (q.oom)
-			sqlbuf_free(&q);
+			cp_buf_free(&q);
 	}
 	if (t->name == NULL || t->qname == NULL) {
 		mysql_plugin_table_free(t);
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
-	sqlbuf_add(&sql, "SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), c.EXTRA, "
+	cp_buf_add(&sql, "SELECT c.COLUMN_NAME, LOWER(c.DATA_TYPE), c.EXTRA, "
 			 "COALESCE(c.DATETIME_PRECISION, 0) "
 			 "FROM information_schema.COLUMNS c "
 			 "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = ");
 	mysql_plugin_quote_string(my, &sql, table, strlen(table));
-	sqlbuf_add(&sql, " ORDER BY c.ORDINAL_POSITION");
+	cp_buf_add(&sql, " ORDER BY c.ORDINAL_POSITION");
 	if (sql.oom) {
 		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
@@ -310,7 +311,7 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 	}
 	while ((row = mysql_fetch_row(res)) != NULL) {
 		struct my_col *c = &t->cols[t->n_cols];
-		struct sqlbuf q = {0};
+		struct cp_buf q = {0};
 		if (row[0] == NULL || row[1] == NULL)
 			continue;
 		c->name = cp_strdup(row[0]);
@@ -319,7 +320,7 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 		c->qname = q.oom ? NULL : q.p;
 		t->n_cols++;
 		if (c->name == NULL || c->data_type == NULL || c->qname == NULL) {
-			sqlbuf_free(&q);
+			cp_buf_free(&q);
 			rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 			goto out;
 		}
@@ -353,7 +354,7 @@ int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_tab
 out:
 	if (res != NULL)
 		mysql_free_result(res);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	if (rc != CAIRN_OK) {
 		mysql_plugin_table_free(t);
 		return rc;
@@ -365,7 +366,7 @@ out:
 /* 1 if a base table or view `table` exists in the database, 0 if not, <0 on error. */
 int mysql_plugin_table_exists(struct my_inst *my, const char *table)
 {
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	MYSQL_RES *res;
 	int rc;
 
@@ -373,19 +374,19 @@ int mysql_plugin_table_exists(struct my_inst *my, const char *table)
 		return cp_fail(my->host, CAIRN_E_INVALID,
 			       "unable to look up table '%s': a cursor is still open "
 			       "on the connection", table);
-	sqlbuf_add(&sql, "SELECT 1 FROM information_schema.TABLES "
+	cp_buf_add(&sql, "SELECT 1 FROM information_schema.TABLES "
 			 "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ");
 	mysql_plugin_quote_string(my, &sql, table, strlen(table));
 	if (sql.oom) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0 ||
 	    (res = mysql_store_result(my->conn)) == NULL) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		return mysql_plugin_conn_error(my, "unable to look up table", table);
 	}
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	rc = mysql_num_rows(res) > 0 ? 1 : 0;
 	mysql_free_result(res);
 	return rc;
@@ -457,146 +458,33 @@ int mysql_plugin_schema_version(struct my_inst *my, char **out)
 
 /* ------------------------------------------------------------------ open */
 
-/* A malloc'ed, percent-decoded copy of s[0..n); NULL on a bad escape or NUL. */
-static char *pct_decode(const char *s, size_t n, int *bad)
-{
-	char *d = malloc(n + 1);
-	size_t o = 0;
-
-	*bad = 0;
-	if (d == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%') {
-			int hi = i + 2 < n ? cp_hexval((unsigned char)s[i + 1]) : -1;
-			int lo = i + 2 < n ? cp_hexval((unsigned char)s[i + 2]) : -1;
-			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
-				free(d);
-				*bad = 1;
-				return NULL;
-			}
-			d[o++] = (char)(hi << 4 | lo);
-			i += 2;
-		} else {
-			d[o++] = s[i];
-		}
-	}
-	d[o] = '\0';
-	return d;
-}
-
-/* What a mysql:// URI holds. Strings malloc'ed (NULL when absent). */
-struct my_uri {
-	char *user, *password, *host, *database, *query;
-	unsigned port;
-};
-
-static void uri_free(struct my_uri *u)
-{
-	free(u->user);
-	if (u->password != NULL) {
-		memset(u->password, 0, strlen(u->password));
-		free(u->password);
-	}
-	free(u->host);
-	free(u->database);
-	free(u->query);
-}
-
 /*
  * mysql://[user[:password]@]host[:port][/database][?k=v&…] (also
- * mariadb://). IPv6 hosts go in brackets. Returns 0, or -1 with *why set.
+ * mariadb://), IPv6 hosts in brackets. Escapes are decoded strictly: a
+ * stray '%' or an escaped NUL is refused rather than sent to the server.
+ * *database points into u->path (NULL when the URI names none). Returns 0,
+ * or -1 with *why set.
  */
-static int uri_parse(const char *uri, struct my_uri *u, const char **why)
+static int uri_parse(const char *uri, struct cp_uri *u, const char **database, const char **why)
 {
-	const char *p, *end, *at, *slash, *q, *hp_end;
-	int bad = 0;
-
 	memset(u, 0, sizeof *u);
-	if (strncmp(uri, "mysql://", 8) == 0)
-		p = uri + 8;
-	else if (strncmp(uri, "mariadb://", 10) == 0)
-		p = uri + 10;
-	else {
+	*database = NULL;
+	if (strncmp(uri, "mysql://", 8) != 0 && strncmp(uri, "mariadb://", 10) != 0) {
 		*why = "expected mysql://[user@]host[:port]/database";
 		return -1;
 	}
-	q = strchr(p, '?');
-	end = q ? q : p + strlen(p);
-	slash = memchr(p, '/', (size_t)(end - p));
-	hp_end = slash ? slash : end;
-	/* The last '@' before the path: passwords may contain '@' when escaped, users not. */
-	at = NULL;
-	for (const char *s = p; s < hp_end; s++)
-		if (*s == '@')
-			at = s;
-	if (at != NULL) {
-		const char *colon = memchr(p, ':', (size_t)(at - p));
-		u->user = pct_decode(p, (size_t)((colon ? colon : at) - p), &bad);
-		if (bad || u->user == NULL)
-			goto fail;
-		if (colon != NULL) {
-			u->password = pct_decode(colon + 1, (size_t)(at - colon - 1), &bad);
-			if (bad || u->password == NULL)
-				goto fail;
-		}
-		p = at + 1;
-	}
-	if (*p == '[') {
-		const char *rb = memchr(p, ']', (size_t)(hp_end - p));
-		if (rb == NULL) {
-			*why = "unterminated '[' in the host";
-			goto fail_why;
-		}
-		u->host = pct_decode(p + 1, (size_t)(rb - p - 1), &bad);
-		p = rb + 1;
-	} else {
-		const char *colon = memchr(p, ':', (size_t)(hp_end - p));
-		const char *he = colon ? colon : hp_end;
-		u->host = pct_decode(p, (size_t)(he - p), &bad);
-		p = he;
-	}
-	if (bad || u->host == NULL)
-		goto fail;
-	if (p < hp_end && *p == ':') {
-		long v;
-		char num[8];
-		size_t l = (size_t)(hp_end - p - 1);
-		if (l == 0 || l >= sizeof num) {
-			*why = "invalid port";
-			goto fail_why;
-		}
-		memcpy(num, p + 1, l);
-		num[l] = '\0';
-		if (cp_parse_long(num, 1, 65535, &v) != 0) {
-			*why = "invalid port";
-			goto fail_why;
-		}
-		u->port = (unsigned)v;
-	} else if (p != hp_end) {
-		*why = "unexpected text after the host";
-		goto fail_why;
-	}
-	if (slash != NULL && slash + 1 < end) {
-		u->database = pct_decode(slash + 1, (size_t)(end - slash - 1), &bad);
-		if (bad || u->database == NULL)
-			goto fail;
-		if (strchr(u->database, '/') != NULL) {
+	if (cp_uri_parse(uri, CP_URI_STRICT, u, why) != 0)
+		return -1;
+	if (u->path[0] == '/' && u->path[1] != '\0') {
+		*database = u->path + 1;
+		if (strchr(*database, '/') != NULL) {
 			*why = "the path must be one database name";
-			goto fail_why;
+			cp_uri_free(u);
+			*database = NULL;
+			return -1;
 		}
-	}
-	if (q != NULL && q[1] != '\0') {
-		u->query = cp_strdup(q + 1);
-		if (u->query == NULL)
-			goto fail;
 	}
 	return 0;
-fail:
-	*why = bad ? "invalid percent-escape" : "out of memory";
-fail_why:
-	uri_free(u);
-	return -1;
 }
 
 /* Known options; query-string parameters of the URI use the same names. */
@@ -650,7 +538,7 @@ static int query_split(const struct cairn_host *host, char *query, struct my_par
 		if (p->n_q == sizeof p->q / sizeof p->q[0])
 			return host->set_error(host, CAIRN_E_INVALID, "too many URI parameters");
 		/* Decoded in place: a decoded string is never longer. */
-		dv = pct_decode(eq + 1, strlen(eq + 1), &bad);
+		dv = cp_pct_decode(eq + 1, strlen(eq + 1), CP_URI_STRICT, &bad);
 		if (dv == NULL)
 			return host->set_error(host, bad ? CAIRN_E_INVALID : CAIRN_E_NOMEM,
 					       bad ? "invalid percent-escape in URI parameter '%s'"
@@ -778,9 +666,9 @@ static int tls_setup(struct my_inst *my, const struct my_params *p)
 static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 			     const struct cairn_option *opts, size_t n_opts, void **inst)
 {
-	struct my_uri u;
+	struct cp_uri u;
 	struct my_params p = {0};
-	const char *why = NULL, *password = NULL, *opt, *socket_path;
+	const char *why = NULL, *password = NULL, *opt, *socket_path, *database;
 	struct my_inst *my;
 	unsigned timeout = 10;
 	long v;
@@ -806,7 +694,7 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 					       "ssl_mode, ssl_ca, ssl_capath, ssl_cert, ssl_key, "
 					       "ssl_cipher)", opts[i].key);
 	}
-	if (uri_parse(uri, &u, &why) != 0)
+	if (uri_parse(uri, &u, &database, &why) != 0)
 		return host->set_error(host, strcmp(why, "out of memory") == 0 ? CAIRN_E_NOMEM
 									      : CAIRN_E_INVALID,
 				       "invalid MySQL URI: %s", why);
@@ -815,13 +703,13 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 	p.n_opts = n_opts;
 	rc = query_split(host, u.query, &p);
 	if (rc != CAIRN_OK) {
-		uri_free(&u);
+		cp_uri_free(&u);
 		return rc;
 	}
 
 	my = calloc(1, sizeof *my);
 	if (my == NULL) {
-		uri_free(&u);
+		cp_uri_free(&u);
 		return host->set_error(host, CAIRN_E_NOMEM, "out of memory");
 	}
 	my->host = host;
@@ -878,15 +766,15 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 	socket_path = param(&p, "socket");
 
 	if (mysql_real_connect(my->conn, u.host && *u.host ? u.host : NULL, u.user, password,
-			       u.database, u.port, socket_path, CLIENT_FOUND_ROWS) == NULL) {
+			       database, u.port, socket_path, CLIENT_FOUND_ROWS) == NULL) {
 		char line[512];
 		unsigned err = mysql_errno(my->conn);
 		one_line(mysql_error(my->conn), line, sizeof line);
 		/* Named by us: the server's own words depend on its lc_messages. */
-		if (err == ER_BAD_DB_ERROR && u.database != NULL)
+		if (err == ER_BAD_DB_ERROR && database != NULL)
 			rc = host->set_error(host, status_of(err),
 					     "unable to connect to MySQL: database '%s' does not "
-					     "exist (%s)", u.database, line);
+					     "exist (%s)", database, line);
 		else
 			rc = host->set_error(host, status_of(err), "unable to connect to MySQL: %s",
 					     line);
@@ -895,11 +783,11 @@ static int mysql_plugin_open(const struct cairn_host *host, const char *uri,
 	rc = session_setup(my);
 	if (rc != CAIRN_OK)
 		goto fail;
-	uri_free(&u);
+	cp_uri_free(&u);
 	*inst = my;
 	return CAIRN_OK;
 fail:
-	uri_free(&u);
+	cp_uri_free(&u);
 	inst_free(my);
 	return rc;
 }

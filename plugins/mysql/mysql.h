@@ -21,7 +21,7 @@
 #include "plugin_record.h"
 #include "plugin_scope.h"
 #include "plugin_util.h"
-#include "sqlbuf.h"
+#include "plugin_buf.h"
 
 #define MY_NAME "mysql"
 
@@ -90,8 +90,8 @@ int mysql_plugin_conn_error(struct my_inst *my, const char *what, const char *na
 int mysql_plugin_stmt_error(struct my_inst *my, MYSQL_STMT *st, const char *what,
 			    const char *name);
 int mysql_plugin_exec(struct my_inst *my, const char *sql, const char *what);
-void mysql_plugin_quote_ident(struct sqlbuf *b, const char *ident);
-void mysql_plugin_quote_string(struct my_inst *my, struct sqlbuf *b, const char *s, size_t n);
+void mysql_plugin_quote_ident(struct cp_buf *b, const char *ident);
+void mysql_plugin_quote_string(struct my_inst *my, struct cp_buf *b, const char *s, size_t n);
 int mysql_plugin_table_load(struct my_inst *my, const char *table, struct my_table **out);
 void mysql_plugin_table_free(struct my_table *t);
 int mysql_plugin_kestra_check(struct my_inst *my, int *has_flyway);
@@ -99,7 +99,7 @@ int mysql_plugin_schema_version(struct my_inst *my, char **out);
 int mysql_plugin_table_exists(struct my_inst *my, const char *table);
 
 /* mysql_read.c */
-void mysql_plugin_tenant_eq(void *my, struct sqlbuf *b, const char *expr, const char *tenant);
+void mysql_plugin_tenant_eq(void *my, struct cp_buf *b, const char *expr, const char *tenant);
 int mysql_plugin_snapshot_begin(void *inst);
 int mysql_plugin_snapshot_end(void *inst);
 int mysql_plugin_kind_exists(void *inst, const struct cairn_kind_desc *kind);

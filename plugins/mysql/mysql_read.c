@@ -20,10 +20,8 @@ struct my_cursor {
 	struct my_table *table;
 	struct cp_rowmap map;     /* real columns, in table order, then the tenant */
 	char (*ts)[48];           /* per column: the ISO 8601 form of a timestamp */
-	char *key;                /* NUL-terminated copies, reused row to row */
-	size_t key_cap;
-	char *tenant;
-	size_t tenant_cap;
+	struct cp_buf key;        /* NUL-terminated copies, reused row to row */
+	struct cp_buf tenant;
 	MYSQL_RES *res;           /* the streaming result, NULL once drained */
 	unsigned long rows;
 };
@@ -105,21 +103,21 @@ static void cursor_free(struct my_cursor *c)
 	if (c->my != NULL && c->my->busy)
 		c->my->busy = 0;
 	free(c->ts);
-	free(c->key);
-	free(c->tenant);
+	cp_buf_free(&c->key);
+	cp_buf_free(&c->tenant);
 	cp_rowmap_free(&c->map);
 	mysql_plugin_table_free(c->table);
 	free(c);
 }
 
 /* ONE's comparison: bytes, not the column's case-insensitive collation. */
-void mysql_plugin_tenant_eq(void *my, struct sqlbuf *b, const char *expr, const char *tenant)
+void mysql_plugin_tenant_eq(void *my, struct cp_buf *b, const char *expr, const char *tenant)
 {
-	sqlbuf_add(b, "CAST((");
-	sqlbuf_add(b, expr);
-	sqlbuf_add(b, ") AS BINARY) = CAST(");
+	cp_buf_add(b, "CAST((");
+	cp_buf_add(b, expr);
+	cp_buf_add(b, ") AS BINARY) = CAST(");
 	mysql_plugin_quote_string(my, b, tenant, strlen(tenant));
-	sqlbuf_add(b, " AS BINARY)");
+	cp_buf_add(b, " AS BINARY)");
 }
 
 /*
@@ -135,7 +133,7 @@ int mysql_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *ki
 	struct my_inst *my = inst;
 	struct cp_scope scope;
 	struct my_cursor *c = NULL;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	int rc = CAIRN_OK;
 	size_t n = 0;
 
@@ -174,22 +172,22 @@ int mysql_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *ki
 		goto fail;
 	}
 
-	sqlbuf_add(&sql, "SELECT ");
+	cp_buf_add(&sql, "SELECT ");
 	for (size_t i = 0; i < c->table->n_cols; i++) {
 		const struct my_col *col = &c->table->cols[i];
 		if (col->generated)
 			continue;
 		if (c->map.used > 0)
-			sqlbuf_add(&sql, ", ");
-		sqlbuf_add(&sql, col->qname);
+			cp_buf_add(&sql, ", ");
+		cp_buf_add(&sql, col->qname);
 		cp_rowmap_add(&c->map, i, col->name);
 	}
-	sqlbuf_add(&sql, c->map.used > 0 ? ", " : "");
-	sqlbuf_add(&sql, c->table->tenant_expr != NULL ? c->table->tenant_expr : "NULL");
-	sqlbuf_add(&sql, " FROM ");
-	sqlbuf_add(&sql, c->table->qname);
+	cp_buf_add(&sql, c->map.used > 0 ? ", " : "");
+	cp_buf_add(&sql, c->table->tenant_expr != NULL ? c->table->tenant_expr : "NULL");
+	cp_buf_add(&sql, " FROM ");
+	cp_buf_add(&sql, c->table->qname);
 	cp_scope_where(&sql, &scope, c->table->tenant_expr, mysql_plugin_tenant_eq, my);
-	sqlbuf_add(&sql, " ORDER BY `key`");
+	cp_buf_add(&sql, " ORDER BY `key`");
 	if (sql.oom) {
 		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
@@ -209,11 +207,11 @@ int mysql_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *ki
 			     kind->table);
 		goto fail;
 	}
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	*cursor = c;
 	return CAIRN_OK;
 fail:
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	cursor_free(c);
 	return rc;
 }
@@ -238,7 +236,7 @@ int mysql_plugin_list_tenants(void *inst, const struct cairn_kind_desc *kind,
 {
 	struct my_inst *my = inst;
 	struct my_table *t = NULL;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	MYSQL_RES *res = NULL;
 	MYSQL_ROW row;
 	int rc;
@@ -254,16 +252,16 @@ int mysql_plugin_list_tenants(void *inst, const struct cairn_kind_desc *kind,
 	rc = cp_table_found(my->host, kind->table, t->exists, "database", my->database);
 	if (rc != CAIRN_OK)
 		goto out;
-	sqlbuf_add(&sql, "SELECT DISTINCT ");
+	cp_buf_add(&sql, "SELECT DISTINCT ");
 	if (t->tenant_expr != NULL) {
-		sqlbuf_add(&sql, "CAST((");
-		sqlbuf_add(&sql, t->tenant_expr);
-		sqlbuf_add(&sql, ") AS BINARY)");
+		cp_buf_add(&sql, "CAST((");
+		cp_buf_add(&sql, t->tenant_expr);
+		cp_buf_add(&sql, ") AS BINARY)");
 	} else {
-		sqlbuf_add(&sql, "NULL");
+		cp_buf_add(&sql, "NULL");
 	}
-	sqlbuf_add(&sql, " FROM ");
-	sqlbuf_add(&sql, t->qname);
+	cp_buf_add(&sql, " FROM ");
+	cp_buf_add(&sql, t->qname);
 	if (sql.oom) {
 		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
@@ -278,7 +276,7 @@ int mysql_plugin_list_tenants(void *inst, const struct cairn_kind_desc *kind,
 out:
 	if (res != NULL)
 		mysql_free_result(res);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	mysql_plugin_table_free(t);
 	return rc;
 }
@@ -310,21 +308,11 @@ static size_t iso_timestamp(const char *s, size_t len, char *out, size_t size)
 	return n + 6;
 }
 
-static int copy_str(struct my_cursor *c, char **buf, size_t *cap, const char *s,
-		    unsigned long len)
+static int copy_str(struct my_cursor *c, struct cp_buf *buf, const char *s, unsigned long len)
 {
-	if (len + 1 > *cap) {
-		size_t ncap = len + 1 < 64 ? 64 : len + 1;
-		char *p = realloc(*buf, ncap);
-		if (p == NULL)
-			return cp_fail(c->my->host, CAIRN_E_NOMEM, "out of memory");
-		*buf = p;
-		*cap = ncap;
-	}
-	if (len > 0)
-		memcpy(*buf, s, len);
-	(*buf)[len] = '\0';
-	return CAIRN_OK;
+	cp_buf_reset(buf);
+	cp_buf_addn(buf, s, len);
+	return buf->oom ? cp_fail(c->my->host, CAIRN_E_NOMEM, "out of memory") : CAIRN_OK;
 }
 
 int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
@@ -382,17 +370,17 @@ int mysql_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
 		col->len = lens[i];
 	}
 	key_field = c->map.key_field;
-	rc = copy_str(c, &c->key, &c->key_cap, row[key_field] ? row[key_field] : "",
+	rc = copy_str(c, &c->key, row[key_field] ? row[key_field] : "",
 		      row[key_field] ? lens[key_field] : 0);
 	if (rc != CAIRN_OK)
 		return rc;
-	c->map.rec.key = c->key;
+	c->map.rec.key = c->key.p;
 	c->map.rec.tenant = NULL;
 	if (row[c->map.n] != NULL) {
-		rc = copy_str(c, &c->tenant, &c->tenant_cap, row[c->map.n], lens[c->map.n]);
+		rc = copy_str(c, &c->tenant, row[c->map.n], lens[c->map.n]);
 		if (rc != CAIRN_OK)
 			return rc;
-		c->map.rec.tenant = c->tenant;
+		c->map.rec.tenant = c->tenant.p;
 	}
 	*rec = &c->map.rec;
 	return 1;

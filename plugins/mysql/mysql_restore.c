@@ -137,7 +137,7 @@ int mysql_plugin_restore_delete_scoped(void *inst, const struct cairn_kind_desc 
 {
 	struct my_inst *my = inst;
 	struct cp_scope scope;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	struct my_table *t;
 	char what[300];
 	int rc;
@@ -158,14 +158,14 @@ int mysql_plugin_restore_delete_scoped(void *inst, const struct cairn_kind_desc 
 		return rc;
 	cp_scope_delete_sql(&sql, t->qname, &scope, t->tenant_expr, mysql_plugin_tenant_eq, my);
 	if (sql.oom) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		return mysql_plugin_conn_error(my, "unable to delete from table", t->name);
 	}
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	cp_scope_describe(&scope, what, sizeof what);
 	CAIRN_LOG_DEBUG(my->host, MY_NAME, "deleted %llu row(s) from '%s'%s",
 			(unsigned long long)mysql_affected_rows(my->conn), t->name, what);
@@ -218,7 +218,7 @@ static int is_string_type(const char *dt)
 }
 
 /* "stored column equals parameter", NULL-safe (<=>), by the column's kind. */
-static void compare_expr(struct my_inst *my, struct sqlbuf *b, const struct my_col *col)
+static void compare_expr(struct my_inst *my, struct cp_buf *b, const struct my_col *col)
 {
 	char num[64];
 
@@ -226,46 +226,46 @@ static void compare_expr(struct my_inst *my, struct sqlbuf *b, const struct my_c
 	case CAIRN_COL_JSON:
 		if (!my->mariadb) {
 			/* MySQL's JSON type compares values (key order, number forms). */
-			sqlbuf_add(b, col->qname);
-			sqlbuf_add(b, " <=> CAST(? AS JSON)");
+			cp_buf_add(b, col->qname);
+			cp_buf_add(b, " <=> CAST(? AS JSON)");
 		} else if (my->server_version >= 100700) {
-			sqlbuf_add(b, "CAST(JSON_NORMALIZE(");
-			sqlbuf_add(b, col->qname);
-			sqlbuf_add(b, ") AS BINARY) <=> CAST(JSON_NORMALIZE(?) AS BINARY)");
+			cp_buf_add(b, "CAST(JSON_NORMALIZE(");
+			cp_buf_add(b, col->qname);
+			cp_buf_add(b, ") AS BINARY) <=> CAST(JSON_NORMALIZE(?) AS BINARY)");
 		} else {
 			/* Before 10.7 there is no JSON_NORMALIZE: spacing only, not key order. */
-			sqlbuf_add(b, "CAST(JSON_COMPACT(");
-			sqlbuf_add(b, col->qname);
-			sqlbuf_add(b, ") AS BINARY) <=> CAST(JSON_COMPACT(?) AS BINARY)");
+			cp_buf_add(b, "CAST(JSON_COMPACT(");
+			cp_buf_add(b, col->qname);
+			cp_buf_add(b, ") AS BINARY) <=> CAST(JSON_COMPACT(?) AS BINARY)");
 		}
 		break;
 	case CAIRN_COL_TIMESTAMP:
 		/* Compared at the column's precision: what storing the value would keep. */
-		sqlbuf_add(b, col->qname);
+		cp_buf_add(b, col->qname);
 		snprintf(num, sizeof num, " <=> CAST(? AS DATETIME(%d))",
 			 col->precision >= 0 && col->precision <= 6 ? col->precision : 6);
-		sqlbuf_add(b, num);
+		cp_buf_add(b, num);
 		break;
 	case CAIRN_COL_INT:
-		sqlbuf_add(b, col->qname);
-		sqlbuf_add(b, " <=> CAST(? AS DECIMAL(65,0))");
+		cp_buf_add(b, col->qname);
+		cp_buf_add(b, " <=> CAST(? AS DECIMAL(65,0))");
 		break;
 	default:
 		if (is_string_type(col->data_type)) {
 			/* Bytes, not the collation: case and trailing spaces are changes. */
-			sqlbuf_add(b, "CAST(");
-			sqlbuf_add(b, col->qname);
-			sqlbuf_add(b, " AS BINARY) <=> CAST(? AS BINARY)");
+			cp_buf_add(b, "CAST(");
+			cp_buf_add(b, col->qname);
+			cp_buf_add(b, " AS BINARY) <=> CAST(? AS BINARY)");
 		} else {
-			sqlbuf_add(b, col->qname);
-			sqlbuf_add(b, " <=> ?");
+			cp_buf_add(b, col->qname);
+			cp_buf_add(b, " <=> ?");
 		}
 		break;
 	}
 }
 
 static int prepare(struct my_inst *my, struct my_table *t, MYSQL_STMT **out,
-		   const struct sqlbuf *sql)
+		   const struct cp_buf *sql)
 {
 	MYSQL_STMT *st = mysql_stmt_init(my->conn);
 
@@ -284,7 +284,7 @@ static int prepare(struct my_inst *my, struct my_table *t, MYSQL_STMT **out,
 static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn_record *rec)
 {
 	struct my_stmt *s;
-	struct sqlbuf body = {0}, head = {0}, row = {0}, tail = {0};
+	struct cp_buf body = {0}, head = {0}, row = {0}, tail = {0};
 	size_t n_cmp = 0, n_set = 0;
 	int have_key_col, rc;
 
@@ -320,50 +320,50 @@ static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn
 		if (i == s->key_pos)
 			continue;
 		if (n_cmp++ > 0)
-			sqlbuf_add(&body, " AND ");
-		sqlbuf_add(&body, "(");
+			cp_buf_add(&body, " AND ");
+		cp_buf_add(&body, "(");
 		compare_expr(my, &body, &t->cols[s->col[i]]);
-		sqlbuf_add(&body, ")");
+		cp_buf_add(&body, ")");
 	}
 	if (n_cmp == 0)
-		sqlbuf_add(&body, "1");
-	sqlbuf_add(&body, " FROM ");
-	sqlbuf_add(&body, t->qname);
-	sqlbuf_add(&body, " WHERE ");
-	sqlbuf_add(&body, t->cols[s->col[s->key_pos]].qname);
-	sqlbuf_add(&body, " = ? FOR UPDATE");
+		cp_buf_add(&body, "1");
+	cp_buf_add(&body, " FROM ");
+	cp_buf_add(&body, t->qname);
+	cp_buf_add(&body, " WHERE ");
+	cp_buf_add(&body, t->cols[s->col[s->key_pos]].qname);
+	cp_buf_add(&body, " = ? FOR UPDATE");
 
-	sqlbuf_add(&head, "INSERT INTO ");
-	sqlbuf_add(&head, t->qname);
-	sqlbuf_add(&head, " (");
+	cp_buf_add(&head, "INSERT INTO ");
+	cp_buf_add(&head, t->qname);
+	cp_buf_add(&head, " (");
 	for (size_t i = 0; i < s->n; i++) {
 		if (i > 0)
-			sqlbuf_add(&head, ", ");
-		sqlbuf_add(&head, t->cols[s->col[i]].qname);
+			cp_buf_add(&head, ", ");
+		cp_buf_add(&head, t->cols[s->col[i]].qname);
 	}
-	sqlbuf_add(&head, ") VALUES ");
-	sqlbuf_add(&row, "(");
+	cp_buf_add(&head, ") VALUES ");
+	cp_buf_add(&row, "(");
 	for (size_t i = 0; i < s->n; i++)
-		sqlbuf_add(&row, i > 0 ? ", ?" : "?");
-	sqlbuf_add(&row, ")");
-	sqlbuf_add(&tail, " ON DUPLICATE KEY UPDATE ");
+		cp_buf_add(&row, i > 0 ? ", ?" : "?");
+	cp_buf_add(&row, ")");
+	cp_buf_add(&tail, " ON DUPLICATE KEY UPDATE ");
 	for (size_t i = 0; i < s->n; i++) {
 		const char *q = t->cols[s->col[i]].qname;
 		if (i == s->key_pos)
 			continue;
 		if (n_set++ > 0)
-			sqlbuf_add(&tail, ", ");
-		sqlbuf_add(&tail, q);
-		sqlbuf_add(&tail, " = VALUES(");
-		sqlbuf_add(&tail, q);
-		sqlbuf_add(&tail, ")");
+			cp_buf_add(&tail, ", ");
+		cp_buf_add(&tail, q);
+		cp_buf_add(&tail, " = VALUES(");
+		cp_buf_add(&tail, q);
+		cp_buf_add(&tail, ")");
 	}
 	if (n_set == 0) {
 		/* Only a key: an existing row is left as it is. */
 		const char *q = t->cols[s->col[s->key_pos]].qname;
-		sqlbuf_add(&tail, q);
-		sqlbuf_add(&tail, " = ");
-		sqlbuf_add(&tail, q);
+		cp_buf_add(&tail, q);
+		cp_buf_add(&tail, " = ");
+		cp_buf_add(&tail, q);
 	}
 	if (body.oom || head.oom || row.oom || tail.oom) {
 		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
@@ -378,10 +378,10 @@ static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn
 	t->stmt = s;
 	return CAIRN_OK;
 fail:
-	sqlbuf_free(&body);
-	sqlbuf_free(&head);
-	sqlbuf_free(&row);
-	sqlbuf_free(&tail);
+	cp_buf_free(&body);
+	cp_buf_free(&head);
+	cp_buf_free(&row);
+	cp_buf_free(&tail);
 	stmt_free(s);
 	return rc;
 }
@@ -583,24 +583,24 @@ static int write_one(struct my_inst *my, struct my_table *t, const struct cairn_
 
 	snprintf(what, sizeof what, "unable to write record '%.700s' into table", rec->key);
 	if (s->select == NULL || s->upsert == NULL) {
-		struct sqlbuf sel = {0}, ups = {0};
+		struct cp_buf sel = {0}, ups = {0};
 		if (s->select != NULL) {
 			mysql_stmt_close(s->select);
 			s->select = NULL;
 		}
-		sqlbuf_add(&sel, "SELECT ");
-		sqlbuf_add(&sel, s->sel_body);
-		sqlbuf_add(&ups, s->ins_head);
-		sqlbuf_add(&ups, s->ins_row);
-		sqlbuf_add(&ups, s->ins_tail);
+		cp_buf_add(&sel, "SELECT ");
+		cp_buf_add(&sel, s->sel_body);
+		cp_buf_add(&ups, s->ins_head);
+		cp_buf_add(&ups, s->ins_row);
+		cp_buf_add(&ups, s->ins_tail);
 		if (sel.oom || ups.oom)
 			rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		else
 			rc = prepare(my, t, &s->select, &sel);
 		if (rc == CAIRN_OK)
 			rc = prepare(my, t, &s->upsert, &ups);
-		sqlbuf_free(&sel);
-		sqlbuf_free(&ups);
+		cp_buf_free(&sel);
+		cp_buf_free(&ups);
 		if (rc != CAIRN_OK)
 			return rc;
 	}
@@ -688,7 +688,7 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 {
 	struct my_stmt *s = t->stmt;
 	size_t n = s->n, m = 0, p;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	MYSQL_BIND *vals = calloc(k * n, sizeof *vals), *params = calloc(k * n, sizeof *params);
 	unsigned long *lens = calloc(k * n, sizeof *lens);
 	char (*ts)[40] = calloc(k * n, sizeof *ts);
@@ -716,9 +716,9 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 	p = 0;
 	for (size_t r = 0; r < k; r++) {
 		snprintf(num, sizeof num, "%s(SELECT %zu, ", r ? " UNION ALL " : "", r);
-		sqlbuf_add(&sql, num);
-		sqlbuf_add(&sql, s->sel_body);
-		sqlbuf_add(&sql, ")");
+		cp_buf_add(&sql, num);
+		cp_buf_add(&sql, s->sel_body);
+		cp_buf_add(&sql, ")");
 		for (size_t i = 0; i < n; i++)
 			if (i != s->key_pos)
 				params[p++] = vals[r * n + i];
@@ -760,19 +760,19 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 	st = NULL;
 
 	/* the NEW and CHANGED ones */
-	sqlbuf_free(&sql);
-	sqlbuf_add(&sql, s->ins_head);
+	cp_buf_free(&sql);
+	cp_buf_add(&sql, s->ins_head);
 	p = 0;
 	for (size_t r = 0; r < k; r++) {
 		if (outcomes[r] == CAIRN_WRITE_UNCHANGED)
 			continue;
 		if (m++ > 0)
-			sqlbuf_add(&sql, ", ");
-		sqlbuf_add(&sql, s->ins_row);
+			cp_buf_add(&sql, ", ");
+		cp_buf_add(&sql, s->ins_row);
 		for (size_t i = 0; i < n; i++)
 			params[p++] = vals[r * n + i];
 	}
-	sqlbuf_add(&sql, s->ins_tail);
+	cp_buf_add(&sql, s->ins_tail);
 	if (m == 0)
 		goto out;
 	if (sql.oom) {
@@ -799,7 +799,7 @@ static int write_chunk(struct my_inst *my, struct my_table *t,
 out:
 	if (st != NULL)
 		mysql_stmt_close(st);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	free(vals);
 	free(params);
 	free(lens);

@@ -109,13 +109,13 @@ char *postgresql_quote_ident(struct pg_inst *pg, const char *ident)
  * ONE's comparison: the tenant goes as parameter $1, never into the text,
  * so the statement needs no quoting of it.
  */
-void postgresql_tenant_eq(void *pg, struct sqlbuf *b, const char *expr, const char *tenant)
+void postgresql_tenant_eq(void *pg, struct cp_buf *b, const char *expr, const char *tenant)
 {
 	(void)pg;
 	(void)tenant;
-	sqlbuf_add(b, "(");
-	sqlbuf_add(b, expr);
-	sqlbuf_add(b, ") = $1");
+	cp_buf_add(b, "(");
+	cp_buf_add(b, expr);
+	cp_buf_add(b, ") = $1");
 }
 
 void postgresql_table_free(struct pg_table *t)
@@ -362,7 +362,7 @@ static void inst_free(struct pg_inst *pg)
 	free(pg->qschema);
 	free(pg->backend);
 	free(pg->schema_version);
-	free(pg->scratch);
+	cp_buf_free(&pg->scratch);
 	free(pg->pvals);
 	free(pg->plens);
 	free(pg->pfmts);

@@ -17,7 +17,7 @@
 #include "plugin_record.h"
 #include "plugin_scope.h"
 #include "plugin_util.h"
-#include "sqlbuf.h"
+#include "plugin_buf.h"
 
 #define PG_NAME "postgresql"
 
@@ -71,8 +71,7 @@ struct pg_inst {
 	unsigned seq;          /* names of cursors and statements */
 	struct pg_table *tables; /* restore cache */
 	/* restore scratch: NUL-terminated copies of parameter values */
-	char *scratch;
-	size_t scratch_cap;
+	struct cp_buf scratch;
 	const char **pvals;
 	int *plens;
 	int *pfmts;
@@ -89,7 +88,7 @@ int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table
 void postgresql_table_free(struct pg_table *t);
 int postgresql_kestra_check(struct pg_inst *pg, int *has_flyway);
 int postgresql_schema_version(struct pg_inst *pg, char **out);
-void postgresql_tenant_eq(void *pg, struct sqlbuf *b, const char *expr, const char *tenant);
+void postgresql_tenant_eq(void *pg, struct cp_buf *b, const char *expr, const char *tenant);
 
 /* postgresql_read.c */
 int postgresql_snapshot_begin(void *inst);

@@ -14,8 +14,7 @@ struct pg_cursor {
 	char name[32];
 	struct pg_table *table;
 	struct cp_rowmap map;     /* real columns, in table order, then the tenant */
-	unsigned char **bytes;    /* decode buffer per BYTES column */
-	size_t *bytes_cap;
+	struct cp_buf *bytes;     /* decode buffer per BYTES column */
 	PGresult *batch;
 	int row, nrows;
 	int last_batch;           /* the server has nothing after this batch */
@@ -112,45 +111,44 @@ static void cursor_free(struct pg_cursor *c)
 	PQclear(c->batch);
 	if (c->bytes != NULL)
 		for (size_t i = 0; i < c->map.n; i++)
-			free(c->bytes[i]);
+			cp_buf_free(&c->bytes[i]);
 	free(c->bytes);
-	free(c->bytes_cap);
 	cp_rowmap_free(&c->map);
 	postgresql_table_free(c->table);
 	free(c);
 }
 
 /* The SELECT expression that gives column `col` in its transport form. */
-static void select_expr(struct sqlbuf *b, const struct pg_col *col, const char *qcol)
+static void select_expr(struct cp_buf *b, const struct pg_col *col, const char *qcol)
 {
 	switch (col->ctype) {
 	case CAIRN_COL_TIMESTAMP:
 		/* to_json gives ISO 8601 with 'T' and, for timestamptz, the offset. */
-		sqlbuf_add(b, "to_json(");
-		sqlbuf_add(b, qcol);
+		cp_buf_add(b, "to_json(");
+		cp_buf_add(b, qcol);
 		if (strcmp(col->typname, "timestamp") == 0)
-			sqlbuf_add(b, " AT TIME ZONE 'UTC'");
-		sqlbuf_add(b, ") #>> '{}'");
+			cp_buf_add(b, " AT TIME ZONE 'UTC'");
+		cp_buf_add(b, ") #>> '{}'");
 		break;
 	case CAIRN_COL_BYTES:
-		sqlbuf_add(b, qcol); /* text form, bytea_output = hex: decoded in cursor_next */
+		cp_buf_add(b, qcol); /* text form, bytea_output = hex: decoded in cursor_next */
 		break;
 	default:
-		sqlbuf_add(b, qcol);
-		sqlbuf_add(b, "::text");
+		cp_buf_add(b, qcol);
+		cp_buf_add(b, "::text");
 		break;
 	}
 }
 
 /* The record's tenant as text, or NULL::text for a table without a tenant expression. */
-static void tenant_select(struct sqlbuf *b, const struct pg_table *t)
+static void tenant_select(struct cp_buf *b, const struct pg_table *t)
 {
 	if (t->tenant_expr != NULL) {
-		sqlbuf_add(b, "(");
-		sqlbuf_add(b, t->tenant_expr);
-		sqlbuf_add(b, ")::text");
+		cp_buf_add(b, "(");
+		cp_buf_add(b, t->tenant_expr);
+		cp_buf_add(b, ")::text");
 	} else {
-		sqlbuf_add(b, "NULL::text");
+		cp_buf_add(b, "NULL::text");
 	}
 }
 
@@ -167,7 +165,7 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	struct pg_inst *pg = inst;
 	struct cp_scope scope;
 	struct pg_cursor *c = NULL;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	const char *params[1];
 	PGresult *res = NULL;
 	int rc = CAIRN_OK;
@@ -200,16 +198,15 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	if (rc != CAIRN_OK)
 		goto fail;
 	c->bytes = calloc(n ? n : 1, sizeof *c->bytes);
-	c->bytes_cap = calloc(n ? n : 1, sizeof *c->bytes_cap);
-	if (c->bytes == NULL || c->bytes_cap == NULL) {
+	if (c->bytes == NULL) {
 		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
 
 	snprintf(c->name, sizeof c->name, "cairn_cur_%u", ++pg->seq);
-	sqlbuf_add(&sql, "DECLARE ");
-	sqlbuf_add(&sql, c->name);
-	sqlbuf_add(&sql, " NO SCROLL CURSOR FOR SELECT ");
+	cp_buf_add(&sql, "DECLARE ");
+	cp_buf_add(&sql, c->name);
+	cp_buf_add(&sql, " NO SCROLL CURSOR FOR SELECT ");
 	for (size_t i = 0; i < c->table->n_cols; i++) {
 		const struct pg_col *col = &c->table->cols[i];
 		char *q;
@@ -221,17 +218,17 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 			break;
 		}
 		if (c->map.used > 0)
-			sqlbuf_add(&sql, ", ");
+			cp_buf_add(&sql, ", ");
 		select_expr(&sql, col, q);
 		free(q);
 		cp_rowmap_add(&c->map, i, col->name);
 	}
-	sqlbuf_add(&sql, c->map.used > 0 ? ", " : "");
+	cp_buf_add(&sql, c->map.used > 0 ? ", " : "");
 	tenant_select(&sql, c->table);
-	sqlbuf_add(&sql, " FROM ");
-	sqlbuf_add(&sql, c->table->qname);
+	cp_buf_add(&sql, " FROM ");
+	cp_buf_add(&sql, c->table->qname);
 	cp_scope_where(&sql, &scope, c->table->tenant_expr, postgresql_tenant_eq, pg);
-	sqlbuf_add(&sql, " ORDER BY \"key\"");
+	cp_buf_add(&sql, " ORDER BY \"key\"");
 	if (sql.oom) {
 		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
@@ -246,12 +243,12 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	c->open = 1;
 	c->tx_gen = pg->tx_gen;
 	PQclear(res);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	*cursor = c;
 	return CAIRN_OK;
 fail:
 	PQclear(res);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	cursor_free(c);
 	return rc;
 }
@@ -274,7 +271,7 @@ int postgresql_list_tenants(void *inst, const struct cairn_kind_desc *kind, cair
 {
 	struct pg_inst *pg = inst;
 	struct pg_table *t = NULL;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	PGresult *res = NULL;
 	int rc;
 
@@ -289,10 +286,10 @@ int postgresql_list_tenants(void *inst, const struct cairn_kind_desc *kind, cair
 	rc = cp_table_found(pg->host, kind->table, t->exists, "schema", pg->schema);
 	if (rc != CAIRN_OK)
 		goto out;
-	sqlbuf_add(&sql, "SELECT DISTINCT ");
+	cp_buf_add(&sql, "SELECT DISTINCT ");
 	tenant_select(&sql, t);
-	sqlbuf_add(&sql, " FROM ");
-	sqlbuf_add(&sql, t->qname);
+	cp_buf_add(&sql, " FROM ");
+	cp_buf_add(&sql, t->qname);
 	if (sql.oom) {
 		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
@@ -307,7 +304,7 @@ int postgresql_list_tenants(void *inst, const struct cairn_kind_desc *kind, cair
 		rc = cb(ud, PQgetisnull(res, i, 0) ? NULL : PQgetvalue(res, i, 0));
 out:
 	PQclear(res);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	postgresql_table_free(t);
 	return rc;
 }
@@ -315,30 +312,22 @@ out:
 /* bytea's hex text form "\x0a1b…" into the column's reusable buffer. */
 static int decode_bytea(struct pg_cursor *c, size_t i, const char *s, size_t len)
 {
+	struct cp_buf *out = &c->bytes[i];
 	size_t n;
-	unsigned char *out;
 
 	if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0)
 		return cp_fail(c->pg->host, CAIRN_E_CORRUPT,
 			       "unexpected bytea text in table '%s' (bytea_output is not hex)",
 			       c->table->name);
 	n = (len - 2) / 2;
-	if (n + 1 > c->bytes_cap[i]) {
-		out = realloc(c->bytes[i], n + 1);
-		if (out == NULL)
-			return cp_fail(c->pg->host, CAIRN_E_NOMEM, "out of memory");
-		c->bytes[i] = out;
-		c->bytes_cap[i] = n + 1;
-	}
-	out = c->bytes[i];
-	for (size_t k = 0; k < n; k++) {
-		int hi = cp_hexval((unsigned char)s[2 + 2 * k]), lo = cp_hexval((unsigned char)s[3 + 2 * k]);
-		if (hi < 0 || lo < 0)
-			return cp_fail(c->pg->host, CAIRN_E_CORRUPT,
-				       "invalid bytea text in table '%s'", c->table->name);
-		out[k] = (unsigned char)(hi << 4 | lo);
-	}
-	c->map.cols[i].data = (const char *)out;
+	cp_buf_reset(out);
+	if (cp_buf_reserve(out, n) != 0)
+		return cp_fail(c->pg->host, CAIRN_E_NOMEM, "out of memory");
+	if (cp_hex_decode(s + 2, n, (unsigned char *)out->p) != 0)
+		return cp_fail(c->pg->host, CAIRN_E_CORRUPT,
+			       "invalid bytea text in table '%s'", c->table->name);
+	out->len = n;
+	c->map.cols[i].data = out->p;
 	c->map.cols[i].len = n;
 	return CAIRN_OK;
 }

@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "postgresql.h"
-#include "sqlbuf.h"
+#include "plugin_buf.h"
 
-static void sb_quoted(struct sqlbuf *b, struct pg_inst *pg, const char *ident)
+static void sb_quoted(struct cp_buf *b, struct pg_inst *pg, const char *ident)
 {
 	char *q = postgresql_quote_ident(pg, ident);
 
@@ -23,7 +23,7 @@ static void sb_quoted(struct sqlbuf *b, struct pg_inst *pg, const char *ident)
 		b->oom = 1;
 		return;
 	}
-	sqlbuf_add(b, q);
+	cp_buf_add(b, q);
 	free(q);
 }
 
@@ -166,7 +166,7 @@ int postgresql_restore_delete_scoped(void *inst, const struct cairn_kind_desc *k
 {
 	struct pg_inst *pg = inst;
 	struct cp_scope scope;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	struct pg_table *t;
 	const char *params[1];
 	char what[300];
@@ -189,13 +189,13 @@ int postgresql_restore_delete_scoped(void *inst, const struct cairn_kind_desc *k
 		return rc;
 	cp_scope_delete_sql(&sql, t->qname, &scope, t->tenant_expr, postgresql_tenant_eq, pg);
 	if (sql.oom) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	params[0] = scope.tenant;
 	res = PQexecParams(pg->conn, sql.p, scope.tenant ? 1 : 0, NULL,
 			   scope.tenant ? params : NULL, NULL, NULL, 0);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = postgresql_result_error(pg, res, "unable to delete from table", t->name);
 	} else {
@@ -244,19 +244,19 @@ static int col_state(const void *table, const char *name)
 }
 
 /* Compares a column in the DO UPDATE's WHERE; json and xml have no equality operator. */
-static void compare_expr(struct sqlbuf *b, struct pg_inst *pg, const char *prefix,
+static void compare_expr(struct cp_buf *b, struct pg_inst *pg, const char *prefix,
 			 const struct pg_col *col)
 {
-	sqlbuf_add(b, prefix);
+	cp_buf_add(b, prefix);
 	sb_quoted(b, pg, col->name);
 	if (strcmp(col->typname, "json") == 0 || strcmp(col->typname, "xml") == 0)
-		sqlbuf_add(b, "::text");
+		cp_buf_add(b, "::text");
 }
 
 static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn_record *rec)
 {
 	struct pg_stmt *s;
-	struct sqlbuf sql = {0};
+	struct cp_buf sql = {0};
 	size_t key_idx = 0, n_set = 0;
 	int have_key_col, rc;
 	char num[24];
@@ -281,56 +281,56 @@ static int stmt_build(struct pg_inst *pg, struct pg_table *t, const struct cairn
 		find_col(t, s->rec_names[i], &s->col[i]);
 	snprintf(s->name, sizeof s->name, "cairn_upsert_%u", ++pg->seq);
 
-	sqlbuf_add(&sql, "INSERT INTO ");
-	sqlbuf_add(&sql, t->qname);
-	sqlbuf_add(&sql, " AS cairn_t (");
+	cp_buf_add(&sql, "INSERT INTO ");
+	cp_buf_add(&sql, t->qname);
+	cp_buf_add(&sql, " AS cairn_t (");
 	for (size_t i = 0; i < s->n; i++) {
 		if (i > 0)
-			sqlbuf_add(&sql, ", ");
+			cp_buf_add(&sql, ", ");
 		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
 	}
-	sqlbuf_add(&sql, ") VALUES (");
+	cp_buf_add(&sql, ") VALUES (");
 	for (size_t i = 0; i < s->n; i++) {
 		snprintf(num, sizeof num, "%s$%zu::", i > 0 ? ", " : "", i + 1);
-		sqlbuf_add(&sql, num);
-		sqlbuf_add(&sql, t->cols[s->col[i]].type);
+		cp_buf_add(&sql, num);
+		cp_buf_add(&sql, t->cols[s->col[i]].type);
 	}
-	sqlbuf_add(&sql, ") ON CONFLICT (");
+	cp_buf_add(&sql, ") ON CONFLICT (");
 	sb_quoted(&sql, pg, t->cols[key_idx].name);
-	sqlbuf_add(&sql, ") DO ");
+	cp_buf_add(&sql, ") DO ");
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->col[i] == key_idx)
 			continue;
-		sqlbuf_add(&sql, n_set++ == 0 ? "UPDATE SET " : ", ");
+		cp_buf_add(&sql, n_set++ == 0 ? "UPDATE SET " : ", ");
 		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
-		sqlbuf_add(&sql, " = EXCLUDED.");
+		cp_buf_add(&sql, " = EXCLUDED.");
 		sb_quoted(&sql, pg, t->cols[s->col[i]].name);
 	}
 	if (n_set == 0) {
-		sqlbuf_add(&sql, "NOTHING");
+		cp_buf_add(&sql, "NOTHING");
 	} else {
-		sqlbuf_add(&sql, " WHERE ROW(");
+		cp_buf_add(&sql, " WHERE ROW(");
 		for (size_t i = 0, k = 0; i < s->n; i++) {
 			if (s->col[i] == key_idx)
 				continue;
 			compare_expr(&sql, pg, k++ ? ", cairn_t." : "cairn_t.", &t->cols[s->col[i]]);
 		}
-		sqlbuf_add(&sql, ") IS DISTINCT FROM ROW(");
+		cp_buf_add(&sql, ") IS DISTINCT FROM ROW(");
 		for (size_t i = 0, k = 0; i < s->n; i++) {
 			if (s->col[i] == key_idx)
 				continue;
 			compare_expr(&sql, pg, k++ ? ", EXCLUDED." : "EXCLUDED.", &t->cols[s->col[i]]);
 		}
-		sqlbuf_add(&sql, ")");
+		cp_buf_add(&sql, ")");
 	}
-	sqlbuf_add(&sql, " RETURNING (cairn_t.xmax = 0)");
+	cp_buf_add(&sql, " RETURNING (cairn_t.xmax = 0)");
 	if (sql.oom) {
-		sqlbuf_free(&sql);
+		cp_buf_free(&sql);
 		stmt_free(s);
 		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 	}
 	res = PQprepare(pg->conn, s->name, sql.p, (int)s->n, NULL);
-	sqlbuf_free(&sql);
+	cp_buf_free(&sql);
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
 		rc = postgresql_result_error(pg, res, "unable to prepare the upsert into table",
 					     t->name);
@@ -369,14 +369,8 @@ static int params_reserve(struct pg_inst *pg, size_t n, size_t bytes)
 		pg->pfmts = f;
 		pg->pcap = n;
 	}
-	if (bytes > pg->scratch_cap) {
-		char *s = realloc(pg->scratch, bytes);
-		if (s == NULL)
-			return -1;
-		pg->scratch = s;
-		pg->scratch_cap = bytes;
-	}
-	return 0;
+	cp_buf_reset(&pg->scratch);
+	return cp_buf_reserve(&pg->scratch, bytes);
 }
 
 /* libpq takes text parameters NUL-terminated and lengths as int. */
@@ -412,9 +406,9 @@ static int params_fill(struct pg_inst *pg, const struct pg_stmt *s, const struct
 		} else {
 			/* libpq wants text parameters NUL-terminated; records carry lengths. */
 			if (c->len > 0)
-				memcpy(pg->scratch + off, c->data, c->len);
-			pg->scratch[off + c->len] = '\0';
-			pg->pvals[i] = pg->scratch + off;
+				memcpy(pg->scratch.p + off, c->data, c->len);
+			pg->scratch.p[off + c->len] = '\0';
+			pg->pvals[i] = pg->scratch.p + off;
 			off += c->len + 1;
 		}
 	}

@@ -31,8 +31,12 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <ini.h>
 
 #include "cairn/plugin.h"
+#include "plugin_buf.h"
+#include "plugin_uri.h"
+#include "plugin_util.h"
 #include "s3.h"
 
 #ifdef S3_FLAVOR_MINIO
@@ -66,41 +70,6 @@ static const char *opt(const struct opts *o, const char *key)
 			return o->v[i].value;
 	const char *v = o->host->config_get(o->host, S3_PLUGIN, key);
 	return v && *v ? v : NULL;
-}
-
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* percent-decoded copy of s[0..len) */
-static char *pct_decode(const char *s, size_t len)
-{
-	char *out = malloc(len + 1);
-	if (!out)
-		return NULL;
-	size_t n = 0;
-	for (size_t i = 0; i < len; i++) {
-		if (s[i] == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-			out[n++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
-			i += 2;
-		} else {
-			out[n++] = s[i];
-		}
-	}
-	out[n] = '\0';
-	return out;
 }
 
 static int parse_bool(const char *v, int *out)
@@ -143,70 +112,98 @@ static int parse_size(const char *v, size_t *out)
 /* ---- shared credentials files ------------------------------------------- */
 
 /*
- * Look `profile` up in an AWS INI file: [name] in the credentials file,
- * [profile name] (or [default]) in the config file.
+ * The profile files are read with inih, set up as the AWS CLI reads them:
+ * no comment after a value (a ';' may be part of a secret), no continuation
+ * lines, lines of any length (session tokens run to kilobytes), and a
+ * malformed line skipped rather than fatal. These switches are global in
+ * Debian's libinih and shared with the core, so they are set before every
+ * parse.
  */
-static int ini_profile(const char *path, const char *profile, int config_style, char **ak,
-		       char **sk, char **tok)
+struct profile_scan {
+	FILE *f;
+	const char *profile;
+	int config_style; /* the config file: [profile name] or [default] */
+	int at_line_start;
+	int in;           /* the current section is the profile */
+	int oom;
+	char **ak, **sk, **tok;
+};
+
+/*
+ * Is the section header `s` (after '[', up to the first ']') the profile?
+ * inih keeps only the first 49 bytes of a section name, so the reader
+ * decides this itself from the whole line.
+ */
+static int profile_section(const struct profile_scan *ps, const char *s, size_t n)
 {
-	FILE *f = fopen(path, "r");
-	if (!f)
+	while (n > 0 && isspace((unsigned char)*s))
+		s++, n--;
+	if (ps->config_style && n >= 8 && strncmp(s, "profile ", 8) == 0) {
+		s += 8, n -= 8;
+		while (n > 0 && isspace((unsigned char)*s))
+			s++, n--;
+	} else if (ps->config_style && (n != 7 || strncmp(s, "default", 7) != 0)) {
 		return 0;
-	char line[2048];
-	int in = 0, found = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char *s = line;
-		while (isspace((unsigned char)*s))
-			s++;
-		size_t l = strlen(s);
-		while (l > 0 && isspace((unsigned char)s[l - 1]))
-			s[--l] = '\0';
-		if (*s == '#' || *s == ';' || *s == '\0')
-			continue;
-		if (*s == '[') {
-			char *e = strchr(s, ']');
-			if (!e)
-				continue;
-			*e = '\0';
-			char *name = s + 1;
-			while (isspace((unsigned char)*name))
-				name++;
-			if (config_style && strncmp(name, "profile ", 8) == 0) {
-				name += 8;
-				while (isspace((unsigned char)*name))
-					name++;
-			} else if (config_style && strcmp(name, "default") != 0) {
-				in = 0;
-				continue;
-			}
-			size_t nl = strlen(name);
-			while (nl > 0 && isspace((unsigned char)name[nl - 1]))
-				name[--nl] = '\0';
-			in = strcmp(name, profile) == 0;
-			found |= in;
-			continue;
-		}
-		if (!in)
-			continue;
-		char *eq = strchr(s, '=');
-		if (!eq)
-			continue;
-		char *k = s, *v = eq + 1;
-		*eq = '\0';
-		size_t kl = strlen(k);
-		while (kl > 0 && isspace((unsigned char)k[kl - 1]))
-			k[--kl] = '\0';
-		while (isspace((unsigned char)*v))
-			v++;
-		char **dst = !strcmp(k, "aws_access_key_id")       ? ak
-			     : !strcmp(k, "aws_secret_access_key") ? sk
-			     : !strcmp(k, "aws_session_token")     ? tok
-								   : NULL;
-		if (dst && !*dst)
-			*dst = strdup(v);
 	}
-	fclose(f);
-	return found;
+	while (n > 0 && isspace((unsigned char)s[n - 1]))
+		n--;
+	return n == strlen(ps->profile) && strncmp(s, ps->profile, n) == 0;
+}
+
+static char *profile_read(char *str, int num, void *stream)
+{
+	struct profile_scan *ps = stream;
+	if (!fgets(str, num, ps->f))
+		return NULL;
+	const char *s = str;
+	while (isspace((unsigned char)*s))
+		s++;
+	const char *e = *s == '[' ? strchr(s, ']') : NULL;
+	if (ps->at_line_start && e)
+		ps->in = profile_section(ps, s + 1, (size_t)(e - s - 1));
+	size_t len = strlen(str);
+	ps->at_line_start = len > 0 && str[len - 1] == '\n';
+	return str;
+}
+
+static int profile_key(void *ud, const char *section, const char *key, const char *value)
+{
+	struct profile_scan *ps = ud;
+	(void)section;
+	if (!ps->in)
+		return 1;
+	char **dst = !strcmp(key, "aws_access_key_id")       ? ps->ak
+		     : !strcmp(key, "aws_secret_access_key") ? ps->sk
+		     : !strcmp(key, "aws_session_token")     ? ps->tok
+							     : NULL;
+	if (dst && !*dst && !(*dst = strdup(value)))
+		ps->oom = 1;
+	return 1;
+}
+
+/*
+ * Look `profile` up in an AWS INI file: [name] in the credentials file,
+ * [profile name] (or [default]) in the config file. The first value of a
+ * key wins; a missing file is no error.
+ */
+static void ini_profile(const char *path, const char *profile, int config_style, char **ak,
+			char **sk, char **tok)
+{
+	struct profile_scan ps = {.profile = profile, .config_style = config_style,
+				  .at_line_start = 1, .ak = ak, .sk = sk, .tok = tok};
+	ps.f = fopen(path, "r");
+	if (!ps.f)
+		return;
+	ini_allow_multiline = false;
+	ini_allow_inline_comments = false;
+	ini_allow_bom = true;
+	ini_use_stack = false;
+	ini_allow_realloc = true;
+	ini_initial_alloc = 4096;
+	ini_max_line = 1 << 20;
+	ini_stop_on_first_error = false;
+	ini_parse_stream(profile_read, &ps, profile_key, &ps);
+	fclose(ps.f);
 }
 
 static char *home_path(const char *rel)
@@ -233,7 +230,7 @@ static int load_credentials(struct s3 *s3, const struct opts *o)
 					       S3_PLUGIN);
 		s3->access_key = strdup(ak);
 		s3->secret_key = strdup(sk);
-		s3->session_token = dup_or_null(opt(o, "session_token"));
+		s3->session_token = cp_strdup(opt(o, "session_token"));
 		S3_LOG_DEBUG(s3, "credentials from the options");
 		return CAIRN_OK;
 	}
@@ -346,64 +343,69 @@ static int split_endpoint(struct s3 *s3, const char *ep)
 	return CAIRN_OK;
 }
 
+/* "/a//b" → "a/b/": keys never start with '/' nor hold empty segments */
+static char *prefix_normalise(const char *path)
+{
+	struct cp_buf b = {0};
+	for (const char *c = path; *c; c++)
+		if (*c != '/' || (b.len > 0 && b.p[b.len - 1] != '/'))
+			cp_buf_addn(&b, c, 1);
+	if (b.len > 0 && b.p[b.len - 1] != '/')
+		cp_buf_add(&b, "/");
+	cp_buf_reserve(&b, 0); /* an empty prefix is "", not NULL */
+	if (b.oom) {
+		cp_buf_free(&b);
+		return NULL;
+	}
+	return b.p;
+}
+
 static int parse_location(struct s3 *s3, const char *uri, char **uri_host)
 {
 	const struct cairn_host *host = s3->host;
-	const char *scheme = S3_SCHEME "://";
-	size_t sl = strlen(scheme);
-	if (strncasecmp(uri, scheme, sl) != 0)
-		return host->set_error(host, CAIRN_E_INVALID, "'%s' is not a %s URI", uri, scheme);
-	const char *p = uri + sl;
-#ifdef S3_FLAVOR_MINIO
-	size_t hl = strcspn(p, "/");
-	if (hl == 0)
-		return host->set_error(host, CAIRN_E_INVALID,
-				       "'%s' names no server: minio://host:port/bucket/prefix", uri);
-	*uri_host = strndup(p, hl);
-	if (!*uri_host)
-		return CAIRN_E_NOMEM;
-	p += hl;
-	while (*p == '/')
-		p++;
-#else
+	const char *scheme = S3_SCHEME "://", *why;
 	*uri_host = NULL;
-#endif
-	size_t bl = strcspn(p, "/");
-	if (bl == 0)
-		return host->set_error(host, CAIRN_E_INVALID, "'%s' names no bucket: %s", uri,
+	if (strncasecmp(uri, scheme, strlen(scheme)) != 0)
+		return host->set_error(host, CAIRN_E_INVALID, "'%s' is not a %s URI", uri, scheme);
+	/* object names may hold '?': there is no query string */
+	struct cp_uri u;
+	if (cp_uri_parse(uri, CP_URI_NO_QUERY, &u, &why) != 0)
+		return strcmp(why, "out of memory") == 0
+			       ? CAIRN_E_NOMEM
+			       : host->set_error(host, CAIRN_E_INVALID, "'%s' is not a valid %s URI: %s",
+						 uri, scheme, why);
+	const char *path = u.path;
+	int rc = CAIRN_OK;
 #ifdef S3_FLAVOR_MINIO
-				       "minio://host:port/bucket/prefix"
+	/* the server: as written, host:port for the endpoint */
+	if (!*u.authority) {
+		rc = host->set_error(host, CAIRN_E_INVALID,
+				     "'%s' names no server: minio://host:port/bucket/prefix", uri);
+		goto out;
+	}
+	*uri_host = u.authority;
+	u.authority = NULL;
+	while (*path == '/')
+		path++;
+	size_t bl = strcspn(path, "/");
+	s3->bucket = cp_strdup_n(path, bl);
+	path += bl;
+	const char *usage = "minio://host:port/bucket/prefix";
 #else
-				       "s3://bucket/prefix"
+	/* the bucket is the host part, decoded as the path is */
+	s3->bucket = cp_pct_decode(u.authority, strlen(u.authority), 0, NULL);
+	const char *usage = "s3://bucket/prefix";
 #endif
-		);
-	s3->bucket = pct_decode(p, bl);
-	p += bl;
-	char *pre = pct_decode(p, strlen(p));
-	if (!s3->bucket || !pre) {
-		free(pre);
-		return CAIRN_E_NOMEM;
+	if (s3->bucket && !*s3->bucket) {
+		rc = host->set_error(host, CAIRN_E_INVALID, "'%s' names no bucket: %s", uri, usage);
+		goto out;
 	}
-	/* "/a//b/" → "a/b/": keys never start with '/' nor hold empty segments */
-	size_t n = 0;
-	for (const char *c = pre; *c; c++) {
-		if (*c == '/' && (n == 0 || pre[n - 1] == '/'))
-			continue;
-		pre[n++] = *c;
-	}
-	pre[n] = '\0';
-	if (n > 0 && pre[n - 1] != '/') {
-		char *q = realloc(pre, n + 2);
-		if (!q) {
-			free(pre);
-			return CAIRN_E_NOMEM;
-		}
-		pre = q;
-		pre[n++] = '/';
-		pre[n] = '\0';
-	}
-	s3->prefix = pre;
-	return CAIRN_OK;
+	s3->prefix = prefix_normalise(path);
+	if (!s3->bucket || !s3->prefix)
+		rc = CAIRN_E_NOMEM;
+out:
+	cp_uri_free(&u);
+	return rc;
 }
 
 static int s3_open(const struct cairn_host *host, const char *uri, const struct cairn_option *opts,
@@ -514,11 +516,11 @@ static int s3_open(const struct cairn_host *host, const char *uri, const struct 
 		}
 		free(copy);
 	}
-	s3->ca_file = dup_or_null(opt(&o, "ca_file"));
-	s3->ca_path = dup_or_null(opt(&o, "ca_path"));
-	s3->storage_class = dup_or_null(opt(&o, "storage_class"));
-	s3->sse = dup_or_null(opt(&o, "sse"));
-	s3->sse_kms_key_id = dup_or_null(opt(&o, "sse_kms_key_id"));
+	s3->ca_file = cp_strdup(opt(&o, "ca_file"));
+	s3->ca_path = cp_strdup(opt(&o, "ca_path"));
+	s3->storage_class = cp_strdup(opt(&o, "storage_class"));
+	s3->sse = cp_strdup(opt(&o, "sse"));
+	s3->sse_kms_key_id = cp_strdup(opt(&o, "sse_kms_key_id"));
 	if (s3->sse && strcmp(s3->sse, "AES256") != 0 && strcmp(s3->sse, "aws:kms") != 0) {
 		rc = host->set_error(host, CAIRN_E_INVALID, "sse must be AES256 or aws:kms, not '%s'",
 				     s3->sse);

@@ -1,11 +1,11 @@
-/* sqlbuf.c — see sqlbuf.h. */
+/* plugin_buf.c — see plugin_buf.h. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sqlbuf.h"
+#include "plugin_buf.h"
 
-int sqlbuf_reserve(struct sqlbuf *b, size_t extra)
+int cp_buf_reserve(struct cp_buf *b, size_t extra)
 {
 	size_t cap;
 	char *np;
@@ -31,9 +31,9 @@ int sqlbuf_reserve(struct sqlbuf *b, size_t extra)
 	return 0;
 }
 
-void sqlbuf_addn(struct sqlbuf *b, const char *s, size_t n)
+void cp_buf_addn(struct cp_buf *b, const char *s, size_t n)
 {
-	if (sqlbuf_reserve(b, n) != 0)
+	if (cp_buf_reserve(b, n) != 0)
 		return;
 	if (n > 0)
 		memcpy(b->p + b->len, s, n);
@@ -41,12 +41,20 @@ void sqlbuf_addn(struct sqlbuf *b, const char *s, size_t n)
 	b->p[b->len] = '\0';
 }
 
-void sqlbuf_add(struct sqlbuf *b, const char *s)
+void cp_buf_add(struct cp_buf *b, const char *s)
 {
-	sqlbuf_addn(b, s, strlen(s));
+	cp_buf_addn(b, s, strlen(s));
 }
 
-void sqlbuf_free(struct sqlbuf *b)
+void cp_buf_reset(struct cp_buf *b)
+{
+	b->len = 0;
+	b->oom = 0;
+	if (b->p != NULL)
+		b->p[0] = '\0';
+}
+
+void cp_buf_free(struct cp_buf *b)
 {
 	free(b->p);
 	b->p = NULL;
