@@ -2,8 +2,8 @@
  * s3.c — the s3 and minio storage plugins: entry point, open/close,
  * options and credentials. Both plugins are built from these same sources;
  * S3_FLAVOR_MINIO (a compile definition, see CMakeLists.txt) selects the
- * name, the scheme and the defaults, as pgBackRest treats MinIO as S3 with
- * an endpoint and path-style addressing.
+ * name, the scheme and the defaults: MinIO speaks the S3 API, so it is S3
+ * with an endpoint taken from the URI and path-style addressing.
  *
  *   s3://bucket/prefix                 AWS (or any endpoint= you give)
  *   minio://host:port/bucket/prefix    endpoint from the URI, path style,
