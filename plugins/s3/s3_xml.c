@@ -99,7 +99,8 @@ static void XMLCALL on_entity_decl(void *ud, const XML_Char *name, int is_param,
 static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 {
 	struct run *r = ud;
-	if (!r->capture_depth || r->depth != r->capture_depth || len <= 0)
+	/* expat may still deliver the rest of a text run after a stop */
+	if (r->rc || !r->capture_depth || r->depth != r->capture_depth || len <= 0)
 		return;
 	if (r->text.len + (size_t)len > S3_XML_MAX_TEXT)
 		stop(r, CAIRN_E_IO);
@@ -182,7 +183,7 @@ static void XMLCALL each_end(void *ud, const XML_Char *name)
 	(void)name;
 	if (r->capture_depth && r->capture_depth == r->depth) {
 		r->values[r->capture_field] = take_text(r);
-	} else if (r->in_record && r->in_record == r->depth) {
+	} else if (r->in_record && r->in_record == r->depth && !r->rc) {
 		r->in_record = 0;
 		int rc = r->cb(r->ud, (const char *const *)r->values);
 		clear_values(r);
@@ -199,7 +200,7 @@ static int run_parse(struct run *r, const char *xml, const char *end, XML_StartE
 	size_t len = xml && end > xml ? (size_t)(end - xml) : 0;
 	if (len == 0 || len > S3_XML_MAX_BYTES)
 		return CAIRN_E_IO;
-	r->p = XML_ParserCreate("UTF-8");
+	r->p = XML_ParserCreate(NULL); /* the declared encoding, UTF-8 if none */
 	if (!r->p)
 		return CAIRN_E_NOMEM;
 	XML_SetUserData(r->p, r);

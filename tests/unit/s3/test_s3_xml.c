@@ -132,6 +132,9 @@ static void test_error_and_upload(void **state)
 		"</InitiateMultipartUploadResult>";
 	expect_text(init, "UploadId", "2~iCw_lDY8VoNsGAXfFEjA1");
 	expect_text("<R><UploadId/></R>", "UploadId", "");
+	/* the declared encoding is honoured; texts come out as UTF-8 */
+	expect_text("<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><R><Code>\xfc</Code></R>", "Code",
+		    "\xc3\xbc");
 
 	/* markup inside text is text: no <Code> element here */
 	static const char cdata[] =
