@@ -3,11 +3,12 @@
  * loadable plugins; see README.md). Never installed.
  *
  * Layers, each in its own file as in pgBackRest's storage drivers:
- *   s3_sign.c   SigV4 (canonical request, string to sign, signature) and the
- *               small string builder; depends on libsodium only, so that the
- *               unit test compiles it alone
- *   s3_xml.c    a tiny tag extractor for S3's XML answers
- *   s3_http.c   one signed request over libcurl, with retries and errors
+ *   s3_sign.c   what libcurl's SigV4 signer (CURLOPT_AWS_SIGV4) lacks: the
+ *               encoded path and the sorted, encoded query it signs as sent,
+ *               the payload's SHA-256; and the small string builder. Depends
+ *               on libsodium only
+ *   s3_xml.c    S3's XML answers, read with expat
+ *   s3_http.c   one request over libcurl (signed by it), with retries and errors
  *   s3_write.c  writers: one PUT, or a multipart upload
  *   s3_read.c   readers (ranged GETs), list, stat, remove
  *   s3.c        entry point, open/close, options, credentials
@@ -36,7 +37,7 @@ int s3_str_adds(struct s3_str *s, const char *z);
 int s3_str_addf(struct s3_str *s, const char *fmt, ...) CAIRN_PRINTF(2, 3);
 void s3_str_free(struct s3_str *s);
 
-/* ---- SigV4 (s3_sign.c) --------------------------------------------------- */
+/* ---- what SigV4 needs besides libcurl (s3_sign.c) ----------------------- */
 
 /* name/value pair: query parameter or header. Query pairs are *decoded*. */
 struct s3_pair {
@@ -44,63 +45,57 @@ struct s3_pair {
 	const char *value;
 };
 
-struct s3_sign_req {
-	const char *method;  /* "GET", "PUT" … */
-	const char *path;    /* decoded absolute path: "/bucket/a key" */
-	const struct s3_pair *query;
-	size_t n_query;
-	/* every header to sign, host and x-amz-date included; any case */
-	const struct s3_pair *headers;
-	size_t n_headers;
-	const char *payload_hash; /* lowercase hex SHA-256 or "UNSIGNED-PAYLOAD" */
-};
-
-struct s3_sign_ctx {
-	const char *access_key;
-	const char *secret_key;
-	const char *region;
-	const char *service;  /* "s3" */
-	const char *amz_date; /* "YYYYMMDDTHHMMSSZ" */
-};
-
 #define S3_SHA256_HEX 65
 #define S3_EMPTY_SHA256 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
+/*
+ * libcurl 7.88 signs the path and the query exactly as they stand in the
+ * URL, so the URL must already be in canonical form: the path encoded once
+ * (s3_uri_encode with keep_slash), the query encoded and sorted
+ * (s3_canonical_query). The payload hash goes into x-amz-content-sha256,
+ * which curl then signs as the request's payload hash.
+ */
 /* AWS URI encoding: A-Za-z0-9-._~ kept, the rest %XX; '/' kept if keep_slash. */
 int s3_uri_encode(struct s3_str *out, const char *s, size_t len, int keep_slash);
 /* the canonical (and sent) query string: encoded, sorted by name then value */
 int s3_canonical_query(struct s3_str *out, const struct s3_pair *q, size_t n);
-/* the canonical request; *signed_headers gets "host;x-amz-date" (malloc'd) */
-int s3_canonical_request(const struct s3_sign_req *req, struct s3_str *out, char **signed_headers);
+/* lowercase hex SHA-256 of data[0..len) */
 void s3_sha256_hex(const void *data, size_t len, char out[S3_SHA256_HEX]);
-int s3_string_to_sign(const struct s3_sign_ctx *ctx, const char *canonical_request,
-		      struct s3_str *out);
-/* signature (64 hex chars + NUL) of a string to sign */
-void s3_signature(const struct s3_sign_ctx *ctx, const char *string_to_sign, char out[S3_SHA256_HEX]);
-/* the whole Authorization header value; also hands out the intermediates if non-NULL */
-int s3_authorization(const struct s3_sign_ctx *ctx, const struct s3_sign_req *req,
-		     struct s3_str *out, struct s3_str *creq_out, struct s3_str *sts_out);
 
 /* ---- XML (s3_xml.c) ------------------------------------------------------ */
 
 /*
- * s3_xml_find — the inner text of the first <tag>…</tag> in [xml, end),
- * undecoded: *inner, *inner_len; returns a pointer just past the closing tag
- * or NULL when absent.
+ * Both calls parse the whole document [xml, end) with expat. A document
+ * that is malformed or truncated, has a DOCTYPE, nests deeper than 64 or
+ * holds a captured text over 64 KiB is refused. Texts are decoded
+ * (entities, character references, CDATA) and are the element's own
+ * character data, children's text excluded, untrimmed.
  */
-const char *s3_xml_find(const char *xml, const char *end, const char *tag, const char **inner,
-			size_t *inner_len);
-/* decoded copy (&amp; &lt; &gt; &quot; &apos; &#N; &#xN;) of the first <tag>, or NULL */
+/* the text of the first element named tag (any depth, malloc'd; "" if empty), or NULL when
+ * absent, refused or out of memory */
 char *s3_xml_get(const char *xml, const char *end, const char *tag);
-char *s3_xml_decode(const char *s, size_t len);
+
+/* values[i]: text of the record's child named fields[i], NULL when it has none; borrowed for
+ * the call. A non-zero return stops the parse and is returned by s3_xml_each. */
+typedef int (*s3_xml_record_cb)(void *ud, const char *const *values);
+/*
+ * s3_xml_each — cb for every element named record (not nested in another),
+ * in document order, while parsing: when the document turns out malformed
+ * later, the records before were already handed out. CAIRN_OK, cb's
+ * status, CAIRN_E_NOMEM, or CAIRN_E_IO when refused; nothing is reported.
+ */
+int s3_xml_each(const char *xml, const char *end, const char *record, const char *const *fields,
+		size_t n_fields, s3_xml_record_cb cb, void *ud);
+/* append s with &, < and > escaped, for text content of a request body */
+int s3_xml_escape(struct s3_str *out, const char *s);
 
 /* ---- the instance (s3.c) ------------------------------------------------- */
 
 struct s3 {
 	const struct cairn_host *host;
 	const char *plugin;  /* "s3" or "minio": log name and config section */
-	char *endpoint;      /* "https://host[:port]", no trailing '/' */
-	char *authority;     /* host[:port] as sent in Host: (bucket. prepended if virtual) */
+	char *endpoint;      /* "https://host[:port]", no trailing '/' (bucket. prepended if virtual) */
+	char *authority;     /* its host[:port]; curl sends (and signs) Host: from the URL */
 	int path_style;
 	char *bucket;
 	char *prefix;        /* "" or "dir/sub/" (decoded) */
@@ -126,7 +121,7 @@ struct s3_request {
 	const char *key;      /* full object key (prefix included), NULL for the bucket */
 	const struct s3_pair *query;
 	size_t n_query;
-	const struct s3_pair *headers; /* extra headers, all signed */
+	const struct s3_pair *headers; /* extra headers, all signed (by curl) */
 	size_t n_headers;
 	const void *body;     /* request body, or NULL */
 	size_t body_len;
@@ -152,7 +147,7 @@ struct s3_request {
 int s3_http_global_init(void);
 
 /*
- * s3_request_run — sign and send; retried on connection errors, 5xx, 429 and
+ * s3_request_run — send, signed by curl; retried on connection errors, 5xx, 429 and
  * SlowDown. Returns CAIRN_OK for any HTTP answer (check rq->status), or a
  * CAIRN_E_* status (already reported with set_error) when no answer came.
  */
@@ -171,7 +166,8 @@ struct s3_call {
 	int overflow;
 	char errbuf[256]; /* CURL_ERROR_SIZE */
 };
-/* sign rq and set every option of the easy handle curl; CAIRN_E_NOMEM (not reported) */
+/* set every option of the easy handle curl for rq, signing included; CAIRN_E_NOMEM (not
+ * reported) */
 int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_call *call);
 /* after the transfer ended with CURLcode cc: status, error text, headers freed */
 void s3_call_finish(struct s3_call *call, int cc);

@@ -1,5 +1,5 @@
 /*
- * s3_http.c — one signed S3 request over libcurl, retried when a retry can
+ * s3_http.c — one S3 request over libcurl, signed by it, retried when a retry can
  * help, and S3's answers turned into Cairn statuses and one-line messages.
  *
  * Why it is written the way it is:
@@ -10,11 +10,20 @@
  *  - Retries: connection errors, 5xx, 429 and SlowDown; 4 tries with
  *    exponential backoff from 200 ms plus up to 100% jitter, so that
  *    parallel clients do not retry in lockstep. Anything else is final.
- *  - Every header we set is signed; curl's own (Accept, Content-Length) are
- *    not, which SigV4 allows. "Expect:" is cleared: 100-continue costs a
- *    round trip per part and some gateways mishandle it.
- *  - Secrets never reach a log line: the Authorization header is not logged
- *    and the secret key is registered with host->redact at open.
+ *  - libcurl signs (CURLOPT_AWS_SIGV4): it adds X-Amz-Date and Host, and
+ *    signs them with every header we hand it. Debian's 7.88 needs three
+ *    things from us: the URL in canonical form (s3_sign.c), the payload hash
+ *    as x-amz-content-sha256 (S3 requires the header, curl adds none but
+ *    signs the hash it holds), and the session token as a plain header.
+ *    Its own later headers (Accept, Content-Length, Expect) are not signed,
+ *    which SigV4 allows.
+ *  - No "Expect:" to switch 100-continue off: curl 7.88 would sign that
+ *    empty header although it is never sent, and the server would refuse
+ *    the signature. A request with a body thus waits for "100 Continue" (one
+ *    round trip, or curl's 1 s timeout with a server that sends none), which
+ *    also spares sending a part the server has already refused.
+ *  - Secrets never reach a log line: curl's Authorization header is never
+ *    logged and the secret key is registered with host->redact at open.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -138,7 +147,12 @@ static int retryable_answer(const struct s3_request *rq)
 {
 	if (rq->status >= 500 || rq->status == 429)
 		return 1;
-	return rq->response.p && strstr(rq->response.p, "<Code>SlowDown</Code>") != NULL;
+	if (!rq->response.p)
+		return 0;
+	char *code = s3_xml_get(rq->response.p, rq->response.p + rq->response.len, "Code");
+	int slow = code && strcmp(code, "SlowDown") == 0;
+	free(code);
+	return slow;
 }
 
 int s3_retryable(int cc, const struct s3_request *rq)
@@ -208,95 +222,63 @@ static int build_path(struct s3 *s3, const char *key, struct s3_str *path)
 	return path->oom ? CAIRN_E_NOMEM : CAIRN_OK;
 }
 
+/* the URL in the canonical form curl signs it in: path encoded once, query sorted */
+static int build_url(struct s3 *s3, const struct s3_request *rq, struct s3_str *url)
+{
+	struct s3_str path = {0}, query = {0};
+	int rc = build_path(s3, rq->key, &path);
+	if (!rc) {
+		s3_str_adds(url, s3->endpoint);
+		s3_uri_encode(url, path.p, path.len, 1);
+		if (rq->n_query) {
+			s3_canonical_query(&query, rq->query, rq->n_query);
+			s3_str_add(url, "?", 1);
+			s3_str_adds(url, query.p ? query.p : "");
+		}
+		if (url->oom || query.oom)
+			rc = CAIRN_E_NOMEM;
+	}
+	s3_str_free(&path);
+	s3_str_free(&query);
+	return rc;
+}
+
+static int add_header(struct curl_slist **list, struct s3_str *line, const char *name,
+		      const char *value)
+{
+	line->len = 0;
+	s3_str_addf(line, "%s: %s", name, value);
+	struct curl_slist *nl = line->oom ? NULL : curl_slist_append(*list, line->p);
+	if (!nl)
+		return CAIRN_E_NOMEM;
+	*list = nl;
+	return CAIRN_OK;
+}
+
 int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_call *call)
 {
 	CURL *c = curl;
-	int rc = CAIRN_OK;
-	struct s3_str path = {0}, url = {0}, auth = {0}, query = {0}, hdr = {0};
+	struct s3_str url = {0}, line = {0}, sigv4 = {0};
 	struct curl_slist *list = NULL;
-	struct s3_pair *h = NULL;
 
 	memset(call, 0, sizeof(*call));
-	/* the date of the signature: now, UTC (a retry signs again) */
-	char amz_date[17];
-	time_t now = time(NULL);
-	struct tm tm;
-	gmtime_r(&now, &tm);
-	strftime(amz_date, sizeof(amz_date), "%Y%m%dT%H%M%SZ", &tm);
-
 	char payload[S3_SHA256_HEX];
 	if (rq->unsigned_payload)
 		snprintf(payload, sizeof(payload), "%s", "UNSIGNED-PAYLOAD");
 	else
 		s3_sha256_hex(rq->body ? rq->body : "", rq->body ? rq->body_len : 0, payload);
 
-	size_t nh = 0;
-	h = calloc(rq->n_headers + 4, sizeof(*h));
-	if (!h) {
+	int rc = build_url(s3, rq, &url);
+	if (!rc)
+		rc = add_header(&list, &line, "x-amz-content-sha256", payload);
+	if (!rc && s3->session_token)
+		rc = add_header(&list, &line, "x-amz-security-token", s3->session_token);
+	for (size_t i = 0; i < rq->n_headers && !rc; i++)
+		rc = add_header(&list, &line, rq->headers[i].name, rq->headers[i].value);
+	if (!rc && s3_str_addf(&sigv4, "aws:amz:%s:s3", s3->region))
 		rc = CAIRN_E_NOMEM;
+	if (rc)
 		goto out;
-	}
-	h[nh++] = (struct s3_pair){"host", s3->authority};
-	h[nh++] = (struct s3_pair){"x-amz-content-sha256", payload};
-	h[nh++] = (struct s3_pair){"x-amz-date", amz_date};
-	if (s3->session_token)
-		h[nh++] = (struct s3_pair){"x-amz-security-token", s3->session_token};
-	for (size_t i = 0; i < rq->n_headers; i++)
-		h[nh++] = rq->headers[i];
-
-	if ((rc = build_path(s3, rq->key, &path)))
-		goto out;
-	struct s3_sign_req sreq = {
-		.method = rq->method,
-		.path = path.p,
-		.query = rq->query,
-		.n_query = rq->n_query,
-		.headers = h,
-		.n_headers = nh,
-		.payload_hash = payload,
-	};
-	struct s3_sign_ctx ctx = {
-		.access_key = s3->access_key,
-		.secret_key = s3->secret_key,
-		.region = s3->region,
-		.service = "s3",
-		.amz_date = amz_date,
-	};
-	if ((rc = s3_authorization(&ctx, &sreq, &auth, NULL, NULL)))
-		goto out;
-	/* the URL carries exactly the encoding that was signed */
-	s3_str_adds(&url, s3->endpoint);
-	s3_uri_encode(&url, path.p, path.len, 1);
-	if (rq->n_query) {
-		s3_canonical_query(&query, rq->query, rq->n_query);
-		s3_str_add(&url, "?", 1);
-		s3_str_adds(&url, query.p ? query.p : "");
-	}
-	if (url.oom || query.oom) {
-		rc = CAIRN_E_NOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < nh; i++) {
-		hdr.len = 0;
-		s3_str_addf(&hdr, "%s: %s", h[i].name, h[i].value);
-		struct curl_slist *nl = hdr.oom ? NULL : curl_slist_append(list, hdr.p);
-		if (!nl) {
-			rc = CAIRN_E_NOMEM;
-			goto out;
-		}
-		list = nl;
-	}
-	hdr.len = 0;
-	s3_str_addf(&hdr, "Authorization: %s", auth.p);
-	struct curl_slist *nl = hdr.oom ? NULL : curl_slist_append(list, hdr.p);
-	if (nl)
-		list = nl;
-	nl = nl ? curl_slist_append(list, "Expect:") : NULL;
-	if (!nl) {
-		rc = CAIRN_E_NOMEM;
-		goto out;
-	}
-	list = nl;
 
 	call->c = c;
 	call->rq = rq;
@@ -312,6 +294,10 @@ int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url.p);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, call->list);
+	/* a retry is signed again: curl dates every signature itself */
+	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sigv4.p);
+	curl_easy_setopt(c, CURLOPT_USERNAME, s3->access_key);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, s3->secret_key);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, call->errbuf);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 15L);
@@ -335,6 +321,7 @@ int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_
 	} else if (strcmp(rq->method, "GET") == 0) {
 		curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
 	} else if (rq->body || strcmp(rq->method, "PUT") == 0 || strcmp(rq->method, "POST") == 0) {
+		/* an upload, not POSTFIELDS: those would add an unsigned form Content-Type */
 		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
 		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, rq->method);
 		curl_easy_setopt(c, CURLOPT_READFUNCTION, on_read);
@@ -346,13 +333,9 @@ int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_
 	S3_LOG_DEBUG(s3, "%s %s", rq->method, url.p);
 out:
 	curl_slist_free_all(list);
-	free(h);
-	s3_str_free(&path);
 	s3_str_free(&url);
-	s3_str_free(&query);
-	sodium_memzero(auth.p, auth.cap);
-	s3_str_free(&auth);
-	s3_str_free(&hdr);
+	s3_str_free(&line);
+	s3_str_free(&sigv4);
 	return rc;
 }
 

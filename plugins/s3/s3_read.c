@@ -191,14 +191,41 @@ static int64_t parse_iso8601(const char *s)
 	return (int64_t)timegm(&tm);
 }
 
+struct list_page {
+	const struct s3 *s3;
+	size_t plen; /* the location's prefix, stripped from every key */
+	cairn_list_cb cb;
+	void *ud;
+	int cb_rc; /* the callback's own non-zero status, handed back as it is */
+};
+
+/* one <Contents> of a page: values are Key, Size, LastModified */
+static int list_entry(void *ud, const char *const *values)
+{
+	struct list_page *pg = ud;
+	const char *key = values[0];
+	if (!key || strlen(key) <= pg->plen || strncmp(key, pg->s3->prefix, pg->plen) != 0 ||
+	    key[strlen(key) - 1] == '/')
+		return CAIRN_OK;
+	struct cairn_object_info info = {
+		.struct_size = sizeof(info),
+		.name = key + pg->plen,
+		.size = values[1] ? strtoull(values[1], NULL, 10) : 0,
+		.mtime = parse_iso8601(values[2]),
+	};
+	pg->cb_rc = pg->cb(pg->ud, &info);
+	return pg->cb_rc;
+}
+
 int s3_list(void *inst, const char *prefix, cairn_list_cb cb, void *ud)
 {
+	static const char *const fields[] = {"Key", "Size", "LastModified"};
 	struct s3 *s3 = inst;
 	const struct cairn_host *host = s3->host;
 	char *full = s3_key(s3, prefix ? prefix : "");
 	if (!full)
 		return host->set_error(host, CAIRN_E_NOMEM, "out of memory");
-	size_t plen = strlen(s3->prefix);
+	struct list_page pg = {.s3 = s3, .plen = strlen(s3->prefix), .cb = cb, .ud = ud};
 	char *token = NULL;
 	int rc = CAIRN_OK;
 	for (;;) {
@@ -215,36 +242,22 @@ int s3_list(void *inst, const char *prefix, cairn_list_cb cb, void *ud)
 			s3_request_free(&rq);
 			break;
 		}
-		const char *p = rq.response.p ? rq.response.p : "";
-		const char *end = p + rq.response.len;
-		const char *inner;
-		size_t ilen;
-		const char *next;
-		while (rc == CAIRN_OK && (next = s3_xml_find(p, end, "Contents", &inner, &ilen))) {
-			const char *iend = inner + ilen;
-			char *key = s3_xml_get(inner, iend, "Key");
-			char *sz = s3_xml_get(inner, iend, "Size");
-			char *lm = s3_xml_get(inner, iend, "LastModified");
-			if (key && strlen(key) > plen && strncmp(key, s3->prefix, plen) == 0 &&
-			    key[strlen(key) - 1] != '/') {
-				struct cairn_object_info info = {
-					.struct_size = sizeof(info),
-					.name = key + plen,
-					.size = sz ? strtoull(sz, NULL, 10) : 0,
-					.mtime = parse_iso8601(lm),
-				};
-				rc = cb(ud, &info);
-			}
-			free(key);
-			free(sz);
-			free(lm);
-			p = next;
-		}
-		char *trunc = s3_xml_get(rq.response.p, end, "IsTruncated");
+		const char *p = rq.response.p, *end = p ? p + rq.response.len : NULL;
+		rc = s3_xml_each(p, end, "Contents", fields, 3, list_entry, &pg);
+		if (pg.cb_rc)
+			rc = pg.cb_rc;
+		else if (rc == CAIRN_E_NOMEM)
+			rc = host->set_error(host, rc, "out of memory");
+		else if (rc == CAIRN_E_IO)
+			rc = host->set_error(host, rc,
+					     "unable to list '%s': the answer of '%s' is not a valid "
+					     "ListObjectsV2 document",
+					     *full ? full : s3->bucket, s3->endpoint);
+		char *trunc = rc ? NULL : s3_xml_get(p, end, "IsTruncated");
 		free(token);
 		token = NULL;
-		if (rc == CAIRN_OK && trunc && strcmp(trunc, "true") == 0)
-			token = s3_xml_get(rq.response.p, end, "NextContinuationToken");
+		if (trunc && strcmp(trunc, "true") == 0)
+			token = s3_xml_get(p, end, "NextContinuationToken");
 		free(trunc);
 		s3_request_free(&rq);
 		if (rc != CAIRN_OK || !token || !*token)

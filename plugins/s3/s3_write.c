@@ -208,7 +208,8 @@ static int slot_done(struct s3_writer *w, struct slot *sl, CURLcode cc)
 					 "unable to upload part %u of '%s': no ETag in the answer",
 					 sl->part, w->key);
 	else {
-		char *etag = s3_xml_decode(rq->etag, strlen(rq->etag));
+		/* the header's ETag, verbatim: it is escaped when it goes into XML */
+		char *etag = strdup(rq->etag);
 		if (!etag)
 			return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
 		w->etags[sl->part - 1] = etag;
@@ -462,8 +463,9 @@ static int complete_upload(struct s3_writer *w)
 						   "unable to complete '%s': part %u has no ETag",
 						   w->key, i + 1);
 		}
-		s3_str_addf(&body, "<Part><PartNumber>%u</PartNumber><ETag>%s</ETag></Part>", i + 1,
-			    w->etags[i]);
+		s3_str_addf(&body, "<Part><PartNumber>%u</PartNumber><ETag>", i + 1);
+		s3_xml_escape(&body, w->etags[i]);
+		s3_str_adds(&body, "</ETag></Part>");
 	}
 	s3_str_adds(&body, "</CompleteMultipartUpload>");
 	if (body.oom) {
@@ -476,12 +478,15 @@ static int complete_upload(struct s3_writer *w)
 				.headers = h, .n_headers = 2, .body = body.p, .body_len = body.len};
 	rc = s3_request_run(s3, &rq);
 	/* a Complete can fail after a 200: the error is then in the body */
-	if (!rc && (rq.status != 200 ||
-		    (rq.response.p && strstr(rq.response.p, "<Error>") != NULL))) {
+	char *error = !rc && rq.status == 200 && rq.response.p
+			      ? s3_xml_get(rq.response.p, rq.response.p + rq.response.len, "Error")
+			      : NULL;
+	if (!rc && (rq.status != 200 || error)) {
 		if (rq.status == 200)
 			rq.status = 500;
 		rc = s3_request_fail(s3, &rq, "complete the upload of", w->key);
 	}
+	free(error);
 	s3_request_free(&rq);
 	s3_str_free(&body);
 	if (!rc) {

@@ -1,15 +1,27 @@
 /*
- * test_sigv4 — the SigV4 signer of the s3 plugin (plugins/s3/s3_sign.c)
- * against the published AWS SigV4 test suite (aws-sig-v4-test-suite:
- * credentials AKIDEXAMPLE, service "service", region us-east-1, date
- * 20150830T123600Z) and the S3 documentation's GET Object example. Each case
- * asserts the canonical request, the string to sign and the Authorization
- * header separately, so that a failure names the stage that is wrong.
+ * test_sigv4 — the s3 plugin's requests are signed by libcurl
+ * (CURLOPT_AWS_SIGV4); what is ours is the URL curl signs as it stands (the
+ * path encoded once, the query encoded and sorted: plugins/s3/s3_sign.c),
+ * the payload hash in x-amz-content-sha256, and the request setup of
+ * plugins/s3/s3_http.c. So the published vectors are checked against what
+ * actually goes on the wire: each request is sent to a loopback socket and
+ * the Authorization header curl wrote is compared with the vector's.
  *
- * Vectors whose expected canonical request relies on path normalisation
- * (get-slash*, get-relative*) are left out on purpose: S3 does not normalise
- * object keys and neither does the signer.
+ *  - The AWS SigV4 test suite (aws-sig-v4-test-suite: credentials
+ *    AKIDEXAMPLE, service "service", region us-east-1, date
+ *    20150830T123600Z), sent with libcurl directly, with our path and query
+ *    encoding: curl 7.88 honours a given X-Amz-Date, which fixes the date.
+ *  - The S3 documentation's GET Object example, sent through the plugin's
+ *    own s3_call_prepare (virtual-hosted style, Range, x-amz-content-sha256).
+ *
+ * Left out on purpose: the normalising vectors (get-slash*, get-relative*):
+ * S3 does not normalise object keys and neither do we; and the suite's
+ * get-header-key-duplicate, which libcurl 7.88 does not sign as published:
+ * it lists a repeated header once per line instead of folding the values
+ * into one. The plugin never sends a header name twice.
  */
+#define _POSIX_C_SOURCE 200809L
+
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,23 +30,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <cmocka.h>
+#include <curl/curl.h>
 #include <sodium.h>
 
 #include "s3.h"
 
 #define SUITE_DATE "20150830T123600Z"
 #define EMPTY S3_EMPTY_SHA256
-#define STS_HEAD "AWS4-HMAC-SHA256\n20150830T123600Z\n20150830/us-east-1/service/aws4_request\n"
 #define CRED "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
-
-static const struct s3_sign_ctx suite_ctx = {
-	.access_key = "AKIDEXAMPLE",
-	.secret_key = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
-	.region = "us-east-1",
-	.service = "service",
-	.amz_date = SUITE_DATE,
-};
 
 struct vector {
 	const char *name;
@@ -45,8 +55,6 @@ struct vector {
 	struct s3_pair headers[6];
 	size_t n_headers;
 	const char *body;
-	const char *creq;
-	const char *sts;
 	const char *authz;
 };
 
@@ -57,9 +65,6 @@ static const struct vector vectors[] = {
 	{
 		.name = "get-vanilla", .method = "GET", .path = "/",
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
 	},
@@ -67,9 +72,6 @@ static const struct vector vectors[] = {
 		/* the suite's get-vanilla-query has no query at all */
 		.name = "get-vanilla-query", .method = "GET", .path = "/",
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "bb579772317eb040ac9ed261061d46c1f17a8133879d6129b6e1c25292927e63",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31",
 	},
@@ -77,9 +79,6 @@ static const struct vector vectors[] = {
 		.name = "get-vanilla-query-order-key-case", .method = "GET", .path = "/",
 		.query = {{"Param2", "value2"}, {"Param1", "value1"}}, .n_query = 2,
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\nParam1=value1&Param2=value2\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "816cd5b414d056048ba4f7c5386d6e0533120fb1fcfa93762cf0fc39e2cf19e0",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500",
 	},
@@ -87,9 +86,6 @@ static const struct vector vectors[] = {
 		.name = "get-vanilla-query-order-key", .method = "GET", .path = "/",
 		.query = {{"Param1", "value2"}, {"Param1", "Value1"}}, .n_query = 2,
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\nParam1=Value1&Param1=value2\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "704b4cef673542d84cdff252633f065e8daeba5f168b77116f8b1bcaf3d38f89",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=eedbc4e291e521cf13422ffca22be7d2eb8146eecf653089df300a15b2382bd1",
 	},
@@ -97,9 +93,6 @@ static const struct vector vectors[] = {
 		.name = "get-vanilla-query-order-value", .method = "GET", .path = "/",
 		.query = {{"Param1", "value2"}, {"Param1", "value1"}}, .n_query = 2,
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\nParam1=value1&Param1=value2\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "c968629d70850097a2d8781c9bf7edcb988b04cac14cca9be4acc3595f884606",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694",
 	},
@@ -107,9 +100,6 @@ static const struct vector vectors[] = {
 		.name = "get-vanilla-empty-query-key", .method = "GET", .path = "/",
 		.query = {{"Param1", "value1"}}, .n_query = 1,
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\nParam1=value1\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "1e24db194ed7d0eec2de28d7369675a243488e08526e8c1c73571282f7c517ab",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=a67d582fa61cc504c4bae71f336f98b97f1ea3c7a6bfe1b6e45aec72011b9aeb",
 	},
@@ -119,10 +109,6 @@ static const struct vector vectors[] = {
 			   "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"}},
 		.n_query = 1,
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\n-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz="
-			"-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\n"
-			"host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "c30d4703d9f799439be92736156d47ccfb2d879ddf56f5befa6d1d6aab979177",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197",
 	},
@@ -130,9 +116,6 @@ static const struct vector vectors[] = {
 		.name = "get-vanilla-utf8-query", .method = "GET", .path = "/",
 		.query = {{"\xe1\x88\xb4", "bar"}}, .n_query = 1,
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/\n%E1%88%B4=bar\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "eb30c5bed55734080471a834cc727ae56beb50e5f39d1bff6d0d38cb192a7073",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04",
 	},
@@ -140,27 +123,18 @@ static const struct vector vectors[] = {
 		.name = "get-unreserved", .method = "GET",
 		.path = "/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz\n\n"
-			"host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "6a968768eefaa713e2a6b16b589a8ea192661f098f37349f4e2c0082757446f9",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=07ef7494c76fa4850883e2b006601f940f8a34d404d0cfa977f52a65bbf5f24f",
 	},
 	{
 		.name = "get-utf8", .method = "GET", .path = "/\xe1\x88\xb4",
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/%E1%88%B4\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "2a0a97d02205e45ce2e994789806b19270cfbbb0921b278ccf58f5249ac42102",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85",
 	},
 	{
 		.name = "get-space", .method = "GET", .path = "/example space/",
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "GET\n/example%20space/\n\nhost:example.amazonaws.com\n"
-			"x-amz-date:20150830T123600Z\n\nhost;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "63ee75631ed7234ae61b5f736dfc7754cdccfedbff4b5128a915706ee9390d86",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741",
 	},
@@ -168,29 +142,12 @@ static const struct vector vectors[] = {
 		.name = "get-header-value-trim", .method = "GET", .path = "/",
 		.headers = {HOST, {"My-Header1", " value1"}, {"My-Header2", " \"a   b   c\""}, DATE},
 		.n_headers = 4,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value1\nmy-header2:\"a b c\"\n"
-			"x-amz-date:20150830T123600Z\n\nhost;my-header1;my-header2;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "a726db9b0df21c14f559d0a978e563112acb1b9e05476f0a6a1c7d68f28605c7",
 		.authz = CRED "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
 			"Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736",
 	},
 	{
-		.name = "get-header-key-duplicate", .method = "GET", .path = "/",
-		.headers = {HOST, {"My-Header1", "value2"}, {"My-Header1", "value2"},
-			    {"My-Header1", "value1"}, DATE},
-		.n_headers = 5,
-		.creq = "GET\n/\n\nhost:example.amazonaws.com\nmy-header1:value2,value2,value1\n"
-			"x-amz-date:20150830T123600Z\n\nhost;my-header1;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "dc7f04a3abfde8d472b0ab1a418b741b7c67174dad1551b4117b15527fbe966c",
-		.authz = CRED "SignedHeaders=host;my-header1;x-amz-date, "
-			"Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea",
-	},
-	{
 		.name = "post-vanilla", .method = "POST", .path = "/",
 		.headers = {HOST, DATE}, .n_headers = 2,
-		.creq = "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"host;x-amz-date\n" EMPTY,
-		.sts = STS_HEAD "553f88c9e4d10fc9e109e2aeb65f030801b70c2f6468faca261d401ae622fc87",
 		.authz = CRED "SignedHeaders=host;x-amz-date, "
 			"Signature=5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b",
 	},
@@ -198,11 +155,6 @@ static const struct vector vectors[] = {
 		.name = "post-x-www-form-urlencoded", .method = "POST", .path = "/",
 		.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, HOST, DATE},
 		.n_headers = 3, .body = "Param1=value1",
-		.creq = "POST\n/\n\ncontent-type:application/x-www-form-urlencoded\n"
-			"host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"content-type;host;x-amz-date\n"
-			"9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
-		.sts = STS_HEAD "42a5e5bb34198acb3e84da4f085bb7927f2bc277ca766e6d19c73c2154021281",
 		.authz = CRED "SignedHeaders=content-type;host;x-amz-date, "
 			"Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a",
 	},
@@ -211,11 +163,6 @@ static const struct vector vectors[] = {
 		.headers = {{"Content-Type", "application/x-www-form-urlencoded; charset=utf8"}, HOST,
 			    DATE},
 		.n_headers = 3, .body = "Param1=value1",
-		.creq = "POST\n/\n\ncontent-type:application/x-www-form-urlencoded; charset=utf8\n"
-			"host:example.amazonaws.com\nx-amz-date:20150830T123600Z\n\n"
-			"content-type;host;x-amz-date\n"
-			"9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
-		.sts = STS_HEAD "2e1cf7ed91881a30569e46552437e4156c823447bf1781b921b5d486c568dd1c",
 		.authz = CRED "SignedHeaders=content-type;host;x-amz-date, "
 			"Signature=1a72ec8f64bd914b0e42e42607c7fbce7fb2c7465f63e3092b3b0d39fa77a6fe",
 	},
@@ -229,46 +176,76 @@ static const struct vector vectors[] = {
 			     "T38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9KSYvKTr4rvx3iSIlTJa"
 			     "bIQwj2ICCR/oLxBA=="}},
 		.n_headers = 3,
-		.creq = "POST\n/\n\nhost:example.amazonaws.com\nx-amz-date:20150830T123600Z\n"
-			"x-amz-security-token:AQoDYXdzEPT//////////wEXAMPLEtc764bNrC9SAPBSM22wDOk4x4HIZ8j"
-			"4FZTwdQWLWsKWHGBuFqwAeMicRXmxfpSPfIeoIYRqTflfKD8YUuwthAx7mSEI/qkPpKPi/kMcGdQrmGd"
-			"eehM4IC1NtBmUpp2wUE8phUZampKsburEDy0KPkyQDYwT7WZ0wq5VSXDvp75YU9HFvlRd8Tx6q6fE8YQ"
-			"cHNVXAkiY9q6d+xo0rKwT38xVqr7ZD0u0iPPkUL64lIZbqBAz+scqKmlzm8FDrypNC9Yjc8fPOLn9FX9"
-			"KSYvKTr4rvx3iSIlTJabIQwj2ICCR/oLxBA==\n\nhost;x-amz-date;x-amz-security-token\n" EMPTY,
-		.sts = STS_HEAD "c237e1b440d4c63c32ca95b5b99481081cb7b13c7e40434868e71567c1a882f6",
 		.authz = CRED "SignedHeaders=host;x-amz-date;x-amz-security-token, "
 			"Signature=85d96828115b5dc0cfc3bd16ad9e210dd772bbebba041836c64533a82be05ead",
 	},
 };
 
-static void check(const struct s3_sign_ctx *ctx, const struct s3_sign_req *req, const char *name,
-		  const char *creq, const char *sts, const char *authz)
+/* ---- a loopback socket that takes requests and never answers ------------ */
+
+static int listen_fd = -1;
+static int listen_port;
+
+static int setup(void **state)
 {
-	struct s3_str out = {0}, c = {0}, s = {0};
-	int rc = s3_authorization(ctx, req, &out, &c, &s);
-	assert_int_equal(rc, 0);
-	if (strcmp(c.p, creq) != 0)
-		fail_msg("%s: canonical request\n--- got ---\n%s\n--- want ---\n%s", name, c.p, creq);
-	if (strcmp(s.p, sts) != 0)
-		fail_msg("%s: string to sign\n--- got ---\n%s\n--- want ---\n%s", name, s.p, sts);
-	if (strcmp(out.p, authz) != 0)
-		fail_msg("%s: authorization\n--- got ---\n%s\n--- want ---\n%s", name, out.p, authz);
-	/* the separate stages agree with the all-in-one call */
-	char *sh = NULL;
-	struct s3_str c2 = {0}, s2 = {0};
-	assert_int_equal(s3_canonical_request(req, &c2, &sh), 0);
-	assert_string_equal(c2.p, creq);
-	assert_int_equal(s3_string_to_sign(ctx, c2.p, &s2), 0);
-	assert_string_equal(s2.p, sts);
-	char sig[S3_SHA256_HEX];
-	s3_signature(ctx, s2.p, sig);
-	assert_non_null(strstr(authz, sig));
-	free(sh);
-	s3_str_free(&c2);
-	s3_str_free(&s2);
-	s3_str_free(&out);
-	s3_str_free(&c);
-	s3_str_free(&s);
+	(void)state;
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+	listen_fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (listen_fd < 0 || bind(listen_fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    listen(listen_fd, 16) != 0 || getsockname(listen_fd, (struct sockaddr *)&a, &alen) != 0)
+		return -1;
+	fcntl(listen_fd, F_SETFL, O_NONBLOCK);
+	listen_port = ntohs(a.sin_port);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	close(listen_fd);
+	return 0;
+}
+
+static int on_debug(CURL *c, curl_infotype type, char *data, size_t n, void *ud)
+{
+	(void)c;
+	if (type == CURLINFO_HEADER_OUT)
+		s3_str_add(ud, data, n);
+	return 0;
+}
+
+/*
+ * Send the request prepared on c until its head is out, then drop it; the
+ * value of the Authorization header curl wrote (malloc'd), or NULL.
+ */
+static char *sent_authorization(CURL *c)
+{
+	struct s3_str head = {0};
+	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
+	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
+	curl_easy_setopt(c, CURLOPT_DEBUGDATA, &head);
+	CURLM *m = curl_multi_init();
+	assert_non_null(m);
+	assert_int_equal(curl_multi_add_handle(m, c), CURLM_OK);
+	int running = 1;
+	for (int i = 0; i < 500 && running && !(head.p && strstr(head.p, "\r\n\r\n")); i++) {
+		curl_multi_perform(m, &running);
+		curl_multi_poll(m, NULL, 0, 10, NULL);
+	}
+	curl_multi_remove_handle(m, c);
+	curl_multi_cleanup(m);
+	int fd;
+	while ((fd = accept(listen_fd, NULL, NULL)) >= 0)
+		close(fd);
+	char *authz = NULL;
+	const char *h = head.p ? strstr(head.p, "\r\nAuthorization: ") : NULL;
+	if (h) {
+		h += strlen("\r\nAuthorization: ");
+		authz = strndup(h, strcspn(h, "\r\n"));
+	}
+	s3_str_free(&head);
+	return authz;
 }
 
 static void test_suite_vectors(void **state)
@@ -276,51 +253,96 @@ static void test_suite_vectors(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(vectors) / sizeof(vectors[0]); i++) {
 		const struct vector *v = &vectors[i];
-		char hash[S3_SHA256_HEX];
-		s3_sha256_hex(v->body ? v->body : "", v->body ? strlen(v->body) : 0, hash);
-		struct s3_sign_req req = {
-			.method = v->method,
-			.path = v->path,
-			.query = v->query,
-			.n_query = v->n_query,
-			.headers = v->headers,
-			.n_headers = v->n_headers,
-			.payload_hash = hash,
-		};
-		check(&suite_ctx, &req, v->name, v->creq, v->sts, v->authz);
+		CURL *c = curl_easy_init();
+		assert_non_null(c);
+		struct s3_str url = {0}, line = {0};
+		char resolve[96];
+		snprintf(resolve, sizeof(resolve), "example.amazonaws.com:%d:127.0.0.1", listen_port);
+		struct curl_slist *res = curl_slist_append(NULL, resolve), *hl = NULL;
+		s3_str_addf(&url, "http://example.amazonaws.com:%d", listen_port);
+		assert_int_equal(s3_uri_encode(&url, v->path, strlen(v->path), 1), 0);
+		if (v->n_query) {
+			s3_str_add(&url, "?", 1);
+			assert_int_equal(s3_canonical_query(&url, v->query, v->n_query), 0);
+		}
+		for (size_t h = 0; h < v->n_headers; h++) {
+			line.len = 0;
+			s3_str_addf(&line, "%s: %s", v->headers[h].name, v->headers[h].value);
+			hl = curl_slist_append(hl, line.p);
+		}
+		curl_easy_setopt(c, CURLOPT_URL, url.p);
+		curl_easy_setopt(c, CURLOPT_RESOLVE, res);
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+		curl_easy_setopt(c, CURLOPT_AWS_SIGV4, "aws:amz:us-east-1:service");
+		curl_easy_setopt(c, CURLOPT_USERNAME, "AKIDEXAMPLE");
+		curl_easy_setopt(c, CURLOPT_PASSWORD, "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+		if (strcmp(v->method, "POST") == 0) {
+			/* curl hashes a POSTFIELDS body itself: these vectors carry no
+			 * x-amz-content-sha256 */
+			curl_easy_setopt(c, CURLOPT_POSTFIELDS, v->body ? v->body : "");
+		}
+		char *got = sent_authorization(c);
+		if (!got || strcmp(got, v->authz) != 0)
+			fail_msg("%s: authorization\n--- got ---\n%s\n--- want ---\n%s", v->name,
+				 got ? got : "(none)", v->authz);
+		free(got);
+		curl_easy_cleanup(c);
+		curl_slist_free_all(hl);
+		curl_slist_free_all(res);
+		s3_str_free(&url);
+		s3_str_free(&line);
 	}
 }
 
-/* S3 documentation, "Example: GET Object" (single chunk, header-based auth). */
+/* ---- the plugin's own request: S3 documentation, "Example: GET Object" -- */
+
+static void host_log(const struct cairn_host *host, enum cairn_log_level level,
+		     const char *plugin, const char *fmt, ...)
+{
+	(void)host;
+	(void)level;
+	(void)plugin;
+	(void)fmt;
+}
+
 static void test_s3_get_object_example(void **state)
 {
 	(void)state;
-	static const struct s3_sign_ctx ctx = {
+	static const struct cairn_host host = {.struct_size = sizeof(host), .log = host_log};
+	struct s3 s3 = {
+		.host = &host,
+		.plugin = "s3",
+		.endpoint = "http://examplebucket.s3.amazonaws.com",
+		.authority = "examplebucket.s3.amazonaws.com",
+		.bucket = "examplebucket",
+		.prefix = "",
+		.region = "us-east-1",
 		.access_key = "AKIAIOSFODNN7EXAMPLE",
 		.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-		.region = "us-east-1",
-		.service = "s3",
-		.amz_date = "20130524T000000Z",
+		.tls_verify = 1,
 	};
-	static const struct s3_pair headers[] = {
-		{"Host", "examplebucket.s3.amazonaws.com"},
-		{"Range", "bytes=0-9"},
-		{"x-amz-content-sha256", EMPTY},
-		{"x-amz-date", "20130524T000000Z"},
-	};
-	struct s3_sign_req req = {
-		.method = "GET", .path = "/test.txt", .headers = headers, .n_headers = 4,
-		.payload_hash = EMPTY,
-	};
-	check(&ctx, &req, "s3-get-object",
-	      "GET\n/test.txt\n\nhost:examplebucket.s3.amazonaws.com\nrange:bytes=0-9\n"
-	      "x-amz-content-sha256:" EMPTY "\nx-amz-date:20130524T000000Z\n\n"
-	      "host;range;x-amz-content-sha256;x-amz-date\n" EMPTY,
-	      "AWS4-HMAC-SHA256\n20130524T000000Z\n20130524/us-east-1/s3/aws4_request\n"
-	      "7344ae5b7ee6c3e7e6b0fe0640412a37625d1fbfff95c48bbb2dc43964946972",
-	      "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
-	      "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
-	      "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	/* the example's date; curl signs with it instead of the clock */
+	static const struct s3_pair h[] = {{"Range", "bytes=0-9"}, {"X-Amz-Date", "20130524T000000Z"}};
+	struct s3_request rq = {.method = "GET", .key = "test.txt", .headers = h, .n_headers = 2};
+	struct s3_call call;
+	CURL *c = curl_easy_init();
+	assert_non_null(c);
+	assert_int_equal(s3_call_prepare(&s3, c, &rq, &call), 0);
+	char to[96];
+	snprintf(to, sizeof(to), "examplebucket.s3.amazonaws.com:80:127.0.0.1:%d", listen_port);
+	struct curl_slist *ct = curl_slist_append(NULL, to);
+	curl_easy_setopt(c, CURLOPT_CONNECT_TO, ct);
+	char *got = sent_authorization(c);
+	s3_call_finish(&call, CURLE_ABORTED_BY_CALLBACK);
+	assert_non_null(got);
+	assert_string_equal(
+		got, "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, "
+		     "SignedHeaders=host;range;x-amz-content-sha256;x-amz-date, "
+		     "Signature=f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41");
+	free(got);
+	s3_request_free(&rq);
+	curl_easy_cleanup(c);
+	curl_slist_free_all(ct);
 }
 
 /* S3 keys: one encoding pass, '/' kept in paths, '+' and spaces escaped. */
@@ -349,16 +371,21 @@ static void test_uri_encoding(void **state)
 	assert_int_equal(s3_canonical_query(&s, u, 1), 0);
 	assert_string_equal(s.p, "uploads=");
 	s3_str_free(&s);
+	char hash[S3_SHA256_HEX];
+	s3_sha256_hex("", 0, hash);
+	assert_string_equal(hash, EMPTY);
 }
 
 int main(void)
 {
-	if (sodium_init() < 0)
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return 1;
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suite_vectors),
 		cmocka_unit_test(test_s3_get_object_example),
 		cmocka_unit_test(test_uri_encoding),
 	};
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int rc = cmocka_run_group_tests(tests, setup, teardown);
+	curl_global_cleanup();
+	return rc;
 }
