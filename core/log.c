@@ -1,8 +1,19 @@
-/* log.c — see log.h. */
+/*
+ * log.c — see log.h.
+ *
+ * The secret list is shared by every thread that logs: host->redact and
+ * host->log are thread-safe services (cairn/host.h), and plugins call them
+ * from worker threads while the core's thread logs too. One mutex guards
+ * the list, held while it grows and while a line is matched against it, so
+ * no reader ever walks an array that realloc() has just moved. Lines are
+ * matched, not formatted, under the lock; contention is a few lines per
+ * second at most.
+ */
 #define _POSIX_C_SOURCE 200809L
 #include <stdarg.h>
 #include "log.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +24,9 @@
 
 static enum cairn_log_level max_level = CAIRN_LOG_INFO;
 static const char *action = "cairn";
-static char **secrets;
-static size_t n_secrets;
+static pthread_mutex_t secrets_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **secrets;   /* guarded by secrets_lock */
+static size_t n_secrets; /* guarded by secrets_lock */
 
 void core_log_set_level(enum cairn_log_level max) { max_level = max; }
 void core_log_set_action(const char *a) { action = a; }
@@ -23,13 +35,21 @@ void core_log_redact_add(const char *secret)
 {
 	if (!secret || strlen(secret) < 4)
 		return; /* masking 1-3 characters would garble every line */
-	char **v = realloc(secrets, (n_secrets + 1) * sizeof(*v));
-	if (!v)
+	char *copy = strdup(secret); /* outside the lock: loggers need not wait for malloc */
+	if (!copy)
 		return;
-	secrets = v;
-	secrets[n_secrets] = strdup(secret);
-	if (secrets[n_secrets])
-		n_secrets++;
+	pthread_mutex_lock(&secrets_lock);
+	char **v = realloc(secrets, (n_secrets + 1) * sizeof(*v));
+	if (v) {
+		secrets = v;
+		secrets[n_secrets++] = copy;
+		copy = NULL;
+	}
+	pthread_mutex_unlock(&secrets_lock);
+	if (copy) {
+		sodium_memzero(copy, strlen(copy));
+		free(copy);
+	}
 }
 
 /*
@@ -120,6 +140,7 @@ void core_log_redact(const char *in, char *out, size_t cap)
 		in = tmp;
 	}
 	size_t o = 0;
+	pthread_mutex_lock(&secrets_lock);
 	while (*in && o + 1 < cap) {
 		size_t hit = 0;
 		for (size_t i = 0; i < n_secrets; i++) {
@@ -137,6 +158,7 @@ void core_log_redact(const char *in, char *out, size_t cap)
 			out[o++] = *in++;
 		}
 	}
+	pthread_mutex_unlock(&secrets_lock);
 	out[o] = '\0';
 	free(tmp);
 }
@@ -178,6 +200,7 @@ void core_log(enum cairn_log_level level, const char *fmt, ...)
 
 void core_log_free(void)
 {
+	pthread_mutex_lock(&secrets_lock);
 	for (size_t i = 0; i < n_secrets; i++) {
 		sodium_memzero(secrets[i], strlen(secrets[i]));
 		free(secrets[i]);
@@ -185,4 +208,5 @@ void core_log_free(void)
 	free(secrets);
 	secrets = NULL;
 	n_secrets = 0;
+	pthread_mutex_unlock(&secrets_lock);
 }

@@ -14,6 +14,13 @@
 
 void core_log_set_level(enum cairn_log_level max); /* default INFO */
 void core_log_set_action(const char *action);      /* "create", "restore" … */
+/*
+ * Thread-safety: core_log_redact_add, core_log_redact_uri, core_log_redact
+ * and core_log/core_logv may be called from any thread at once (they back
+ * the thread-safe host services log and redact). The level and the action
+ * are set once by the command's thread before plugins run; core_log_free
+ * runs after every plugin thread is gone.
+ */
 void core_log_redact_add(const char *secret);
 /*
  * Register the password of a URI's user info (scheme://user:PASSWORD@host…),

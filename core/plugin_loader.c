@@ -24,6 +24,11 @@
 #include "log.h"
 #include "plugin_note.h"
 #include "plugin_probe.h"
+#include "record.h"
+
+/* The SDK promises plugins this limit (cairn/source.h); the record codec keeps it. */
+_Static_assert(CORE_MAX_COLUMNS == CAIRN_RECORD_MAX_COLUMNS,
+	       "the record codec's column limit is the one cairn/source.h documents");
 
 /* Sizes of the ABI 1.0 structs: the smallest a plugin may declare. */
 #define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
@@ -89,8 +94,11 @@ static const char *missing_storage_member(const struct cairn_storage_vtable *vt)
 #undef REQ
 }
 
-/* dlopen and check out->path; keeps what the scan learnt about the file */
-static int load_into(struct core_plugin *out)
+/*
+ * dlopen and check out->path; keeps what the scan learnt about the file.
+ * `note` is the file's note when it has one, else NULL.
+ */
+static int load_into(struct core_plugin *out, const struct core_plugin_meta *note)
 {
 	const char *path = out->path;
 	/* RTLD_LOCAL: two plugins' private symbols must never collide */
@@ -120,8 +128,9 @@ static int load_into(struct core_plugin *out)
 	if (info->abi_major != CAIRN_ABI_MAJOR)
 		return refuse(out, "built for plugin ABI %u.%u; this cairn supports ABI %d",
 			      info->abi_major, info->abi_minor, CAIRN_ABI_MAJOR);
+	/* abi_minor is what the plugin needs, not what its headers had (cairn/plugin.h) */
 	if (info->abi_minor > CAIRN_ABI_MINOR)
-		return refuse(out, "built for plugin ABI %u.%u, newer than this cairn's %d.%d; "
+		return refuse(out, "needs plugin ABI %u.%u, newer than this cairn's %d.%d; "
 				   "upgrade cairn",
 			      info->abi_major, info->abi_minor, CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR);
 	if (!info->name || !*info->name)
@@ -132,24 +141,43 @@ static int load_into(struct core_plugin *out)
 		return refuse(out, "missing required member 'schemes' (at least one URI scheme)");
 	if (!info->vtable)
 		return refuse(out, "missing required member 'vtable'");
-	const char *missing = NULL;
+	const char *missing = NULL, *newest = NULL;
+	unsigned needs = 0;
 	if (info->kind == CAIRN_PLUGIN_KIND_SOURCE) {
 		const struct cairn_source_vtable *vt = info->vtable;
 		if (vt->struct_size < SOURCE_VT_SIZE_1_0)
 			return refuse(out, "source vtable too small (%u bytes, ABI 1.0 needs %zu)",
 				      vt->struct_size, SOURCE_VT_SIZE_1_0);
 		missing = missing_source_member(vt);
+		needs = cairn_source_vt_minor(vt, &newest);
 	} else if (info->kind == CAIRN_PLUGIN_KIND_STORAGE) {
 		const struct cairn_storage_vtable *vt = info->vtable;
 		if (vt->struct_size < STORAGE_VT_SIZE_1_0)
 			return refuse(out, "storage vtable too small (%u bytes, ABI 1.0 needs %zu)",
 				      vt->struct_size, STORAGE_VT_SIZE_1_0);
 		missing = missing_storage_member(vt);
+		needs = cairn_storage_vt_minor(vt, &newest);
 	} else {
 		return refuse(out, "unknown plugin kind %u", info->kind);
 	}
 	if (missing)
 		return refuse(out, "missing required method '%s'", missing);
+	/*
+	 * Under-declared: an older core would load this plugin and never call
+	 * the member it sets. Refusing it here, in the newest core its author
+	 * tests with, is what makes the declared minor trustworthy for the
+	 * cores that cannot check it.
+	 */
+	if (needs > info->abi_minor)
+		return refuse(out, "declares plugin ABI %u.%u but sets '%s' (since %d.%u); declare "
+				   ".abi_minor = %u in CAIRN_PLUGIN_DEFINE and CAIRN_PLUGIN_NOTE",
+			      info->abi_major, info->abi_minor, newest, CAIRN_ABI_MAJOR, needs, needs);
+	/* a note without abi= (abi_major 0) makes no claim to check */
+	if (note && note->abi_major &&
+	    (note->abi_major != info->abi_major || note->abi_minor != info->abi_minor))
+		return refuse(out, "its plugin note does not match its info: note says ABI %u.%u, "
+				   "info %u.%u",
+			      note->abi_major, note->abi_minor, info->abi_major, info->abi_minor);
 	out->info = info;
 	return CAIRN_OK;
 }
@@ -160,7 +188,18 @@ int core_plugin_load(const char *path, struct core_plugin *out)
 	out->path = strdup(path);
 	if (!out->path)
 		return CAIRN_E_NOMEM;
-	return load_into(out);
+	/*
+	 * The note too, so that a file loaded on its own (a probe child, `plugins
+	 * check`) meets the same note-versus-info ABI check as one a command
+	 * chose. A malformed note is the scan's refusal to give, not this one's.
+	 */
+	struct core_plugin_meta note;
+	char why[256];
+	int has_note = core_plugin_note_read(out->path, &note, why, sizeof(why)) > 0;
+	int rc = load_into(out, has_note ? &note : NULL);
+	if (has_note)
+		core_plugin_meta_free(&note);
+	return rc;
 }
 
 static int ends_with(const char *s, const char *suffix)
@@ -327,7 +366,7 @@ static int shadowed_by_earlier(struct core_plugins *ps, size_t i)
 /* Load the chosen file here, and hold its info to what chose it. */
 static int load_chosen(struct core_plugin *p, unsigned kind, const char *scheme)
 {
-	if (load_into(p) != CAIRN_OK)
+	if (load_into(p, p->has_note ? &p->note : NULL) != CAIRN_OK)
 		return CAIRN_E_PLUGIN;
 	const struct cairn_plugin_info *info = p->info;
 	char why[256];

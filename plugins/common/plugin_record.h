@@ -16,8 +16,8 @@
 #include "cairn/source.h"
 #include "plugin_scope.h"
 
-/* Most columns a record may have. */
-#define CP_RECORD_MAX_COLUMNS 1000
+/* Most columns a record may have: the limit the SDK documents for every record. */
+#define CP_RECORD_MAX_COLUMNS CAIRN_RECORD_MAX_COLUMNS
 
 /* cp_record_valid flag: text columns must not contain a NUL byte. */
 #define CP_RECORD_NO_NUL 1u

@@ -667,5 +667,5 @@ static const char *const fs_schemes[] = {"file", NULL};
 CAIRN_PLUGIN_DEFINE(.name = FS_NAME, .version = "1.1.0",
 		    .description = "local filesystem storage (atomic, 0600 files)",
 		    .kind = CAIRN_PLUGIN_KIND_STORAGE, .schemes = fs_schemes,
-		    .vtable = &fs_vtable)
-CAIRN_PLUGIN_NOTE(storage, FS_NAME, "file")
+		    .vtable = &fs_vtable, .abi_minor = 2 /* housekeep */)
+CAIRN_PLUGIN_NOTE(storage, FS_NAME, "file", 2)

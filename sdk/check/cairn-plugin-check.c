@@ -532,7 +532,7 @@ static int load(const char *path, const char *uri)
 		FAIL("built for plugin ABI %u.%u; this kit supports ABI %d", info->abi_major,
 		     info->abi_minor, CAIRN_ABI_MAJOR);
 	if (info->abi_minor > CAIRN_ABI_MINOR)
-		FAIL("built for plugin ABI %u.%u, newer than this kit's %d.%d", info->abi_major,
+		FAIL("needs plugin ABI %u.%u, newer than this kit's %d.%d", info->abi_major,
 		     info->abi_minor, CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR);
 	if (!info->name || !info->name[0])
 		FAIL("missing required member 'name'");
@@ -564,6 +564,13 @@ static int load(const char *path, const char *uri)
 	REQUIRE(stat);
 	REQUIRE(remove);
 #undef REQUIRE
+	/* what the core refuses, so that an author sees it before any user does */
+	const char *newest = NULL;
+	unsigned needs = cairn_storage_vt_minor(vt, &newest);
+	if (needs > info->abi_minor)
+		FAIL("declares plugin ABI %u.%u but sets '%s' (since %d.%u); declare "
+		     ".abi_minor = %u in CAIRN_PLUGIN_DEFINE and CAIRN_PLUGIN_NOTE",
+		     info->abi_major, info->abi_minor, newest, CAIRN_ABI_MAJOR, needs, needs);
 	/* the core picks a plugin by the location's scheme */
 	const char *colon = strstr(uri, "://");
 	size_t slen = colon ? (size_t)(colon - uri) : 0;

@@ -399,7 +399,13 @@ static const struct cairn_storage_vtable ex_vtable = {
 
 static const char *const ex_schemes[] = {"example", NULL};
 
-/* The one exported symbol, cairn_plugin_entry_v1, with the ABI numbers. */
+/*
+ * The one exported symbol, cairn_plugin_entry_v1. No .abi_minor: this
+ * plugin sets only ABI 1.0 members, so it needs 1.0 and loads into every
+ * 1.x cairn. Set one appended later (housekeep is "since 1.2") and declare
+ * it: .abi_minor = 2 here and a fourth argument 2 to CAIRN_PLUGIN_NOTE, or
+ * cairn refuses the plugin and says so.
+ */
 CAIRN_PLUGIN_DEFINE(.name = "example", .version = "0.1.0",
 		    .description = "example storage: one file per object in a directory",
 		    .kind = CAIRN_PLUGIN_KIND_STORAGE, .schemes = ex_schemes,

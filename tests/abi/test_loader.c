@@ -16,6 +16,27 @@
 #include "error.h"
 #include "plugin_host.h"
 #include "plugin_loader.h"
+#include "plugin_note.h"
+
+static int stub_housekeep_for_test(void *inst, const char *prefix)
+{
+	(void)inst, (void)prefix;
+	return 0;
+}
+
+static int stub_batch_for_test(void *inst, const struct cairn_kind_desc *kind,
+			       const struct cairn_record *const *recs, size_t n, int *outcomes)
+{
+	(void)inst, (void)kind, (void)recs, (void)n, (void)outcomes;
+	return 0;
+}
+
+static int stub_delete_scoped_for_test(void *inst, const struct cairn_kind_desc *kind,
+				       const struct cairn_scope *scope)
+{
+	(void)inst, (void)kind, (void)scope;
+	return 0;
+}
 
 struct bad_case {
 	const char *file;    /* in ABI_BAD_DIR */
@@ -27,7 +48,12 @@ static const struct bad_case bad_cases[] = {
 	{"cairn-storage-noentry.so", "no cairn_plugin_entry_v1 symbol", "not a Cairn plugin"},
 	{"cairn-storage-entryv2.so", "built for plugin ABI 2;", "this cairn supports ABI 1"},
 	{"cairn-storage-major.so", "built for plugin ABI 2.0", "this cairn supports ABI 1"},
-	{"cairn-storage-minor.so", "newer than", "upgrade cairn"},
+	{"cairn-storage-minor.so", "needs plugin ABI 1.3, newer than this cairn's 1.2",
+	 "upgrade cairn"},
+	{"cairn-storage-underdeclared.so", "declares plugin ABI 1.0 but sets 'housekeep' (since 1.2)",
+	 "declare .abi_minor = 2 in CAIRN_PLUGIN_DEFINE"},
+	{"cairn-source-undersrc.so", "declares plugin ABI 1.1 but sets 'list_tenants' (since 1.2)",
+	 ".abi_minor = 2"},
 	{"cairn-storage-infosmall.so", "plugin info struct too small", "(8 bytes"},
 	{"cairn-storage-vtsmall.so", "storage vtable too small", NULL},
 	{"cairn-storage-nolist.so", "missing required method 'list'", NULL},
@@ -94,9 +120,131 @@ static void test_good_storage(void **state)
 	assert_string_equal(p.info->name, "abigood");
 	assert_int_equal(p.info->kind, CAIRN_PLUGIN_KIND_STORAGE);
 	assert_int_equal(p.info->abi_major, CAIRN_ABI_MAJOR);
-	assert_int_equal(p.info->abi_minor, CAIRN_ABI_MINOR);
+	/* built with today's headers, sets only 1.0 members: needs 1.0 */
+	assert_int_equal(p.info->abi_minor, 0);
 	assert_int_equal(core_storage_vt(&p)->struct_size, sizeof(struct cairn_storage_vtable));
 	free(p.path);
+}
+
+/* A plugin that needs the core's own minor loads, with what it declared. */
+static void test_needs_current_minor(void **state)
+{
+	(void)state;
+	struct core_plugin p;
+	load_ok(ABI_NEEDS12, &p);
+	assert_int_equal(p.info->abi_minor, 2);
+	assert_true(CAIRN_VT_HAS(core_storage_vt(&p), housekeep));
+	free(p.path);
+}
+
+/* The note's abi= must be the info's: loaded directly, probed, or chosen. */
+static void test_note_abi_mismatch(void **state)
+{
+	(void)state;
+	struct core_plugin p;
+	core_error_clear();
+	assert_int_equal(core_plugin_load(ABI_NOTEABI, &p), CAIRN_E_PLUGIN);
+	assert_non_null(p.refusal);
+	assert_non_null(strstr(p.refusal, "its plugin note does not match its info: "
+					  "note says ABI 1.0, info 1.2"));
+	free(p.path);
+	free(p.refusal);
+	core_error_clear();
+
+	struct core_plugins ps = {0};
+	const char *dirs[] = {ABI_MINOR_DIR};
+	assert_int_equal(core_plugins_scan(&ps, dirs, 1), CAIRN_OK);
+	const struct core_plugin *found = core_plugins_find(&ps, CAIRN_PLUGIN_KIND_STORAGE, "noteabi");
+	assert_null(found);
+	found = core_plugins_find(&ps, CAIRN_PLUGIN_KIND_STORAGE, "needs12");
+	assert_non_null(found);
+	assert_int_equal(found->info->abi_minor, 2);
+	int refused = 0;
+	for (size_t i = 0; i < ps.n; i++)
+		if (strstr(ps.v[i].path, "noteabi"))
+			refused = ps.v[i].refusal && strstr(ps.v[i].refusal, "note says ABI 1.0, info 1.2");
+	assert_true(refused);
+	core_plugins_free(&ps);
+
+	/* probed in a child: the same refusal */
+	assert_int_equal(core_plugins_scan(&ps, dirs, 1), CAIRN_OK);
+	core_plugins_probe_all(&ps);
+	refused = 0;
+	for (size_t i = 0; i < ps.n; i++) {
+		if (strstr(ps.v[i].path, "noteabi"))
+			refused = ps.v[i].refusal && strstr(ps.v[i].refusal, "note says ABI 1.0, info 1.2");
+		else
+			assert_true(ps.v[i].known && ps.v[i].meta.abi_minor == 2);
+	}
+	assert_true(refused);
+	core_plugins_free(&ps);
+}
+
+/*
+ * The minor a vtable needs counts only members inside its struct_size: a
+ * table that ends where 1.0's did needs 1.0 whatever lies beyond it.
+ */
+static void test_vt_minor(void **state)
+{
+	(void)state;
+	const char *m = "unset";
+	struct cairn_storage_vtable st = {.struct_size = sizeof(st)};
+	assert_int_equal(cairn_storage_vt_minor(&st, &m), 0);
+	assert_null(m);
+	st.housekeep = stub_housekeep_for_test;
+	assert_int_equal(cairn_storage_vt_minor(&st, &m), 2);
+	assert_string_equal(m, "housekeep");
+	st.struct_size = (uint32_t)offsetof(struct cairn_storage_vtable, housekeep);
+	assert_int_equal(cairn_storage_vt_minor(&st, NULL), 0);
+
+	struct cairn_source_vtable so = {.struct_size = sizeof(so)};
+	assert_int_equal(cairn_source_vt_minor(&so, &m), 0);
+	so.restore_write_batch = stub_batch_for_test;
+	assert_int_equal(cairn_source_vt_minor(&so, &m), 1);
+	assert_string_equal(m, "restore_write_batch");
+	so.restore_delete_scoped = stub_delete_scoped_for_test;
+	assert_int_equal(cairn_source_vt_minor(&so, &m), 2);
+	assert_string_equal(m, "restore_delete_scoped");
+	so.struct_size = (uint32_t)offsetof(struct cairn_source_vtable, cursor_open_scoped);
+	assert_int_equal(cairn_source_vt_minor(&so, &m), 1);
+}
+
+/* The in-tree plugins declare exactly what they set, in info and note alike. */
+static void test_real_plugins_declare_what_they_set(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *name;
+		unsigned minor;
+	} want[] = {{"fs", 2}, {"postgresql", 2}, {"mysql", 2}, {"s3", 0}, {"minio", 0}};
+	char list[] = ABI_REAL_PLUGINS;
+	int n = 0;
+	for (char *path = strtok(list, ":"); path; path = strtok(NULL, ":")) {
+		struct core_plugin p;
+		load_ok(path, &p);
+		const char *newest = NULL;
+		unsigned needs = p.info->kind == CAIRN_PLUGIN_KIND_SOURCE
+					 ? cairn_source_vt_minor(core_source_vt(&p), &newest)
+					 : cairn_storage_vt_minor(core_storage_vt(&p), &newest);
+		if (needs != p.info->abi_minor)
+			fail_msg("%s declares 1.%u but needs 1.%u", path, p.info->abi_minor, needs);
+		int listed = 0;
+		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
+			if (strcmp(want[i].name, p.info->name) == 0) {
+				assert_int_equal(p.info->abi_minor, want[i].minor);
+				listed = 1;
+			}
+		assert_true(listed);
+		struct core_plugin_meta note;
+		char why[256];
+		assert_int_equal(core_plugin_note_read(path, &note, why, sizeof(why)), 1);
+		assert_int_equal(note.abi_major, p.info->abi_major);
+		assert_int_equal(note.abi_minor, p.info->abi_minor);
+		core_plugin_meta_free(&note);
+		free(p.path);
+		n++;
+	}
+	print_message("%d in-tree plugins checked\n", n);
 }
 
 static void test_good_source(void **state)
@@ -328,6 +476,10 @@ int main(void)
 	const struct CMUnitTest fixed[] = {
 		cmocka_unit_test(test_good_storage),
 		cmocka_unit_test(test_good_source),
+		cmocka_unit_test(test_needs_current_minor),
+		cmocka_unit_test(test_note_abi_mismatch),
+		cmocka_unit_test(test_vt_minor),
+		cmocka_unit_test(test_real_plugins_declare_what_they_set),
 		cmocka_unit_test(test_abi10_plugin),
 		cmocka_unit_test(test_abi10_source_lacks_1_1_member),
 		cmocka_unit_test(test_scan_bad_dir),

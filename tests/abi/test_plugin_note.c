@@ -72,9 +72,14 @@ static void test_real_plugins(void **state)
 	assert_int_equal(m.kind, CAIRN_PLUGIN_KIND_STORAGE);
 	assert_string_equal(m.schemes[0], "abigood");
 	assert_null(m.schemes[1]);
+	/* the ABI it needs (1.0: no fourth argument), not the headers' */
 	assert_int_equal(m.abi_major, CAIRN_ABI_MAJOR);
-	assert_int_equal(m.abi_minor, CAIRN_ABI_MINOR);
+	assert_int_equal(m.abi_minor, 0);
 	assert_null(m.version);
+	core_plugin_meta_free(&m);
+	assert_int_equal(core_plugin_note_read(ABI_NEEDS12, &m, why, sizeof(why)), 1);
+	assert_int_equal(m.abi_major, 1);
+	assert_int_equal(m.abi_minor, 2);
 	core_plugin_meta_free(&m);
 	/* built before notes existed, not ELF, not there: no note, no error */
 	assert_int_equal(core_plugin_note_read(ABI10_STORAGE, &m, why, sizeof(why)), 0);

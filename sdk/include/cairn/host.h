@@ -10,9 +10,19 @@
  * against newer headers must check that a member lies inside struct_size
  * (CAIRN_HOST_HAS) before calling it.
  *
- * Threading: the core calls a plugin from one thread at a time. Host
- * services may be called from any thread the plugin creates, except
- * set_error and progress, which must be called from the calling thread.
+ * Threading: the core calls a plugin from one thread at a time (the
+ * "calling thread" of that call). A plugin may start threads of its own
+ * (an upload pool, a pipeline reader) and call from them, concurrently:
+ *
+ *   thread-safe, any thread, any time until the plugin is unloaded:
+ *     log, redact, config_get, alloc, free, cancelled
+ *   calling thread only, during a call from the core into the plugin:
+ *     set_error, progress — they write the core's per-command state (the
+ *     error of the call being answered, the progress line); a worker thread
+ *     hands its failure to the calling thread, which reports it and returns
+ *     the status.
+ *
+ * A service appended later says which group it is in.
  */
 #ifndef CAIRN_HOST_H
 #define CAIRN_HOST_H
@@ -57,6 +67,8 @@ struct cairn_host {
 	 * log — write one log line. Plugins never write to stdout or stderr;
 	 * the core decides where lines go and redacts registered secrets.
 	 * `plugin` is the plugin's name (the CAIRN_LOG_* macros pass it).
+	 * Thread-safe; a line is written whole, never interleaved with
+	 * another thread's.
 	 */
 	void (*log)(const struct cairn_host *host, enum cairn_log_level level,
 		    const char *plugin, const char *fmt, ...) CAIRN_PRINTF(4, 5);
@@ -66,7 +78,7 @@ struct cairn_host {
 	 * return: a lowercase one-line message without trailing period, naming
 	 * the object in single quotes ("unable to open '%s': %s"). Returns
 	 * `status` so that a plugin can write `return host->set_error(...)`.
-	 * The last call before a failing return wins.
+	 * The last call before a failing return wins. Calling thread only.
 	 */
 	int (*set_error)(const struct cairn_host *host, int status,
 			 const char *fmt, ...) CAIRN_PRINTF(3, 4);
@@ -75,7 +87,8 @@ struct cairn_host {
 	 * config_get — look up `key` in the configuration section named
 	 * `section` (normally the plugin's name). Returns a NUL-terminated
 	 * string owned by the core, valid until the plugin is unloaded, or NULL
-	 * when the key is not set.
+	 * when the key is not set. Thread-safe (the configuration is read-only
+	 * once plugins run).
 	 */
 	const char *(*config_get)(const struct cairn_host *host,
 				  const char *section, const char *key);
@@ -83,7 +96,7 @@ struct cairn_host {
 	/*
 	 * alloc / free — memory that a plugin hands to the core must come from
 	 * here. Everything else a plugin allocates it frees itself. alloc
-	 * returns NULL on failure; free(NULL) is a no-op.
+	 * returns NULL on failure; free(NULL) is a no-op. Thread-safe.
 	 */
 	void *(*alloc)(const struct cairn_host *host, size_t size);
 	void (*free)(const struct cairn_host *host, void *ptr);
@@ -91,21 +104,28 @@ struct cairn_host {
 	/*
 	 * cancelled — non-zero once the user asked to stop (SIGINT/SIGTERM).
 	 * Long loops call it between units of work and return
-	 * CAIRN_E_CANCELLED, after cleaning up, when it is set.
+	 * CAIRN_E_CANCELLED, after cleaning up, when it is set. Thread-safe:
+	 * worker threads poll it too.
 	 */
 	int (*cancelled)(const struct cairn_host *host);
 
 	/*
 	 * progress — report `done` of `total` units (bytes or records; total
 	 * 0 when unknown) of the current step. Cheap: call it as often as you
-	 * like; the core rate-limits the display.
+	 * like; the core rate-limits the display. Calling thread only: workers
+	 * count, the calling thread reports.
 	 */
 	void (*progress)(const struct cairn_host *host, uint64_t done,
 			 uint64_t total);
 
 	/*
 	 * redact — register a secret (password, key) so that the core masks it
-	 * in every later log line and error message. The string is copied.
+	 * in every later log line and error message. The string is copied;
+	 * secrets shorter than 4 bytes are not registered (masking them would
+	 * garble every line). Thread-safe, also while other threads log: a
+	 * line is masked either with or without a secret registered at the
+	 * same moment, never half. Register before the secret can appear in
+	 * a message.
 	 */
 	void (*redact)(const struct cairn_host *host, const char *secret);
 };

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "cairn/host.h"
+#include "cairn/plugin.h"
 
 /*
  * Column value types. Values always travel as bytes with a length; the type
@@ -52,7 +53,7 @@ struct cairn_column {
  * A record: one row or document of one kind. `columns` holds every real
  * (non-generated) column, including the key column, in the backend's
  * column order. Generated columns are never included: the database
- * recomputes them.
+ * recomputes them. n_columns is at most CAIRN_RECORD_MAX_COLUMNS.
  */
 struct cairn_record {
 	uint32_t struct_size;   /* sizeof(struct cairn_record) of the producer */
@@ -61,6 +62,17 @@ struct cairn_record {
 	size_t n_columns;
 	const struct cairn_column *columns;
 };
+
+/*
+ * CAIRN_RECORD_MAX_COLUMNS — most columns one record may have, in both
+ * directions. On backup the core refuses a record from cursor_next with
+ * more (CAIRN_E_INVALID naming the record; the backup fails), and a backup
+ * file never holds one; on restore the core never passes one to
+ * restore_write or restore_write_batch, so a plugin may size per-record
+ * arrays by it and refuse more. It stays 64 for ABI major 1: raising it
+ * would hand older plugins records they were promised not to get.
+ */
+#define CAIRN_RECORD_MAX_COLUMNS 64
 
 /* Scope of a kind: per tenant, or instance-wide (users, tenants, settings). */
 enum cairn_kind_scope {
@@ -207,11 +219,12 @@ struct cairn_source_vtable {
 	 * cairn_write_outcome). It has the meaning of n restore_write calls
 	 * but lets the plugin send them in one round trip (pipelining,
 	 * multi-row statements). When set, the core calls it instead of
-	 * restore_write, with 1..CAIRN_RESTORE_BATCH_MAX records that all
-	 * belong to `kind`. On failure it returns <0 with the failing record's
-	 * key in the message; outcomes are then undefined and the core rolls
-	 * the whole restore back, so a plugin need not undo part of a batch.
-	 * recs and the records they point to are borrowed for the call.
+	 * restore_write, with 1..CAIRN_RESTORE_BATCH_MAX records (n is never
+	 * 0 and never above it; see below) that all belong to `kind`. On
+	 * failure it returns <0 with the failing record's key in the message;
+	 * outcomes are then undefined and the core rolls the whole restore
+	 * back, so a plugin need not undo part of a batch. recs and the
+	 * records they point to are borrowed for the call.
 	 */
 	int (*restore_write_batch)(void *inst, const struct cairn_kind_desc *kind,
 				   const struct cairn_record *const *recs, size_t n,
@@ -244,7 +257,41 @@ struct cairn_source_vtable {
 			    void *ud);
 };
 
-/* Most records the core passes to one restore_write_batch call. */
+/*
+ * CAIRN_RESTORE_BATCH_MAX — a promise of the core to plugins, not a knob
+ * of theirs: no core of ABI major 1 passes more than this many records to
+ * one restore_write_batch call. It may pass fewer (a batch ends at a kind
+ * boundary, at the end of the input, or wherever the core chooses), so a
+ * plugin must not wait for full batches; it may size fixed arrays (outcome
+ * buffers, statement parameters) by this number. The core's own batch size
+ * is its business; it is never raised above this within major 1.
+ */
 #define CAIRN_RESTORE_BATCH_MAX 1000
+
+/*
+ * CAIRN_SOURCE_VT_SINCE(X) — X(member, minor) once for every member of
+ * struct cairn_source_vtable appended after ABI 1.0, with the minor that
+ * added it. When you append a member, add it here too: the core and
+ * cairn-plugin-check use this list to tell whether a plugin's
+ * info->abi_minor covers what its vtable sets.
+ */
+#define CAIRN_SOURCE_VT_SINCE(X)                                               \
+	X(restore_write_batch, 1)                                              \
+	X(cursor_open_scoped, 2)                                               \
+	X(restore_delete_scoped, 2)                                            \
+	X(list_tenants, 2)
+
+/*
+ * cairn_source_vt_minor — the minor ABI a source vtable needs: the largest
+ * minor of the CAIRN_SOURCE_VT_SINCE members it sets (inside its
+ * struct_size and non-NULL), 0 when it sets only 1.0 members. When member
+ * is not NULL, *member is set to the name of the first member of that
+ * minor, or NULL. This is the value to declare as .abi_minor.
+ */
+static inline unsigned cairn_source_vt_minor(const struct cairn_source_vtable *vt,
+					     const char **member)
+{
+	CAIRN_VT_MINOR_BODY_(CAIRN_SOURCE_VT_SINCE)
+}
 
 #endif /* CAIRN_SOURCE_H */

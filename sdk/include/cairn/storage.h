@@ -28,9 +28,20 @@
 #include <stdint.h>
 
 #include "cairn/host.h"
+#include "cairn/plugin.h"
 
-/* Feature bits of struct cairn_storage_vtable.features. */
-#define CAIRN_STORAGE_F_RANGE_READ (UINT64_C(1) << 0) /* reader_open_at works */
+/*
+ * Feature bits of struct cairn_storage_vtable.features. A capability is
+ * used only when its bit is set *and* the method it needs passes
+ * CAIRN_VT_HAS; bits are never renumbered or given another meaning.
+ *
+ * CAIRN_STORAGE_F_RANGE_READ — reserved. ABI 1.0 set bit 0 aside for
+ * reading an object from an offset, but no method for it was ever added
+ * (reader_open reads from the start only) and no core reads the bit.
+ * Leave it clear; it gets a meaning only together with a ranged-read
+ * member appended in some later minor, documented there.
+ */
+#define CAIRN_STORAGE_F_RANGE_READ (UINT64_C(1) << 0)
 
 struct cairn_object_info {
 	uint32_t struct_size;
@@ -101,5 +112,23 @@ struct cairn_storage_vtable {
 	 */
 	int (*housekeep)(void *inst, const char *prefix);
 };
+
+/*
+ * CAIRN_STORAGE_VT_SINCE(X) — X(member, minor) once for every member of
+ * struct cairn_storage_vtable appended after ABI 1.0 (see
+ * CAIRN_SOURCE_VT_SINCE in source.h). Append with each new member.
+ */
+#define CAIRN_STORAGE_VT_SINCE(X) X(housekeep, 2)
+
+/*
+ * cairn_storage_vt_minor — the minor ABI a storage vtable needs, as
+ * cairn_source_vt_minor does for sources: the value to declare as
+ * .abi_minor.
+ */
+static inline unsigned cairn_storage_vt_minor(const struct cairn_storage_vtable *vt,
+					      const char **member)
+{
+	CAIRN_VT_MINOR_BODY_(CAIRN_STORAGE_VT_SINCE)
+}
 
 #endif /* CAIRN_STORAGE_H */

@@ -6,9 +6,13 @@
  * reports "built for ABI N" instead of calling into an incompatible table.
  *
  * CAIRN_ABI_MINOR is bumped whenever a member is appended to a crossing struct
- * (each new member is marked "since 1.N"). A core loads plugins whose minor is
- * lower than or equal to its own; it refuses a plugin with a newer minor,
- * because such a plugin may rely on host services this core lacks.
+ * (each new member is marked "since 1.N"): it is the newest minor these
+ * headers *describe*, and a core built with them *has* it. A plugin does not
+ * stamp it: it declares the minor it *needs* (cairn_plugin_info.abi_minor,
+ * `.abi_minor = N` in CAIRN_PLUGIN_DEFINE; 0 when it sets only 1.0 members).
+ * A 1.x core loads a plugin that needs no more than the core's minor and
+ * reads the plugin's structs only within their struct_size; it refuses one
+ * that needs more ("needs plugin ABI 1.N, newer than this cairn's 1.M").
  *
  * History:
  *   1.0  first release

@@ -1,4 +1,4 @@
-/* Refused: built against a newer minor ABI than this core's. */
+/* Refused: needs a newer minor ABI than this core has. */
 #include "stub.h"
 
 static const struct cairn_plugin_info info = {

@@ -25,7 +25,7 @@
 	static const char *const crash_schemes[] = {id, NULL};               \
 	static const struct cairn_plugin_info crash_info = {                   \
 		.struct_size = sizeof(struct cairn_plugin_info),               \
-		.abi_major = CAIRN_ABI_MAJOR, .abi_minor = CAIRN_ABI_MINOR,    \
+		.abi_major = CAIRN_ABI_MAJOR, .abi_minor = 0,                  \
 		.name = id, .version = "0", .kind = CAIRN_PLUGIN_KIND_STORAGE, \
 		.schemes = crash_schemes, .vtable = &stub_storage_vtable};     \
 	CAIRN_EXPORT const struct cairn_plugin_info *cairn_plugin_entry_v1(    \

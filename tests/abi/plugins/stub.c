@@ -122,6 +122,21 @@ int stub_restore_write(void *inst, const struct cairn_kind_desc *kind,
 	return CAIRN_E_UNSUPPORTED;
 }
 
+/* Signatures of members appended after 1.0, spelt in 1.0 types: stub.c is
+ * also built against the frozen headers. */
+int stub_housekeep(void *inst, const char *prefix)
+{
+	(void)inst, (void)prefix;
+	return CAIRN_OK;
+}
+
+int stub_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
+			     const struct cairn_record *const *recs, size_t n, int *outcomes)
+{
+	(void)inst, (void)kind, (void)recs, (void)n, (void)outcomes;
+	return CAIRN_E_UNSUPPORTED;
+}
+
 const struct cairn_storage_vtable stub_storage_vtable = {
 	.struct_size = sizeof(struct cairn_storage_vtable),
 	STUB_STORAGE_METHODS,

@@ -38,6 +38,10 @@ int stub_restore_begin(void *inst, const struct cairn_restore_opts *opts);
 int stub_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind, const char *tenant);
 int stub_restore_write(void *inst, const struct cairn_kind_desc *kind,
 		       const struct cairn_record *rec, int *outcome);
+/* For the optional members appended later: housekeep (1.2), restore_write_batch (1.1). */
+int stub_housekeep(void *inst, const char *prefix);
+int stub_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
+			     const struct cairn_record *const *recs, size_t n, int *outcomes);
 
 /* Every required storage method except `list`, as designated initialisers. */
 #define STUB_STORAGE_METHODS_BUT_LIST                                          \
