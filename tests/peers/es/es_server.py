@@ -1870,7 +1870,7 @@ def check_auth(headers, path):
 
 def dispatch(req, raw_path):
     segs = [urllib.parse.unquote(s) for s in req.path.split("/") if s]
-    if segs and segs[0] != "_cairn_test":
+    if not segs or segs[0] != "_cairn_test":
         check_auth(req.headers, raw_path)
     candidates = match_route(segs)
     if not candidates:
@@ -1910,6 +1910,13 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "cairn-es"
     sys_version = ""
+
+    def handle(self):
+        # Clients hanging up on a kept-alive connection are not errors.
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError, TimeoutError):
+            pass
 
     def log_message(self, fmt, *args):
         sys.stderr.write("%s %s\n" % (time.strftime("%H:%M:%S"), fmt % args))
@@ -2023,6 +2030,7 @@ def main():
     STORE = Store(a.data)
     srv = ThreadingHTTPServer((a.host, a.port), Handler)
     srv.daemon_threads = True
+    srv.block_on_close = False   # idle keep-alive connections must not delay a stop
     if a.pid_file:
         with open(a.pid_file, "w") as f:
             f.write("%d\n" % os.getpid())
