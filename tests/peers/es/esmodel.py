@@ -471,12 +471,18 @@ def dynamic_type(value):
 def apply_dynamic(mappings, source, doc_id):
     """Check source against mappings; return the mapping with dynamically added
     fields (the same object when nothing changed)."""
+    # First pass on the mapping itself: most documents add no field, so the
+    # copy (second pass) is only made when one does.
     changed = [False]
-    new = json.loads(json.dumps(mappings)) if mappings else {}
+    mutate = [False]
+    new = mappings if mappings else {}
 
     def walk(props_owner, obj, prefix, dyn):
-        props = props_owner.setdefault("properties", {}) if dyn == "true" else \
-            props_owner.get("properties", {})
+        props = props_owner.get("properties")
+        if props is None:
+            props = {}
+            if dyn == "true" and mutate[0]:
+                props_owner["properties"] = props
         for key, value in obj.items():
             parts = key.split(".")
             if "" in parts:
@@ -494,13 +500,19 @@ def apply_dynamic(mappings, source, doc_id):
                         raise strict(part, cur_prefix)
                     if cur_dyn != "true":
                         break
+                    if not mutate[0]:
+                        raise _NeedsCopy()
                     d = p[part] = {"properties": {}}
                     changed[0] = True
                 if field_type(d) not in ("object", "nested"):
                     break
                 cur_dyn = d.get("dynamic", cur_dyn)
-                owner, p, cur_prefix = d, d.setdefault("properties", {}) if cur_dyn == "true" \
-                    else d.get("properties", {}), full + "."
+                sub = d.get("properties")
+                if sub is None:
+                    sub = {}
+                    if cur_dyn == "true" and mutate[0]:
+                        d["properties"] = sub
+                owner, p, cur_prefix = d, sub, full + "."
             else:
                 leaf(owner, p, parts[-1], value, cur_prefix, cur_dyn)
 
@@ -529,16 +541,28 @@ def apply_dynamic(mappings, source, doc_id):
                 d = dynamic_type(v)
                 if d is None:
                     continue
+                if not mutate[0]:
+                    raise _NeedsCopy()
+                owner.setdefault("properties", props)
                 props[name] = d
                 changed[0] = True
             check_value(full, d, v, doc_id)
             if isinstance(v, dict):
                 walk(d, v, full + ".", d.get("dynamic", dyn))
 
-    walk(new, source, "", new.get("dynamic", "true"))
-    if not changed[0]:
+    try:
+        walk(new, source, "", new.get("dynamic", "true"))
         return mappings
-    return new
+    except _NeedsCopy:
+        pass
+    new = json.loads(json.dumps(mappings)) if mappings else {}
+    mutate[0] = True
+    walk(new, source, "", new.get("dynamic", "true"))
+    return new if changed[0] else mappings
+
+
+class _NeedsCopy(Exception):
+    pass
 
 
 def analyze(text):
