@@ -12,6 +12,7 @@
 #   CAIRN_ES_API_KEY                    also accept "Authorization: ApiKey KEY"
 #   CAIRN_ES_DESTRUCTIVE_REQUIRES_NAME  "false" allows DELETE /* (as Elastic's
 #                                       own test clusters do; ES 8 default: true)
+#   CAIRN_ES_TLS_CERT, CAIRN_ES_TLS_KEY PEM files: serve HTTPS instead of HTTP
 set -eu
 
 usage() {
@@ -21,17 +22,25 @@ usage() {
 
 here=$(cd "$(dirname "$0")" && pwd)
 server="$here/es/es_server.py"
+scheme=http
+if [ -n "${CAIRN_ES_TLS_CERT:-}" ]; then
+	scheme=https
+fi
 
 # Is an Elasticsearch-API server answering on PORT? (401 counts: it is up.)
 ping_server() {
 	if command -v curl >/dev/null 2>&1; then
-		curl -s -o /dev/null -D - --max-time 2 "http://127.0.0.1:$1/" 2>/dev/null |
+		curl -sk -o /dev/null -D - --max-time 2 "$scheme://127.0.0.1:$1/" 2>/dev/null |
 			grep -qi '^X-elastic-product: Elasticsearch'
 		return
 	fi
-	python3 - "$1" <<'EOF' >/dev/null 2>&1
-import http.client, sys
-c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=2)
+	python3 - "$1" "$scheme" <<'EOF' >/dev/null 2>&1
+import http.client, ssl, sys
+if sys.argv[2] == "https":
+    c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), timeout=2,
+                                    context=ssl._create_unverified_context())
+else:
+    c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=2)
 c.request("GET", "/")
 r = c.getresponse()
 r.read()
@@ -57,7 +66,7 @@ start)
 	pidfile="$dir/elasticsearch.pid"
 	if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
 		if [ "$(cat "$dir/port" 2>/dev/null)" = "$port" ] && ping_server "$port"; then
-			echo "elasticsearch (cairn test server) ready on 127.0.0.1:$port"
+			echo "elasticsearch (cairn test server) ready on $scheme://127.0.0.1:$port"
 			exit 0
 		fi
 		echo "$0: a server already runs in $dir, but not on port $port" >&2
@@ -82,7 +91,7 @@ start)
 		fi
 		sleep 0.1
 	done
-	echo "elasticsearch (cairn test server) ready on 127.0.0.1:$port"
+	echo "elasticsearch (cairn test server) ready on $scheme://127.0.0.1:$port"
 	;;
 stop)
 	[ $# -eq 2 ] || usage

@@ -33,9 +33,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import esdates  # noqa: E402
 import esquery  # noqa: E402
-from esmodel import (CLUSTER_UUID, NODE_ID, ESError, Index, PIT, Raw, Store, Version,  # noqa: E402
+from esmodel import (CLUSTER_UUID, ESError, Index, PIT, Raw, Store, Version,  # noqa: E402
                      apply_dynamic, bad_request, enc, field_def, field_type, flatten,
-                     index_not_found, loads, DuplicateKey, new_uuid, normalize_mappings,
+                     index_not_found, loads, DuplicateKey, normalize_mappings,
                      parse_time, query_shard_error, settings_string, shard_failure,
                      source_values, unflatten, validate_index_name, validation, wildcard_re,
                      NUMERIC, INTEGRAL)
@@ -1180,8 +1180,8 @@ def gather(sr, targets):
         sorter = esquery.Sorter(sr.specs, idx, pos, sr.pit is not None) if sorted_search else None
         sl = sr.slice
         for doc_id, v in idx.visible(cp):
-            if sl is not None and (hash(doc_id) if False else v.seq) % int(sl.get("max", 1)) \
-                    != int(sl.get("id", 0)):
+            # A slice is a stable partition of the PIT's documents.
+            if sl is not None and v.seq % int(sl.get("max", 1)) != int(sl.get("id", 0)):
                 continue
             if not pred(doc_id, v):
                 continue
@@ -1339,7 +1339,6 @@ def h_count(req, index=None):
 def h_msearch(req, index=None):
     lines = bulk_lines(req.text_body())
     pairs = []
-    lines = [l for l in lines if l.strip() != ""] if False else lines
     i = 0
     while i < len(lines):
         try:
@@ -1404,7 +1403,7 @@ def h_open_pit(req, index):
 def h_close_pit(req):
     body = req.json_body()
     if not isinstance(body, dict) or "id" not in body:
-        raise validation("[id] is missing") if not isinstance(body, dict) or True else None
+        raise validation("[id] is missing")
     pid = decode_pit_id(str(body["id"]))
     STORE.expire_pits()
     freed = STORE.release_pit(pid)
@@ -1539,8 +1538,7 @@ def h_cat_indices(req, index=None):
                 if want == name or want in al:
                     cols.append((name, num))
                     break
-            else:
-                raise bad_request("Unknown column [%s]" % want) if False else None
+            # Elasticsearch ignores unknown columns in h= as well.
     else:
         cols = [(name, num) for name, al, dflt, num in CAT_COLUMNS if dflt]
     if "s" in p:
@@ -1885,8 +1883,7 @@ def dispatch(req, raw_path):
                          % (raw_path, req.method, ", ".join(allowed_m)), "status": 405}
         raise ESError(405, "", "", body=body, headers=[("Allow", ",".join(allowed_m))])
     unknown = [p for p in req.params if p not in allowed and p not in COMMON_PARAMS
-               and not (pattern == "/_cat/indices" or pattern.startswith("/_cairn_test"))
-               and p not in ("format",)]
+]
     if unknown:
         raise bad_request("request [%s] contains unrecognized parameter%s: [%s]"
                           % (req.path, "s" if len(unknown) > 1 else "",
@@ -1910,6 +1907,11 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True
     server_version = "cairn-es"
     sys_version = ""
+
+    def send_response(self, code, message=None):
+        # Elasticsearch sends neither Server nor Date.
+        self.log_request(code)
+        self.send_response_only(code, message)
 
     def handle(self):
         # Clients hanging up on a kept-alive connection are not errors.
@@ -2018,6 +2020,9 @@ def main():
     ap.add_argument("--user", default=os.environ.get("CAIRN_ES_USER"))
     ap.add_argument("--password", default=os.environ.get("CAIRN_ES_PASSWORD"))
     ap.add_argument("--api-key", default=os.environ.get("CAIRN_ES_API_KEY"))
+    ap.add_argument("--tls-cert", default=os.environ.get("CAIRN_ES_TLS_CERT"),
+                    help="PEM certificate (chain): serve HTTPS instead of HTTP")
+    ap.add_argument("--tls-key", default=os.environ.get("CAIRN_ES_TLS_KEY"))
     ap.add_argument("--pid-file")
     ap.add_argument("--destructive-requires-name",
                     default=os.environ.get("CAIRN_ES_DESTRUCTIVE_REQUIRES_NAME", "true"),
@@ -2031,6 +2036,13 @@ def main():
     srv = ThreadingHTTPServer((a.host, a.port), Handler)
     srv.daemon_threads = True
     srv.block_on_close = False   # idle keep-alive connections must not delay a stop
+    if a.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(a.tls_cert, a.tls_key)
+        # The handshake then happens in the connection's thread, not in accept().
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True,
+                                     do_handshake_on_connect=False)
     if a.pid_file:
         with open(a.pid_file, "w") as f:
             f.write("%d\n" % os.getpid())
@@ -2038,9 +2050,9 @@ def main():
     def stop(signum, frame):
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, stop)
-    sys.stderr.write("cairn-es %s listening on %s:%d (data: %s, auth: %s)\n"
-                     % (VERSION["number"], a.host, a.port, a.data or "memory",
-                        "on" if (a.user or a.api_key) else "off"))
+    sys.stderr.write("cairn-es %s listening on %s://%s:%d (data: %s, auth: %s)\n"
+                     % (VERSION["number"], "https" if a.tls_cert else "http", a.host, a.port,
+                        a.data or "memory", "on" if (a.user or a.api_key) else "off"))
     sys.stderr.flush()
     try:
         srv.serve_forever(poll_interval=0.2)
