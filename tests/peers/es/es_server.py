@@ -581,7 +581,6 @@ def write_doc(idx, doc_id, src, parsed, op_type="index", if_seq_no=None, if_prim
         STORE.log({"op": "mapping", "name": idx.name, "mappings": new_map})
     idx.max_seq += 1
     ver = Version(idx.max_seq, new_version, src)
-    ver._parsed = parsed
     idx.put_version(doc_id, ver)
     STORE.log({"op": "doc", "i": idx.name, "id": doc_id, "seq": ver.seq, "v": ver.version,
                "src": src})

@@ -13,6 +13,7 @@ restarted server keeps its indices.
 """
 
 import base64
+import collections
 import json
 import os
 import re
@@ -574,20 +575,29 @@ def analyze(text):
 # Documents and indices
 
 
+_PARSED = collections.OrderedDict()
+_PARSED_MAX = 20000
+
+
 class Version:
-    __slots__ = ("seq", "version", "src", "deleted", "_parsed")
+    """One version of a document.  Only the raw _source text is kept; parsed
+    forms live in a bounded cache, so memory stays near the data's size."""
+    __slots__ = ("seq", "version", "src", "deleted")
 
     def __init__(self, seq, version, src, deleted=False):
         self.seq = seq
         self.version = version
         self.src = src           # raw JSON text of _source
         self.deleted = deleted
-        self._parsed = None
 
     def parsed(self):
-        if self._parsed is None:
-            self._parsed = loads(self.src)
-        return self._parsed
+        p = _PARSED.get(self)
+        if p is None:
+            p = json.loads(self.src)   # checked strictly when it was indexed
+            _PARSED[self] = p
+            if len(_PARSED) > _PARSED_MAX:
+                _PARSED.popitem(last=False)
+        return p
 
 
 class Index:
