@@ -87,7 +87,7 @@ static int no_null_scope(struct core_source *src, const char *what)
 	const struct cairn_plugin_info *info = src->plugin->info;
 	return core_fail(src->run, CORE_EXIT_PLUGIN,
 			 core_error_set(CAIRN_E_UNSUPPORTED,
-					"the %s plugin (built for ABI %u.%u) cannot %s only the records "
+					"the %s plugin (declaring ABI %u.%u) cannot %s only the records "
 					"without a tenant: that needs ABI 1.2",
 					info->name, info->abi_major, info->abi_minor, what));
 }

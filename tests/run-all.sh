@@ -31,6 +31,14 @@ export CAIRN_TEST_MY_PORT=${CAIRN_TEST_MY_PORT:-15434}
 export CAIRN_TEST_RGW_PORT=${CAIRN_TEST_RGW_PORT:-15435}
 "$here/tests/peers/rgw.sh" start "$peers/rgw" "$CAIRN_TEST_RGW_PORT"
 
+# the Elasticsearch-API test server against Elastic's YAML REST tests and
+# Elastic's JavaScript client (docs/elasticsearch-test-server.md); the client
+# needs Node.js >= 18 and npm: Debian's, when the machine has none
+if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
+fi
+"$here/tests/peers/es-check.sh" "${CAIRN_TEST_ES_PORT:-15436}"   # this port and the next
+
 # intercept_tls_get_addr=0: GCC 12's LeakSanitizer with glibc 2.36 may crash at exit on
 # the dynamic TLS of a loaded but unused plugin's libraries (see tests/integration/my_roundtrip.sh)
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0}

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "host.h"
+#include "plugin_host.h"
 #include "log.h"
 
 #define WRITERS 4
