@@ -1,5 +1,7 @@
 /* plugin_buf.c — see plugin_buf.h. */
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +46,25 @@ void cp_buf_addn(struct cp_buf *b, const char *s, size_t n)
 void cp_buf_add(struct cp_buf *b, const char *s)
 {
 	cp_buf_addn(b, s, strlen(s));
+}
+
+int cp_buf_addf(struct cp_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		b->oom = 1;
+		return -1;
+	}
+	if (cp_buf_reserve(b, (size_t)n) != 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
 }
 
 void cp_buf_reset(struct cp_buf *b)

@@ -25,6 +25,8 @@ struct cp_buf {
 void cp_buf_add(struct cp_buf *b, const char *s);
 /* Appends n bytes of s (which may contain NUL bytes). */
 void cp_buf_addn(struct cp_buf *b, const char *s, size_t n);
+/* Appends printf-style text; returns 0, or -1 (and sets oom). */
+int cp_buf_addf(struct cp_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Makes room for `extra` more bytes plus the NUL; returns 0, or -1 (and sets oom). */
 int cp_buf_reserve(struct cp_buf *b, size_t extra);
 /* Empties the buffer (and clears oom) but keeps its memory for the next value. */

@@ -2,11 +2,10 @@
  * s3.h — internals of the s3 / minio storage plugins (one codebase, two
  * loadable plugins; see README.md). Never installed.
  *
- * Layers, each in its own file as in pgBackRest's storage drivers:
+ * Layers, each in its own file, each using only the ones listed before it:
  *   s3_sign.c   what libcurl's SigV4 signer (CURLOPT_AWS_SIGV4) lacks: the
  *               encoded path and the sorted, encoded query it signs as sent,
- *               the payload's SHA-256; and the small string builder. Depends
- *               on libsodium only
+ *               the payload's SHA-256. Depends on libsodium only
  *   s3_xml.c    S3's XML answers, read with expat
  *   s3_http.c   one request over libcurl (signed by it), with retries and errors
  *   s3_write.c  writers: one PUT, or a multipart upload
@@ -18,24 +17,34 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "cairn/host.h"
 #include "cairn/status.h"
 #include "cairn/storage.h"
+#include "plugin_buf.h"
 
-/* ---- growable string (s3_sign.c) ---------------------------------------- */
+/* ---- growable strings ----------------------------------------------------- */
 
-struct s3_str {
-	char *p;    /* NUL-terminated once anything was appended; may be NULL */
-	size_t len;
-	size_t cap;
-	int oom;    /* an append failed: the content is incomplete */
-};
-
-int s3_str_add(struct s3_str *s, const char *data, size_t len);
-int s3_str_adds(struct s3_str *s, const char *z);
-int s3_str_addf(struct s3_str *s, const char *fmt, ...) CAIRN_PRINTF(2, 3);
-void s3_str_free(struct s3_str *s);
+/*
+ * Strings are the plugins' one growable buffer (plugins/common/plugin_buf.h);
+ * these say CAIRN_E_NOMEM once an append has failed, which is what the
+ * request builders check.
+ */
+static inline int s3_str_add(struct cp_buf *s, const char *data, size_t len)
+{
+	cp_buf_addn(s, data, len);
+	return s->oom ? CAIRN_E_NOMEM : CAIRN_OK;
+}
+static inline int s3_str_adds(struct cp_buf *s, const char *z)
+{
+	return s3_str_add(s, z, strlen(z));
+}
+#define s3_str_addf(s, ...) (cp_buf_addf((s), __VA_ARGS__) ? CAIRN_E_NOMEM : CAIRN_OK)
+static inline void s3_str_free(struct cp_buf *s)
+{
+	cp_buf_free(s);
+}
 
 /* ---- what SigV4 needs besides libcurl (s3_sign.c) ----------------------- */
 
@@ -56,9 +65,9 @@ struct s3_pair {
  * which curl then signs as the request's payload hash.
  */
 /* AWS URI encoding: A-Za-z0-9-._~ kept, the rest %XX; '/' kept if keep_slash. */
-int s3_uri_encode(struct s3_str *out, const char *s, size_t len, int keep_slash);
+int s3_uri_encode(struct cp_buf *out, const char *s, size_t len, int keep_slash);
 /* the canonical (and sent) query string: encoded, sorted by name then value */
-int s3_canonical_query(struct s3_str *out, const struct s3_pair *q, size_t n);
+int s3_canonical_query(struct cp_buf *out, const struct s3_pair *q, size_t n);
 /* lowercase hex SHA-256 of data[0..len) */
 void s3_sha256_hex(const void *data, size_t len, char out[S3_SHA256_HEX]);
 
@@ -87,7 +96,7 @@ typedef int (*s3_xml_record_cb)(void *ud, const char *const *values);
 int s3_xml_each(const char *xml, const char *end, const char *record, const char *const *fields,
 		size_t n_fields, s3_xml_record_cb cb, void *ud);
 /* append s with &, < and > escaped, for text content of a request body */
-int s3_xml_escape(struct s3_str *out, const char *s);
+int s3_xml_escape(struct cp_buf *out, const char *s);
 
 /* ---- the instance (s3.c) ------------------------------------------------- */
 
@@ -132,12 +141,12 @@ struct s3_request {
 	 * sink_cap bytes in all), not to response, and kept across attempts: the
 	 * bytes of a body cut short are not lost (reader resume).
 	 */
-	struct s3_str *sink;
+	struct cp_buf *sink;
 	size_t sink_cap;
 
 	/* out */
 	long status;
-	struct s3_str response;
+	struct cp_buf response;
 	int64_t content_length; /* -1 when unknown */
 	int64_t mtime;          /* Last-Modified, -1 when unknown */
 	char etag[128];

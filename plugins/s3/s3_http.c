@@ -79,7 +79,7 @@ static size_t on_write(char *data, size_t size, size_t n, void *ud)
 	struct s3_call *x = ud;
 	struct s3_request *rq = x->rq;
 	size_t len = size * n;
-	struct s3_str *dst = &rq->response;
+	struct cp_buf *dst = &rq->response;
 	size_t cap = x->cap;
 	if (rq->sink) {
 		/* the body of a successful (ranged) GET goes to the caller's sink */
@@ -210,7 +210,7 @@ void s3_log_retry(struct s3 *s3, const struct s3_request *rq, int cc, const char
 }
 
 /* the decoded request path: "/bucket/key" (path style) or "/key" */
-static int build_path(struct s3 *s3, const char *key, struct s3_str *path)
+static int build_path(struct s3 *s3, const char *key, struct cp_buf *path)
 {
 	if (s3->path_style) {
 		s3_str_addf(path, "/%s", s3->bucket);
@@ -223,9 +223,9 @@ static int build_path(struct s3 *s3, const char *key, struct s3_str *path)
 }
 
 /* the URL in the canonical form curl signs it in: path encoded once, query sorted */
-static int build_url(struct s3 *s3, const struct s3_request *rq, struct s3_str *url)
+static int build_url(struct s3 *s3, const struct s3_request *rq, struct cp_buf *url)
 {
-	struct s3_str path = {0}, query = {0};
+	struct cp_buf path = {0}, query = {0};
 	int rc = build_path(s3, rq->key, &path);
 	if (!rc) {
 		s3_str_adds(url, s3->endpoint);
@@ -243,7 +243,7 @@ static int build_url(struct s3 *s3, const struct s3_request *rq, struct s3_str *
 	return rc;
 }
 
-static int add_header(struct curl_slist **list, struct s3_str *line, const char *name,
+static int add_header(struct curl_slist **list, struct cp_buf *line, const char *name,
 		      const char *value)
 {
 	line->len = 0;
@@ -258,7 +258,7 @@ static int add_header(struct curl_slist **list, struct s3_str *line, const char 
 int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_call *call)
 {
 	CURL *c = curl;
-	struct s3_str url = {0}, line = {0}, sigv4 = {0};
+	struct cp_buf url = {0}, line = {0}, sigv4 = {0};
 	struct curl_slist *list = NULL;
 
 	memset(call, 0, sizeof(*call));

@@ -39,7 +39,7 @@ struct s3_reader {
 	uint64_t size;   /* from the HEAD */
 	uint64_t offset; /* next byte to fetch */
 	char etag[128];  /* from the HEAD; "" if the server sent none */
-	struct s3_str chunk; /* the current chunk */
+	struct cp_buf chunk; /* the current chunk */
 	size_t pos;      /* bytes of the chunk already handed out */
 };
 

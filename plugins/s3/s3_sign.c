@@ -27,69 +27,6 @@
 
 #include "s3.h"
 
-/* ---- string builder ------------------------------------------------------ */
-
-static int str_reserve(struct s3_str *s, size_t extra)
-{
-	if (s->oom)
-		return CAIRN_E_NOMEM;
-	if (s->len + extra + 1 <= s->cap)
-		return CAIRN_OK;
-	size_t cap = s->cap ? s->cap : 64;
-	while (cap < s->len + extra + 1) {
-		if (cap > SIZE_MAX / 2) {
-			s->oom = 1;
-			return CAIRN_E_NOMEM;
-		}
-		cap *= 2;
-	}
-	char *p = realloc(s->p, cap);
-	if (!p) {
-		s->oom = 1;
-		return CAIRN_E_NOMEM;
-	}
-	s->p = p;
-	s->cap = cap;
-	return CAIRN_OK;
-}
-
-int s3_str_add(struct s3_str *s, const char *data, size_t len)
-{
-	if (str_reserve(s, len))
-		return CAIRN_E_NOMEM;
-	if (len)
-		memcpy(s->p + s->len, data, len);
-	s->len += len;
-	s->p[s->len] = '\0';
-	return CAIRN_OK;
-}
-
-int s3_str_adds(struct s3_str *s, const char *z)
-{
-	return s3_str_add(s, z, strlen(z));
-}
-
-int s3_str_addf(struct s3_str *s, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	if (n < 0 || str_reserve(s, (size_t)n))
-		return CAIRN_E_NOMEM;
-	va_start(ap, fmt);
-	vsnprintf(s->p + s->len, (size_t)n + 1, fmt, ap);
-	va_end(ap);
-	s->len += (size_t)n;
-	return CAIRN_OK;
-}
-
-void s3_str_free(struct s3_str *s)
-{
-	free(s->p);
-	memset(s, 0, sizeof(*s));
-}
-
 /* ---- encoding ------------------------------------------------------------ */
 
 static int unreserved(unsigned char c)
@@ -98,10 +35,10 @@ static int unreserved(unsigned char c)
 	       c == '-' || c == '.' || c == '_' || c == '~';
 }
 
-int s3_uri_encode(struct s3_str *out, const char *s, size_t len, int keep_slash)
+int s3_uri_encode(struct cp_buf *out, const char *s, size_t len, int keep_slash)
 {
 	static const char hex[] = "0123456789ABCDEF";
-	if (str_reserve(out, len * 3))
+	if (cp_buf_reserve(out, len * 3))
 		return CAIRN_E_NOMEM;
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
@@ -133,7 +70,7 @@ static int enc_pair_cmp(const void *a, const void *b)
 
 static char *encode_dup(const char *s, int keep_slash)
 {
-	struct s3_str t = {0};
+	struct cp_buf t = {0};
 	if (s3_uri_encode(&t, s ? s : "", s ? strlen(s) : 0, keep_slash)) {
 		s3_str_free(&t);
 		return NULL;
@@ -143,7 +80,7 @@ static char *encode_dup(const char *s, int keep_slash)
 	return t.p;
 }
 
-int s3_canonical_query(struct s3_str *out, const struct s3_pair *q, size_t n)
+int s3_canonical_query(struct cp_buf *out, const struct s3_pair *q, size_t n)
 {
 	if (n == 0)
 		return s3_str_add(out, "", 0);

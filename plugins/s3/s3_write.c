@@ -454,7 +454,7 @@ static int complete_upload(struct s3_writer *w)
 		return rc;
 	if ((rc = must_not_exist(w)))
 		return rc;
-	struct s3_str body = {0};
+	struct cp_buf body = {0};
 	s3_str_adds(&body, "<CompleteMultipartUpload>");
 	for (unsigned i = 0; i < w->parts; i++) {
 		if (!w->etags[i]) {

@@ -60,7 +60,7 @@ struct run {
 	/* the element whose text is being captured */
 	int capture_depth; /* 0 when none */
 	size_t capture_field;
-	struct s3_str text;
+	struct cp_buf text;
 };
 
 static void stop(struct run *r, int rc)
@@ -112,7 +112,7 @@ static void XMLCALL on_text(void *ud, const XML_Char *s, int len)
 static char *take_text(struct run *r)
 {
 	char *t = r->text.p ? r->text.p : strdup("");
-	r->text = (struct s3_str){0};
+	r->text = (struct cp_buf){0};
 	r->capture_depth = 0;
 	if (!t)
 		stop(r, CAIRN_E_NOMEM);
@@ -224,7 +224,7 @@ char *s3_xml_get(const char *xml, const char *end, const char *tag)
 	char *t = NULL;
 	if (!rc && r.found) {
 		t = r.text.p ? r.text.p : strdup("");
-		r.text = (struct s3_str){0};
+		r.text = (struct cp_buf){0};
 	}
 	s3_str_free(&r.text);
 	return t;
@@ -244,7 +244,7 @@ int s3_xml_each(const char *xml, const char *end, const char *record, const char
 	return rc;
 }
 
-int s3_xml_escape(struct s3_str *out, const char *s)
+int s3_xml_escape(struct cp_buf *out, const char *s)
 {
 	for (; *s; s++) {
 		switch (*s) {

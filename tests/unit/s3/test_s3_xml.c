@@ -187,7 +187,7 @@ static void test_hostile(void **state)
 	assert_null(s3_xml_get(NULL, NULL, "Code"));
 
 	/* nesting deeper than 64 */
-	struct s3_str d = {0};
+	struct cp_buf d = {0};
 	for (int i = 0; i < 100; i++)
 		s3_str_adds(&d, "<a>");
 	for (int i = 0; i < 100; i++)
@@ -207,7 +207,7 @@ static void test_hostile(void **state)
 static void test_escape(void **state)
 {
 	(void)state;
-	struct s3_str s = {0};
+	struct cp_buf s = {0};
 	assert_int_equal(s3_xml_escape(&s, "\"a&b<c>\""), 0);
 	assert_string_equal(s.p, "\"a&amp;b&lt;c&gt;\"");
 	s3_str_free(&s);

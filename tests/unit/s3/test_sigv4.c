@@ -221,7 +221,7 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t n, void *ud)
  */
 static char *sent_authorization(CURL *c)
 {
-	struct s3_str head = {0};
+	struct cp_buf head = {0};
 	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
 	curl_easy_setopt(c, CURLOPT_DEBUGFUNCTION, on_debug);
 	curl_easy_setopt(c, CURLOPT_DEBUGDATA, &head);
@@ -255,7 +255,7 @@ static void test_suite_vectors(void **state)
 		const struct vector *v = &vectors[i];
 		CURL *c = curl_easy_init();
 		assert_non_null(c);
-		struct s3_str url = {0}, line = {0};
+		struct cp_buf url = {0}, line = {0};
 		char resolve[96];
 		snprintf(resolve, sizeof(resolve), "example.amazonaws.com:%d:127.0.0.1", listen_port);
 		struct curl_slist *res = curl_slist_append(NULL, resolve), *hl = NULL;
@@ -349,7 +349,7 @@ static void test_s3_get_object_example(void **state)
 static void test_uri_encoding(void **state)
 {
 	(void)state;
-	struct s3_str s = {0};
+	struct cp_buf s = {0};
 	const char *key = "/bucket/names/d\xc3\xa9j\xc3\xa0 vu/a+b~c=d&e";
 	assert_int_equal(s3_uri_encode(&s, key, strlen(key), 1), 0);
 	assert_string_equal(s.p, "/bucket/names/d%C3%A9j%C3%A0%20vu/a%2Bb~c%3Dd%26e");
