@@ -51,7 +51,7 @@ static int file_source(void *ud, void *buf, size_t cap, size_t *got)
 	return ferror((FILE *)ud) ? CAIRN_E_IO : 0;
 }
 
-static int die(const char *what)
+_Noreturn static void die(const char *what)
 {
 	fprintf(stderr, "craft: %s: %s\n", what, core_error_message());
 	exit(1);
