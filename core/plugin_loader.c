@@ -20,6 +20,8 @@
 #include <string.h>
 
 #include "error.h"
+#include "source.h"
+#include "storage.h"
 #include "plugin_host.h"
 #include "log.h"
 #include "plugin_note.h"
@@ -33,8 +35,6 @@ _Static_assert(CORE_MAX_COLUMNS == CAIRN_RECORD_MAX_COLUMNS,
 /* Sizes of the ABI 1.0 structs: the smallest a plugin may declare. */
 #define END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
 #define INFO_SIZE_1_0 END_OF(struct cairn_plugin_info, vtable)
-#define SOURCE_VT_SIZE_1_0 END_OF(struct cairn_source_vtable, restore_rollback)
-#define STORAGE_VT_SIZE_1_0 END_OF(struct cairn_storage_vtable, remove)
 
 static void vset_refusal(struct core_plugin *p, const char *fmt, va_list ap)
 	__attribute__((format(printf, 2, 0)));
@@ -74,25 +74,6 @@ static int refuse(struct core_plugin *out, const char *fmt, ...)
 			      out->refusal ? out->refusal : "out of memory");
 }
 
-/* Name of the first required member that is NULL or outside struct_size. */
-static const char *missing_source_member(const struct cairn_source_vtable *vt)
-{
-#define REQ(m) if (!CAIRN_VT_HAS(vt, m)) return #m
-	REQ(open); REQ(close); REQ(describe); REQ(snapshot_begin); REQ(snapshot_end);
-	REQ(kind_exists); REQ(cursor_open); REQ(cursor_next); REQ(cursor_close);
-	REQ(restore_begin); REQ(restore_delete_scope); REQ(restore_write);
-	REQ(restore_commit); REQ(restore_rollback);
-	return NULL;
-}
-
-static const char *missing_storage_member(const struct cairn_storage_vtable *vt)
-{
-	REQ(open); REQ(close); REQ(writer_begin); REQ(writer_write); REQ(writer_commit);
-	REQ(writer_abort); REQ(reader_open); REQ(reader_read); REQ(reader_close);
-	REQ(list); REQ(stat); REQ(remove);
-	return NULL;
-#undef REQ
-}
 
 /*
  * dlopen and check out->path; keeps what the scan learnt about the file.
@@ -141,27 +122,19 @@ static int load_into(struct core_plugin *out, const struct core_plugin_meta *not
 		return refuse(out, "missing required member 'schemes' (at least one URI scheme)");
 	if (!info->vtable)
 		return refuse(out, "missing required member 'vtable'");
-	const char *missing = NULL, *newest = NULL;
+	const char *newest = NULL;
 	unsigned needs = 0;
+	char why[160];
+	/* each door knows its vtable's contract (source.h, storage.h) */
 	if (info->kind == CAIRN_PLUGIN_KIND_SOURCE) {
-		const struct cairn_source_vtable *vt = info->vtable;
-		if (vt->struct_size < SOURCE_VT_SIZE_1_0)
-			return refuse(out, "source vtable too small (%u bytes, ABI 1.0 needs %zu)",
-				      vt->struct_size, SOURCE_VT_SIZE_1_0);
-		missing = missing_source_member(vt);
-		needs = cairn_source_vt_minor(vt, &newest);
+		if (core_source_vt_refusal(info->vtable, why, sizeof(why), &needs, &newest))
+			return refuse(out, "%s", why);
 	} else if (info->kind == CAIRN_PLUGIN_KIND_STORAGE) {
-		const struct cairn_storage_vtable *vt = info->vtable;
-		if (vt->struct_size < STORAGE_VT_SIZE_1_0)
-			return refuse(out, "storage vtable too small (%u bytes, ABI 1.0 needs %zu)",
-				      vt->struct_size, STORAGE_VT_SIZE_1_0);
-		missing = missing_storage_member(vt);
-		needs = cairn_storage_vt_minor(vt, &newest);
+		if (core_storage_vt_refusal(info->vtable, why, sizeof(why), &needs, &newest))
+			return refuse(out, "%s", why);
 	} else {
 		return refuse(out, "unknown plugin kind %u", info->kind);
 	}
-	if (missing)
-		return refuse(out, "missing required method '%s'", missing);
 	/*
 	 * Under-declared: an older core would load this plugin and never call
 	 * the member it sets. Refusing it here, in the newest core its author

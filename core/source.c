@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "source.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -19,6 +20,36 @@ static int broken(struct core_source *src, const char *what)
 {
 	return core_fail(src->run, CORE_EXIT_PLUGIN,
 			 core_error_set(CAIRN_E_PLUGIN, "the %s plugin %s", core_source_name(src), what));
+}
+
+/* The first required member that is NULL or outside struct_size. */
+#define REQ(m) if (!CAIRN_VT_HAS(vt, m)) return #m
+static const char *missing_member(const struct cairn_source_vtable *vt)
+{
+	REQ(open); REQ(close); REQ(describe); REQ(snapshot_begin); REQ(snapshot_end);
+	REQ(kind_exists); REQ(cursor_open); REQ(cursor_next); REQ(cursor_close);
+	REQ(restore_begin); REQ(restore_delete_scope); REQ(restore_write);
+	REQ(restore_commit); REQ(restore_rollback);
+	return NULL;
+}
+#undef REQ
+
+const char *core_source_vt_refusal(const struct cairn_source_vtable *vt, char *why, size_t cap,
+				   unsigned *needs, const char **newest)
+{
+	const size_t min = END_OF(struct cairn_source_vtable, restore_rollback); /* ABI 1.0 */
+	const char *missing;
+	if (vt->struct_size < min) {
+		snprintf(why, cap, "source vtable too small (%u bytes, ABI 1.0 needs %zu)",
+			 vt->struct_size, min);
+		return why;
+	}
+	if ((missing = missing_member(vt)) != NULL) {
+		snprintf(why, cap, "missing required method '%s'", missing);
+		return why;
+	}
+	*needs = cairn_source_vt_minor(vt, newest);
+	return NULL;
 }
 
 int core_source_open(struct core_run *run, const char *uri, struct core_source *src)

@@ -24,6 +24,14 @@ struct core_source {
 	void *inst;
 };
 
+/*
+ * The loader's check of a source vtable, before any call through it: NULL
+ * when usable, else the refusal reason written to why. Sets *needs and
+ * *newest to the newest minor the vtable sets and that member's name.
+ */
+const char *core_source_vt_refusal(const struct cairn_source_vtable *vt, char *why, size_t cap,
+				   unsigned *needs, const char **newest);
+
 /* Open the plugin serving uri's scheme (exit 2 when no source is configured). */
 int core_source_open(struct core_run *run, const char *uri, struct core_source *src);
 void core_source_close(struct core_source *src);

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "storage.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -25,6 +26,35 @@ static int object_valid(struct core_storage *st, const struct cairn_object_info 
 						"the %s plugin returned a malformed object description",
 						st->plugin->info->name));
 	return CAIRN_OK;
+}
+
+/* The first required member that is NULL or outside struct_size. */
+#define REQ(m) if (!CAIRN_VT_HAS(vt, m)) return #m
+static const char *missing_member(const struct cairn_storage_vtable *vt)
+{
+	REQ(open); REQ(close); REQ(writer_begin); REQ(writer_write); REQ(writer_commit);
+	REQ(writer_abort); REQ(reader_open); REQ(reader_read); REQ(reader_close);
+	REQ(list); REQ(stat); REQ(remove);
+	return NULL;
+}
+#undef REQ
+
+const char *core_storage_vt_refusal(const struct cairn_storage_vtable *vt, char *why, size_t cap,
+				    unsigned *needs, const char **newest)
+{
+	const size_t min = END_OF(struct cairn_storage_vtable, remove); /* ABI 1.0 */
+	const char *missing;
+	if (vt->struct_size < min) {
+		snprintf(why, cap, "storage vtable too small (%u bytes, ABI 1.0 needs %zu)",
+			 vt->struct_size, min);
+		return why;
+	}
+	if ((missing = missing_member(vt)) != NULL) {
+		snprintf(why, cap, "missing required method '%s'", missing);
+		return why;
+	}
+	*needs = cairn_storage_vt_minor(vt, newest);
+	return NULL;
 }
 
 int core_storage_open(struct core_run *run, const char *location, struct core_storage *st)

@@ -33,6 +33,10 @@ struct core_object {
 	int64_t mtime;
 };
 
+/* The loader's check of a storage vtable; as core_source_vt_refusal (source.h). */
+const char *core_storage_vt_refusal(const struct cairn_storage_vtable *vt, char *why, size_t cap,
+				    unsigned *needs, const char **newest);
+
 /* Open the plugin serving `location`'s scheme on that location. */
 int core_storage_open(struct core_run *run, const char *location, struct core_storage *st);
 void core_storage_close(struct core_storage *st);
