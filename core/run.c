@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "run.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -62,4 +63,16 @@ const struct core_plugin *core_run_plugin(struct core_run *run, unsigned kind, c
 		core_fail(run, CORE_EXIT_PLUGIN, CAIRN_E_NOT_FOUND);
 	}
 	return p;
+}
+
+const char *core_vt_refusal(const char *kind, uint32_t size, size_t min, const char *missing,
+			    char *why, size_t cap)
+{
+	if (size < min)
+		snprintf(why, cap, "%s vtable too small (%u bytes, ABI 1.0 needs %zu)", kind, size, min);
+	else if (missing)
+		snprintf(why, cap, "missing required method '%s'", missing);
+	else
+		return NULL;
+	return why;
 }

@@ -69,4 +69,12 @@ void core_run_keyring(const struct core_run *run, struct core_keyring *kr);
  */
 const struct core_plugin *core_run_plugin(struct core_run *run, unsigned kind, const char *uri);
 
+/*
+ * The refusal of a plugin vtable of `kind` ("source", "storage") that is
+ * smaller than ABI 1.0's (size < min) or lacks a required method (missing
+ * non-NULL), written to why; NULL when neither. For the doors' checks.
+ */
+const char *core_vt_refusal(const char *kind, uint32_t size, size_t min, const char *missing,
+			    char *why, size_t cap);
+
 #endif /* CORE_RUN_H */

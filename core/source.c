@@ -37,17 +37,10 @@ static const char *missing_member(const struct cairn_source_vtable *vt)
 const char *core_source_vt_refusal(const struct cairn_source_vtable *vt, char *why, size_t cap,
 				   unsigned *needs, const char **newest)
 {
-	const size_t min = END_OF(struct cairn_source_vtable, restore_rollback); /* ABI 1.0 */
-	const char *missing;
-	if (vt->struct_size < min) {
-		snprintf(why, cap, "source vtable too small (%u bytes, ABI 1.0 needs %zu)",
-			 vt->struct_size, min);
+	/* ABI 1.0's size is the least; CAIRN_VT_HAS reads within struct_size */
+	if (core_vt_refusal("source", vt->struct_size, END_OF(struct cairn_source_vtable, restore_rollback),
+			    missing_member(vt), why, cap))
 		return why;
-	}
-	if ((missing = missing_member(vt)) != NULL) {
-		snprintf(why, cap, "missing required method '%s'", missing);
-		return why;
-	}
 	*needs = cairn_source_vt_minor(vt, newest);
 	return NULL;
 }

@@ -42,17 +42,10 @@ static const char *missing_member(const struct cairn_storage_vtable *vt)
 const char *core_storage_vt_refusal(const struct cairn_storage_vtable *vt, char *why, size_t cap,
 				    unsigned *needs, const char **newest)
 {
-	const size_t min = END_OF(struct cairn_storage_vtable, remove); /* ABI 1.0 */
-	const char *missing;
-	if (vt->struct_size < min) {
-		snprintf(why, cap, "storage vtable too small (%u bytes, ABI 1.0 needs %zu)",
-			 vt->struct_size, min);
+	/* ABI 1.0's size is the least; CAIRN_VT_HAS reads within struct_size */
+	if (core_vt_refusal("storage", vt->struct_size, END_OF(struct cairn_storage_vtable, remove),
+			    missing_member(vt), why, cap))
 		return why;
-	}
-	if ((missing = missing_member(vt)) != NULL) {
-		snprintf(why, cap, "missing required method '%s'", missing);
-		return why;
-	}
 	*needs = cairn_storage_vt_minor(vt, newest);
 	return NULL;
 }
