@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Elasticsearch: a FULL backup restored into another index prefix holds the
+# very same documents, byte for byte (numbers keep their digits); a TENANT
+# backup holds only its tenant; the point in time is closed after a backup,
+# also after a failed one; a rejected bulk item is retried; a prefix without
+# a flows index is not a Kestra instance.
+. "$(dirname "$0")/lib.sh"
+need_es
+case ",${ASAN_OPTIONS:-}," in *intercept_tls_get_addr*) ;; *)
+	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}intercept_tls_get_addr=0" ;; esac
+
+# a prefix of our own per run: the server may be shared with other tests
+P="it$$_"
+Q="it$$o_"
+mapping='{"mappings":{"dynamic":false,"properties":{"tenantId":{"type":"keyword"},"namespace":{"type":"keyword"},"id":{"type":"keyword"},"deleted":{"type":"boolean"}}}}'
+for i in flows flows_revisions triggers settings; do es PUT "/$P$i" "$mapping" >/dev/null; done
+
+# sample documents: tenants main and acme, numbers whose text a re-encoder would change
+{
+	for t in main acme; do
+		for n in 1 2 3; do
+			printf '{"index":{"_index":"%sflows","_id":"%s_company.team_flow%s"}}\n' "$P" "$t" "$n"
+			printf '{"tenantId":"%s","namespace":"company.team","id":"flow%s","revision":%s,"deleted":false,"ratio":1.10,"big":123456789012345678901234567890,"exp":1e+2,"description":"caf\\u00e9 \\ud83d\\ude80 \\"q\\"","sourceCode":"id: flow%s\\nnamespace: company.team\\n"}\n' "$t" "$n" "$n" "$n"
+			for r in 1 2; do
+				printf '{"index":{"_index":"%sflows_revisions","_id":"%s_company.team_flow%s_%s"}}\n' "$P" "$t" "$n" "$r"
+				printf '{"tenantId":"%s","namespace":"company.team","id":"flow%s","revision":%s,"sourceCode":"id: flow%s"}\n' "$t" "$n" "$r" "$n"
+			done
+		done
+		printf '{"index":{"_index":"%striggers","_id":"%s_company.team_flow1_schedule"}}\n' "$P" "$t"
+		printf '{"tenantId":"%s","namespace":"company.team","flowId":"flow1","triggerId":"schedule","date":"2024-09-17T16:33:12.700099Z"}\n' "$t"
+	done
+	printf '{"index":{"_index":"%ssettings","_id":"kestra.server-instance"}}\n' "$P"
+	printf '{"key":"kestra.server-instance","value":"8f1c2d"}\n'
+} >"$WORK/load.ndjson"
+curl -fsS -H 'Content-Type: application/x-ndjson' --data-binary @"$WORK/load.ndjson" \
+	"http://127.0.0.1:$ESPORT/_bulk?refresh=true" >"$WORK/load.out"
+grep -q '"errors":false' "$WORK/load.out" || { cat "$WORK/load.out" >&2; fail "loading the sample failed"; }
+
+# every document of a prefix (flows_revisions is not a kind of the catalogue
+# yet: plugins/elasticsearch/README.md), as "index-suffix id source" lines, sorted
+dump() {
+	local pre=$1 i
+	for i in flows triggers settings; do
+		es POST "/$pre$i/_search" '{"size":1000,"query":{"match_all":{}}}' |
+			python3 -c '
+import json, sys
+from collections import OrderedDict
+d = json.load(sys.stdin, object_pairs_hook=OrderedDict, parse_float=str, parse_int=str)
+for h in d["hits"]["hits"]:
+    print(sys.argv[1], h["_id"], json.dumps(h["_source"], ensure_ascii=False))
+' "$i"
+	done | sort
+}
+open_pits() { es GET /_cairn_test/stats | python3 -c 'import json,sys; print(json.load(sys.stdin)["open_pits"])'; }
+
+# ------------------------------------------------------------------ FULL
+u=$(create FULL --source "$(esuri)" --source-option index_prefix=$P --source-option page_size=2)
+[ "$(open_pits)" = 0 ] || fail "the point in time is still open after the backup"
+"$CAIRN" backups info "$u" --storage "$STORE" >"$WORK/info" 2>&1 || { cat "$WORK/info"; fail "info failed"; }
+grep -q 'elasticsearch 8\.' "$WORK/info" || { cat "$WORK/info"; fail "info does not name the backend"; }
+"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$Q --storage "$STORE" \
+	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "restore into prefix $Q failed"; }
+dump "$P" >"$WORK/src.dump"
+dump "$Q" >"$WORK/dst.dump"
+[ "$(wc -l <"$WORK/src.dump")" = 9 ] || { cat "$WORK/src.dump"; fail "sample holds $(wc -l <"$WORK/src.dump") documents, not 9"; }
+diff "$WORK/src.dump" "$WORK/dst.dump" >&2 || fail "FULL restore differs from the source"
+# the exact text: numbers keep their digits
+es GET "/${Q}flows/_doc/main_company.team_flow1" | grep -q '"ratio":1.10,"big":123456789012345678901234567890,"exp":1e+2' ||
+	fail "the restored document lost the exact number text"
+note "FULL round trip: 9 documents equal"
+
+# restoring again: every record already exists
+"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$Q --storage "$STORE" \
+	--output json >"$WORK/again.json" 2>"$WORK/err" || { cat "$WORK/err"; fail "second restore failed"; }
+python3 - "$WORK/again.json" <<'PY' || fail "second restore reported new records"
+import json, sys
+r = json.load(open(sys.argv[1]))
+for n, k in r["kinds"].items():
+    assert k["new"] == 0, (n, k)
+PY
+diff "$WORK/src.dump" <(dump "$Q") >&2 || fail "second restore changed the target"
+
+# ------------------------------------------------------------------ TENANT
+t=$(create TENANT --tenant acme --source "$(esuri)" --source-option index_prefix=$P)
+[ "$(open_pits)" = 0 ] || fail "the point in time is still open after the TENANT backup"
+R="it$$t_"
+"$CAIRN" backups restore "$t" --source "$(esuri)" --source-option index_prefix=$R --storage "$STORE" \
+	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "TENANT restore failed"; }
+dump "$R" >"$WORK/t.dump" 2>/dev/null || true
+grep -q '"tenantId": "main"' "$WORK/t.dump" && fail "the TENANT backup holds tenant main"
+[ "$(grep -c '"tenantId": "acme"' "$WORK/t.dump")" = 4 ] || { cat "$WORK/t.dump"; fail "the TENANT backup does not hold acme's 4 documents"; }
+note "TENANT backup: acme only"
+
+# ------------------------------------------------------------------ dry run, bulk retry
+D="it$$d_"
+"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$D --storage "$STORE" \
+	--dry-run >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "dry run failed"; }
+curl -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$ESPORT/${D}flows" | grep -qx 404 ||
+	fail "the dry run created an index"
+es POST /_cairn_test/faults '{"bulk_items": 3}' >/dev/null
+E="it$$e_"
+"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$E --storage "$STORE" \
+	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "restore with rejected bulk items failed"; }
+diff "$WORK/src.dump" <(dump "$E") >&2 || fail "retried restore differs from the source"
+note "dry run writes nothing; rejected bulk items are retried"
+
+# ------------------------------------------------------------------ failures
+es POST /_cairn_test/faults '{"searches": 100}' >/dev/null
+if "$CAIRN" backups create FULL --source "$(esuri)" --source-option index_prefix=$P --storage "$STORE" \
+	--no-progress >"$WORK/out" 2>"$WORK/err"; then
+	fail "a backup whose searches fail succeeded"
+fi
+es POST /_cairn_test/faults '{"searches": 0}' >/dev/null || true
+[ "$(open_pits)" = 0 ] || fail "the point in time is still open after a failed backup"
+if "$CAIRN" backups create FULL --source "$(esuri)" --source-option index_prefix=nokestra_ --storage "$STORE" \
+	--no-progress >"$WORK/out" 2>"$WORK/err"; then
+	fail "a backup of a prefix without flows succeeded"
+fi
+grep -q "nokestra_" "$WORK/err" || { cat "$WORK/err"; fail "the error does not name the prefix"; }
+note "PIT closed after a failure; a non-Kestra prefix is refused"
+
+for pre in "$P" "$Q" "$R" "$E"; do
+	for i in flows flows_revisions triggers settings; do
+		curl -s -o /dev/null -X DELETE "http://127.0.0.1:$ESPORT/$pre$i" || true
+	done
+done
+note "ok"
