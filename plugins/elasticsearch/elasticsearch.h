@@ -80,6 +80,13 @@ int es_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind,
 int es_plugin_cursor_next(void *cursor, const struct cairn_record **rec);
 void es_plugin_cursor_close(void *cursor);
 
+/*
+ * The JSON object doc[0..n) has a top-level member `name`: 1 with the raw
+ * span of its value, 0 if not, -1 when doc is not one well-formed object.
+ */
+int es_plugin_object_member(const char *doc, size_t n, const char *name, const char **val,
+			    size_t *val_len);
+
 /* elasticsearch_restore.c */
 int es_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts);
 int es_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,

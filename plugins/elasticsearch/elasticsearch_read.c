@@ -506,28 +506,46 @@ static int es_fetch_page(struct es_cursor *c)
 	return CAIRN_OK;
 }
 
-/* The top-level "tenantId" string of a _source object, if any. */
-static int es_source_tenant(struct es_cursor *c, const char *src, size_t n, int *has)
+int es_plugin_object_member(const char *doc, size_t n, const char *want, const char **val,
+			    size_t *val_len)
 {
-	struct es_scan s = {src, src + n};
+	struct es_scan s = {doc, doc + n};
 	const char *name;
 	size_t len;
-	int first = 1, r;
-	*has = 0;
-	cp_buf_reset(&c->tenant);
+	int first = 1, r, found = 0;
 	if (es_open_obj(&s) != 0)
 		return -1;
 	while ((r = es_member(&s, &first, &name, &len)) == 1) {
-		if (es_is(name, len, "tenantId") && s.p < s.end && *s.p == '"') {
-			if (es_string(&s, &c->tenant) != 0)
-				return -1;
-			cp_buf_add(&c->tenant, "");
-			*has = 1;
-		} else if (es_skip(&s, 1) != 0) {
+		const char *st = s.p;
+		if (es_skip(&s, 1) != 0)
 			return -1;
+		if (!found && es_is(name, len, want)) {
+			found = 1;
+			*val = st;
+			*val_len = (size_t)(s.p - st);
 		}
 	}
-	return r;
+	es_ws(&s);
+	return r != 0 || s.p != s.end ? -1 : found;
+}
+
+/* The top-level "tenantId" string of a _source object, if any. */
+static int es_source_tenant(struct es_cursor *c, const char *src, size_t n, int *has)
+{
+	const char *v = NULL;
+	size_t vlen = 0;
+	int r = es_plugin_object_member(src, n, "tenantId", &v, &vlen);
+	*has = 0;
+	cp_buf_reset(&c->tenant);
+	if (r < 0)
+		return -1;
+	if (r == 1 && *v == '"') {
+		struct es_scan s = {v, v + vlen};
+		if (es_string(&s, &c->tenant) != 0)
+			return -1;
+		*has = 1;
+	}
+	return 0;
 }
 
 static int es_cursor_new(struct es_inst *es, const struct cairn_kind_desc *kind,

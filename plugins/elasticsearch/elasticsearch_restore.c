@@ -135,12 +135,54 @@ int es_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *kin
 	return es_plugin_restore_delete_scoped(inst, kind, &s);
 }
 
-/* The record's "value" column: the document. */
-static int es_record_doc(struct es_inst *es, const struct cairn_kind_desc *kind,
-			 const struct cairn_record *rec, const char **doc, size_t *len)
+/*
+ * What one record becomes: its value document, plus the record's other
+ * columns (bit i of `extra`: column i) added as members.
+ */
+struct es_doc {
+	const struct cairn_record *rec;
+	const char *json; /* the record's value column */
+	size_t len;
+	uint64_t extra;
+	size_t extra_len; /* bytes the extra columns hold */
+};
+
+/* A column's member name: snake_case to camelCase (source_code → sourceCode). */
+static void es_member_name(struct cp_buf *b, const char *col)
 {
+	int up = 0;
+	cp_buf_reset(b);
+	for (const char *p = col; *p; p++) {
+		if (*p == '_' && p != col) {
+			up = 1;
+			continue;
+		}
+		char c = up && *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+		cp_buf_addn(b, &c, 1);
+		up = 0;
+	}
+}
+
+/*
+ * The record's "value" column is the document. JDBC backends keep some
+ * facts in columns of their own where Elasticsearch keeps them in the
+ * document: a flow's YAML is the source_code column there and the
+ * sourceCode member here. So each other real column becomes the member of
+ * its camelCase name, unless the document already has that member (then
+ * the document wins: it is what Kestra itself wrote). BYTES columns have no
+ * JSON form and are refused rather than dropped.
+ */
+static int es_record_doc(struct es_inst *es, const struct cairn_kind_desc *kind,
+			 const struct cairn_record *rec, struct es_doc *d, struct cp_buf *name)
+{
+	const char *v;
+	size_t vlen;
+
+	memset(d, 0, sizeof *d);
+	d->rec = rec;
 	if (rec == NULL || rec->struct_size < sizeof(struct cairn_record) || rec->key == NULL ||
-	    *rec->key == '\0' || (rec->n_columns > 0 && rec->columns == NULL))
+	    *rec->key == '\0' || (rec->n_columns > 0 && rec->columns == NULL) ||
+	    rec->n_columns > CAIRN_RECORD_MAX_COLUMNS)
 		return cp_fail(es->host, CAIRN_E_INVALID, "%s: malformed record", kind->kind);
 	if (strlen(rec->key) > 512)
 		return cp_fail(es->host, CAIRN_E_INVALID,
@@ -148,16 +190,63 @@ static int es_record_doc(struct es_inst *es, const struct cairn_kind_desc *kind,
 			       kind->kind, rec->key);
 	for (size_t i = 0; i < rec->n_columns; i++) {
 		const struct cairn_column *c = &rec->columns[i];
-		if (c->name == NULL || strcmp(c->name, "value") != 0)
-			continue;
-		if (c->data == NULL || c->len == 0)
-			break;
-		*doc = c->data;
-		*len = c->len;
-		return CAIRN_OK;
+		if (c->name == NULL || (c->data == NULL && c->type != CAIRN_COL_NULL))
+			return cp_fail(es->host, CAIRN_E_INVALID, "%s '%s': malformed column",
+				       kind->kind, rec->key);
+		if (strcmp(c->name, "value") == 0 && c->type == CAIRN_COL_JSON && c->len > 0) {
+			d->json = c->data;
+			d->len = c->len;
+		}
 	}
-	return cp_fail(es->host, CAIRN_E_SCHEMA, "%s '%s': the record has no 'value' document",
-		       kind->kind, rec->key);
+	if (d->json == NULL)
+		return cp_fail(es->host, CAIRN_E_SCHEMA,
+			       "%s '%s': the record has no JSON 'value' document", kind->kind,
+			       rec->key);
+	if (es_plugin_object_member(d->json, d->len, "", &v, &vlen) < 0)
+		return cp_fail(es->host, CAIRN_E_INVALID,
+			       "%s '%s': the value is not one JSON object", kind->kind, rec->key);
+	for (size_t i = 0; i < rec->n_columns; i++) {
+		const struct cairn_column *c = &rec->columns[i];
+		if (strcmp(c->name, "key") == 0 || c->data == d->json)
+			continue;
+		if (c->type == CAIRN_COL_BYTES || c->type > CAIRN_COL_BYTES)
+			return cp_fail(es->host, CAIRN_E_SCHEMA,
+				       "%s '%s': column '%s' holds bytes, which have no place in "
+				       "an Elasticsearch document",
+				       kind->kind, rec->key, c->name);
+		es_member_name(name, c->name);
+		if (name->oom)
+			return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+		if (name->p != NULL && es_plugin_object_member(d->json, d->len, name->p, &v, &vlen) == 1)
+			continue;
+		d->extra |= (uint64_t)1 << i;
+		d->extra_len += c->len + strlen(c->name) + 4;
+	}
+	return CAIRN_OK;
+}
+
+/* Appends one column as a JSON value of its type. */
+static void es_column_json(struct cp_buf *b, const struct cairn_column *c)
+{
+	switch (c->type) {
+	case CAIRN_COL_NULL:
+		cp_buf_add(b, "null");
+		break;
+	case CAIRN_COL_JSON:
+	case CAIRN_COL_INT:
+	case CAIRN_COL_BOOL:
+		cp_buf_addn(b, c->data, c->len);
+		break;
+	default: /* TEXT, TIMESTAMP */
+		es_plugin_json_str(b, c->data, c->len);
+		break;
+	}
+}
+
+/* Roughly what the document adds to a _bulk body (escapes aside). */
+static size_t es_doc_bytes(const struct es_doc *d)
+{
+	return d->len + d->extra_len;
 }
 
 static void es_sleep_ms(long ms)
@@ -170,18 +259,47 @@ static void es_sleep_ms(long ms)
  * Appends one index action and its document. NDJSON needs each on one line:
  * a raw line break in valid JSON can only be blank space between tokens (in
  * a string it must be escaped), so turning it into a space keeps the
- * document's meaning and every value's text.
+ * document's meaning and every value's text. Extra columns become the last
+ * members.
  */
-static void es_bulk_add(struct cp_buf *b, const char *index, const char *key, const char *doc,
-			size_t len)
+static void es_bulk_add(struct cp_buf *b, const char *index, const struct es_doc *d,
+			struct cp_buf *name)
 {
+	size_t len = d->len;
+	const struct cairn_record *rec = d->rec;
 	cp_buf_add(b, "{\"index\":{\"_index\":");
 	es_plugin_json_str(b, index, strlen(index));
 	cp_buf_add(b, ",\"_id\":");
-	es_plugin_json_str(b, key, strlen(key));
+	es_plugin_json_str(b, rec->key, strlen(rec->key));
 	cp_buf_add(b, "}}\n");
 	size_t start = b->len;
-	cp_buf_addn(b, doc, len);
+	if (d->extra != 0) {
+		/* es_record_doc checked one object: its last '}' closes it */
+		while (len > 0 && d->json[len - 1] != '}')
+			len--;
+		len--;
+	}
+	cp_buf_addn(b, d->json, len);
+	if (d->extra != 0) {
+		size_t k = len;
+		int empty;
+		while (k > 0 && strchr(" \t\r\n", d->json[k - 1]) != NULL)
+			k--;
+		empty = k > 0 && d->json[k - 1] == '{';
+		for (size_t i = 0; i < rec->n_columns; i++) {
+			if (!(d->extra & ((uint64_t)1 << i)))
+				continue;
+			es_member_name(name, rec->columns[i].name);
+			cp_buf_add(b, empty ? "" : ",");
+			es_plugin_json_str(b, name->p ? name->p : "", name->len);
+			cp_buf_add(b, ":");
+			es_column_json(b, &rec->columns[i]);
+			empty = 0;
+		}
+		cp_buf_add(b, "}");
+		if (name->oom)
+			b->oom = 1;
+	}
 	if (!b->oom)
 		for (size_t i = start; i < b->len; i++)
 			if (b->p[i] == '\n' || b->p[i] == '\r')
@@ -197,10 +315,10 @@ static void es_bulk_add(struct cp_buf *b, const char *index, const char *key, co
  */
 static int es_bulk_send(struct es_inst *es, const struct cairn_kind_desc *kind,
 			const char *index, const struct cairn_record *const *recs,
-			const char *const *docs, const size_t *lens, size_t n, char *pending,
+			const struct es_doc *docs, size_t n, char *pending,
 			int *outcomes, size_t *retry)
 {
-	struct cp_buf body = {0};
+	struct cp_buf body = {0}, name = {0};
 	size_t *map = calloc(n, sizeof *map), m = 0;
 	json_t *j = NULL, *items;
 	int rc;
@@ -210,7 +328,7 @@ static int es_bulk_send(struct es_inst *es, const struct cairn_kind_desc *kind,
 		return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
 	for (size_t i = 0; i < n; i++)
 		if (pending[i]) {
-			es_bulk_add(&body, index, recs[i]->key, docs[i], lens[i]);
+			es_bulk_add(&body, index, &docs[i], &name);
 			map[m++] = i;
 		}
 	if (body.oom) {
@@ -260,6 +378,7 @@ static int es_bulk_send(struct es_inst *es, const struct cairn_kind_desc *kind,
 out:
 	json_decref(j);
 	cp_buf_free(&body);
+	cp_buf_free(&name);
 	free(map);
 	return rc;
 }
@@ -314,9 +433,9 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 				  const struct cairn_record *const *recs, size_t n, int *outcomes)
 {
 	struct es_inst *es = inst;
-	struct cp_buf ix = {0};
-	const char **docs = NULL;
-	size_t *lens = NULL, retry = 0, from = 0;
+	struct cp_buf ix = {0}, name = {0};
+	struct es_doc *docs = NULL;
+	size_t retry = 0, from = 0;
 	char *pending = NULL;
 	int rc;
 
@@ -328,14 +447,13 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 	if ((rc = es_plugin_index_name(es, kind, &ix)) != CAIRN_OK)
 		goto out;
 	docs = calloc(n, sizeof *docs);
-	lens = calloc(n, sizeof *lens);
 	pending = calloc(n, 1);
-	if (docs == NULL || lens == NULL || pending == NULL) {
+	if (docs == NULL || pending == NULL) {
 		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
 	for (size_t i = 0; i < n; i++)
-		if ((rc = es_record_doc(es, kind, recs[i], &docs[i], &lens[i])) != CAIRN_OK)
+		if ((rc = es_record_doc(es, kind, recs[i], &docs[i], &name)) != CAIRN_OK)
 			goto out;
 	if ((rc = es_ensure_index(es, ix.p)) != CAIRN_OK)
 		goto out;
@@ -346,12 +464,12 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 	/* requests of at most bulk_bytes of documents each, in record order */
 	while (from < n) {
 		size_t to = from, bytes = 0;
-		while (to < n && (to == from || bytes + lens[to] <= (size_t)es->bulk_bytes))
-			bytes += lens[to++];
+		while (to < n && (to == from || bytes + es_doc_bytes(&docs[to]) <= (size_t)es->bulk_bytes))
+			bytes += es_doc_bytes(&docs[to++]);
 		for (size_t i = from; i < to; i++)
 			pending[i] = 1;
 		for (int attempt = 0;; attempt++) {
-			rc = es_bulk_send(es, kind, ix.p, recs + from, docs + from, lens + from,
+			rc = es_bulk_send(es, kind, ix.p, recs + from, docs + from,
 					  to - from, pending + from, outcomes + from, &retry);
 			if (rc != CAIRN_OK || retry == 0)
 				break;
@@ -378,8 +496,8 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 	}
 out:
 	cp_buf_free(&ix);
+	cp_buf_free(&name);
 	free(docs);
-	free(lens);
 	free(pending);
 	return rc;
 }
