@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -78,6 +79,9 @@ int es_plugin_request(struct es_inst *es, const char *method, const char *path,
 		curl_easy_setopt(es->curl, CURLOPT_CUSTOMREQUEST,
 				 strcmp(method, "GET") == 0 ? NULL : method);
 	}
+	/* a POST without a body still sends Content-Length: 0, as proxies want */
+	if (body == NULL && strcmp(method, "POST") == 0)
+		body = "";
 	if (body != NULL) {
 		curl_easy_setopt(es->curl, CURLOPT_POSTFIELDS, body);
 		curl_easy_setopt(es->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -208,6 +212,12 @@ void es_plugin_scope_query(struct cp_buf *b, const struct cp_scope *s)
 	} else {
 		cp_buf_add(b, "{\"match_all\":{}}");
 	}
+}
+
+void es_plugin_sleep_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
 }
 
 void es_plugin_pit_close(struct es_inst *es)

@@ -68,6 +68,8 @@ int es_plugin_index_exists(struct es_inst *es, const char *index);
 /* Appends the query that selects the scope's records. */
 void es_plugin_scope_query(struct cp_buf *b, const struct cp_scope *s);
 void es_plugin_pit_close(struct es_inst *es);
+/* Pauses between retries of a request the cluster refused as busy. */
+void es_plugin_sleep_ms(long ms);
 
 /* elasticsearch_read.c */
 int es_plugin_snapshot_begin(void *inst);

@@ -22,6 +22,7 @@
 
 #define ES_MAX_DEPTH 512
 #define ES_KEEP_ALIVE "1m"
+#define ES_SEARCH_TRIES 6
 
 /* ---- the scanner ---- */
 
@@ -440,7 +441,20 @@ static int es_fetch_page(struct es_cursor *c)
 		cp_buf_free(&body);
 		return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
 	}
-	rc = es_plugin_request(es, "POST", "/_search", body.p, body.len, "application/json");
+	/*
+	 * A busy cluster answers 429 (es_rejected_execution_exception) or 503:
+	 * the same page is asked again after a pause, as the restore does with
+	 * bulk items; the PIT keeps the answer the same.
+	 */
+	for (int attempt = 0;; attempt++) {
+		rc = es_plugin_request(es, "POST", "/_search", body.p, body.len, "application/json");
+		if (rc != CAIRN_OK || (es->status != 429 && es->status != 503) ||
+		    attempt + 1 >= ES_SEARCH_TRIES)
+			break;
+		CAIRN_LOG_DEBUG(es->host, ES_NAME, "index '%s': search refused (HTTP %ld); retrying",
+				c->index, es->status);
+		es_plugin_sleep_ms(100L << attempt);
+	}
 	cp_buf_free(&body);
 	if (rc == CAIRN_OK && es->status != 200)
 		rc = es_plugin_http_error(es, c->index);

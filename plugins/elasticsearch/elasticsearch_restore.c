@@ -11,7 +11,6 @@
 
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <jansson.h>
 
@@ -249,11 +248,6 @@ static size_t es_doc_bytes(const struct es_doc *d)
 	return d->len + d->extra_len;
 }
 
-static void es_sleep_ms(long ms)
-{
-	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-	nanosleep(&ts, NULL);
-}
 
 /*
  * Appends one index action and its document. NDJSON needs each on one line:
@@ -488,7 +482,7 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 			}
 			CAIRN_LOG_DEBUG(es->host, ES_NAME, "%zu bulk items rejected; retrying",
 					retry);
-			es_sleep_ms(100L << attempt);
+			es_plugin_sleep_ms(100L << attempt);
 		}
 		if (rc != CAIRN_OK)
 			goto out;

@@ -108,6 +108,11 @@ diff "$WORK/src.dump" <(dump "$E") >&2 || fail "retried restore differs from the
 note "dry run writes nothing; rejected bulk items are retried"
 
 # ------------------------------------------------------------------ failures
+# two refused pages: retried with backoff, the backup goes through
+es POST /_cairn_test/faults '{"searches": 2}' >/dev/null
+create FULL --source "$(esuri)" --source-option index_prefix=$P >/dev/null
+[ "$(open_pits)" = 0 ] || fail "the point in time is still open after a retried backup"
+# refused for good: the backup fails and still closes its PIT
 es POST /_cairn_test/faults '{"searches": 100}' >/dev/null
 if "$CAIRN" backups create FULL --source "$(esuri)" --source-option index_prefix=$P --storage "$STORE" \
 	--no-progress >"$WORK/out" 2>"$WORK/err"; then
@@ -120,7 +125,7 @@ if "$CAIRN" backups create FULL --source "$(esuri)" --source-option index_prefix
 	fail "a backup of a prefix without flows succeeded"
 fi
 grep -q "nokestra_" "$WORK/err" || { cat "$WORK/err"; fail "the error does not name the prefix"; }
-note "PIT closed after a failure; a non-Kestra prefix is refused"
+note "refused searches retried; PIT closed after a failure; a non-Kestra prefix is refused"
 
 # ------------------------------------------------------------------ authentication
 # a server of our own that wants credentials, next to the shared one
