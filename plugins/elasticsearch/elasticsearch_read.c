@@ -385,7 +385,8 @@ struct es_cursor {
 	long page_hits;
 	int done;
 	struct cp_buf key, tenant;
-	struct cairn_column cols[2];
+	struct cp_buf value, yaml; /* _source without sourceCode, and the sourceCode */
+	struct cairn_column cols[3];
 	struct cairn_record rec;
 };
 
@@ -520,8 +521,19 @@ static int es_fetch_page(struct es_cursor *c)
 	return CAIRN_OK;
 }
 
+static int es_member_find(const char *doc, size_t n, const char *want, const char **beg,
+			  const char **val, size_t *val_len);
+
 int es_plugin_object_member(const char *doc, size_t n, const char *want, const char **val,
 			    size_t *val_len)
+{
+	const char *beg;
+	return es_member_find(doc, n, want, &beg, val, val_len);
+}
+
+/* es_plugin_object_member, also giving where the member's name begins. */
+static int es_member_find(const char *doc, size_t n, const char *want, const char **beg,
+			  const char **val, size_t *val_len)
 {
 	struct es_scan s = {doc, doc + n};
 	const char *name;
@@ -535,12 +547,54 @@ int es_plugin_object_member(const char *doc, size_t n, const char *want, const c
 			return -1;
 		if (!found && es_is(name, len, want)) {
 			found = 1;
+			*beg = name - 1;
 			*val = st;
 			*val_len = (size_t)(s.p - st);
 		}
 	}
 	es_ws(&s);
 	return r != 0 || s.p != s.end ? -1 : found;
+}
+
+/*
+ * Kestra's Elasticsearch documents keep a flow's YAML in the sourceCode
+ * member where the JDBC backends keep it in a source_code column, next to
+ * a value without it. So a string sourceCode is cut out of the value
+ * (bytes, with one of its commas: the rest of the text stays exactly as
+ * Elasticsearch holds it) and becomes the source_code column; restore puts
+ * it back as the last member. *cut is 0 when there is none.
+ */
+static int es_source_code_cut(struct es_cursor *c, const char *src, size_t n, int *cut)
+{
+	const char *beg, *v, *from, *to;
+	size_t vlen;
+	int r = es_member_find(src, n, "sourceCode", &beg, &v, &vlen);
+	*cut = 0;
+	if (r <= 0 || *v != '"')
+		return r < 0 ? -1 : 0;
+	struct es_scan s = {v, v + vlen};
+	cp_buf_reset(&c->yaml);
+	if (es_string(&s, &c->yaml) != 0)
+		return -1;
+	from = beg;
+	to = v + vlen;
+	const char *p = beg;
+	while (p > src && strchr(" \t\r\n", p[-1]) != NULL)
+		p--;
+	if (p > src && p[-1] == ',') {
+		from = p - 1; /* not the first member: its comma goes before it */
+	} else {
+		const char *q = to;
+		while (q < src + n && strchr(" \t\r\n", *q) != NULL)
+			q++;
+		if (q < src + n && *q == ',')
+			to = q + 1; /* the first of several: the comma after it goes */
+	}
+	cp_buf_reset(&c->value);
+	cp_buf_addn(&c->value, src, (size_t)(from - src));
+	cp_buf_addn(&c->value, to, (size_t)(src + n - to));
+	*cut = 1;
+	return 0;
 }
 
 /* The top-level "tenantId" string of a _source object, if any. */
@@ -597,6 +651,7 @@ static int es_cursor_new(struct es_inst *es, const struct cairn_kind_desc *kind,
 	}
 	c->cols[0] = (struct cairn_column){.name = "key", .type = CAIRN_COL_TEXT};
 	c->cols[1] = (struct cairn_column){.name = "value", .type = CAIRN_COL_JSON};
+	c->cols[2] = (struct cairn_column){.name = "source_code", .type = CAIRN_COL_TEXT};
 	c->rec.struct_size = sizeof c->rec;
 	c->rec.n_columns = 2;
 	c->rec.columns = c->cols;
@@ -629,7 +684,7 @@ int es_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
 	struct es_cursor *c = cursor;
 	const char *src = NULL, *name;
 	size_t src_len = 0, len;
-	int first = 1, r, have_id = 0, has_tenant, rc;
+	int first = 1, r, have_id = 0, has_tenant, cut, rc;
 
 	if (c == NULL || rec == NULL)
 		return CAIRN_E_INVALID;
@@ -696,11 +751,18 @@ int es_plugin_cursor_next(void *cursor, const struct cairn_record **rec)
 		return es_corrupt(c, "hit without sort values");
 	if (es_source_tenant(c, src, src_len, &has_tenant) != 0 || c->tenant.oom)
 		return es_corrupt(c, "_source");
+	if (es_source_code_cut(c, src, src_len, &cut) != 0)
+		return es_corrupt(c, "_source");
+	if (c->value.oom || c->yaml.oom)
+		return cp_fail(c->es->host, CAIRN_E_NOMEM, "out of memory");
 	c->page_hits++;
 	c->cols[0].data = c->key.p;
 	c->cols[0].len = c->key.len;
-	c->cols[1].data = src;
-	c->cols[1].len = src_len;
+	c->cols[1].data = cut ? c->value.p : src;
+	c->cols[1].len = cut ? c->value.len : src_len;
+	c->cols[2].data = c->yaml.p ? c->yaml.p : "";
+	c->cols[2].len = c->yaml.len;
+	c->rec.n_columns = cut ? 3 : 2;
 	c->rec.key = c->key.p;
 	c->rec.tenant = has_tenant ? (c->tenant.p ? c->tenant.p : "") : NULL;
 	*rec = &c->rec;
@@ -718,5 +780,7 @@ void es_plugin_cursor_close(void *cursor)
 	cp_buf_free(&c->page);
 	cp_buf_free(&c->key);
 	cp_buf_free(&c->tenant);
+	cp_buf_free(&c->value);
+	cp_buf_free(&c->yaml);
 	free(c);
 }
