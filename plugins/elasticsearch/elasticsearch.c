@@ -90,8 +90,10 @@ int es_plugin_request(struct es_inst *es, const char *method, const char *path,
 	if (body != NULL)
 		curl_easy_setopt(es->curl, CURLOPT_POSTFIELDS, NULL);
 	if (cc != CURLE_OK) {
+		/* as in the SQL plugins, a failed TLS handshake is a failure to connect */
 		int st = (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-			  cc == CURLE_OPERATION_TIMEDOUT)
+			  cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_PEER_FAILED_VERIFICATION ||
+			  cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_CACERT_BADFILE)
 				 ? CAIRN_E_CONNECT
 				 : cc == CURLE_WRITE_ERROR && es->resp.oom ? CAIRN_E_NOMEM : CAIRN_E_IO;
 		rc = cp_fail(es->host, st, "%s %s%s: %s", method, es->base, path,

@@ -4,7 +4,7 @@
 # backup holds only its tenant; the point in time is closed after a backup,
 # also after a failed one; a rejected bulk item is retried; a dry run writes
 # nothing; a prefix without a flows index is not a Kestra instance;
-# authentication (basic, API key, a wrong password); and a PostgreSQL backup
+# authentication (basic, API key, a wrong password) and TLS verification; and a PostgreSQL backup
 # restored into Elasticsearch keeps every record (its other real columns,
 # such as flows' source_code, become camelCase members: sourceCode), and an
 # Elasticsearch backup restores into PostgreSQL (sourceCode as source_code).
@@ -134,23 +134,40 @@ fi
 grep -q "nokestra_" "$WORK/err" || { cat "$WORK/err"; fail "the error does not name the prefix"; }
 note "refused searches retried; PIT closed after a failure; a non-Kestra prefix is refused"
 
-# ------------------------------------------------------------------ authentication
-# a server of our own that wants credentials, next to the shared one
+# ------------------------------------------------------------------ authentication, TLS
+# a server of our own next to the shared one: HTTPS with a self-signed
+# certificate for 127.0.0.1, and credentials required
 AP=$((ESPORT + 1))
+openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=127.0.0.1" \
+	-addext "subjectAltName=IP:127.0.0.1" -keyout "$WORK/es.key" -out "$WORK/es.pem" \
+	>"$WORK/openssl.log" 2>&1 || { cat "$WORK/openssl.log"; fail "unable to make the test certificate"; }
 CAIRN_ES_USER=kestra CAIRN_ES_PASSWORD=s3cret-pw CAIRN_ES_API_KEY=k3y-id:k3y-secret \
+	CAIRN_ES_TLS_CERT="$WORK/es.pem" CAIRN_ES_TLS_KEY="$WORK/es.key" \
 	"$(dirname "$0")/../peers/elasticsearch.sh" start "$WORK/esauth" "$AP" >/dev/null
 trap '"$(dirname "$0")/../peers/elasticsearch.sh" stop "$WORK/esauth" >/dev/null 2>&1 || true; rm -rf "$WORK"' EXIT
-curl -fsS -u kestra:s3cret-pw -X PUT "http://127.0.0.1:$AP/kestra_flows" >/dev/null
-auri="elasticsearch://127.0.0.1:$AP"
-if "$CAIRN" backups create FULL --source "$auri" --source-option user=kestra \
+curl -fsS --cacert "$WORK/es.pem" -u kestra:s3cret-pw -X PUT "https://127.0.0.1:$AP/kestra_flows" >/dev/null
+auri="elasticsearchs://127.0.0.1:$AP"
+tls=(--source-option ca_file="$WORK/es.pem")
+if "$CAIRN" backups create FULL --source "$auri" "${tls[@]}" --source-option user=kestra \
 	--source-option password=wrong-pw --storage "$STORE" --no-progress >"$WORK/out" 2>"$WORK/err"; then
 	fail "a backup with a wrong password succeeded"
 fi
 grep -q 'HTTP 401' "$WORK/err" || { cat "$WORK/err"; fail "the auth failure is not reported"; }
 grep -q 'wrong-pw' "$WORK/err" && fail "the password appears in the error"
-ELASTICSEARCH_USERNAME=kestra ELASTICSEARCH_PASSWORD=s3cret-pw create FULL --source "$auri" >/dev/null
-create FULL --source "$auri" --source-option api_key="$(printf 'k3y-id:k3y-secret' | base64)" >/dev/null
+ELASTICSEARCH_USERNAME=kestra ELASTICSEARCH_PASSWORD=s3cret-pw create FULL --source "$auri" "${tls[@]}" >/dev/null
+create FULL --source "$auri" "${tls[@]}" --source-option api_key="$(printf 'k3y-id:k3y-secret' | base64)" >/dev/null
 note "wrong password refused (HTTP 401), basic auth from the environment and an API key accepted"
+# verification is on by default: a certificate nobody vouches for is refused
+if ELASTICSEARCH_USERNAME=kestra ELASTICSEARCH_PASSWORD=s3cret-pw "$CAIRN" backups create FULL \
+	--source "$auri" --storage "$STORE" --no-progress >"$WORK/out" 2>"$WORK/err"; then
+	fail "an unverifiable certificate was accepted"
+fi
+grep -qi 'certificate' "$WORK/err" || { cat "$WORK/err"; fail "the TLS failure does not say why"; }
+ELASTICSEARCH_USERNAME=kestra ELASTICSEARCH_PASSWORD=s3cret-pw "$CAIRN" backups create FULL \
+	--source "$auri" --source-option tls_verify=false --storage "$STORE" --no-progress \
+	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "tls_verify=false did not connect"; }
+grep -q 'tls_verify=false' "$WORK/err" || { cat "$WORK/err"; fail "tls_verify=false does not warn"; }
+note "TLS: verified with ca_file, refused without, tls_verify=false warns"
 
 # ------------------------------------------------------------------ PostgreSQL → Elasticsearch
 G="it$$g_"
