@@ -511,6 +511,7 @@ static const struct cairn_source_vtable es_plugin_vtable = {
 	.restore_write_batch = es_plugin_restore_write_batch,
 	.cursor_open_scoped = es_plugin_cursor_open_scoped,
 	.restore_delete_scoped = es_plugin_restore_delete_scoped,
+	.list_tenants = es_plugin_list_tenants,
 };
 
 static const char *const es_plugin_schemes[] = {"elasticsearch", "elasticsearchs", NULL};

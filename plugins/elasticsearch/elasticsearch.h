@@ -81,6 +81,9 @@ int es_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind,
 				 const struct cairn_scope *scope, void **cursor);
 int es_plugin_cursor_next(void *cursor, const struct cairn_record **rec);
 void es_plugin_cursor_close(void *cursor);
+/* Inside the snapshot only (it reads through the PIT): CAIRN_E_INVALID outside. */
+int es_plugin_list_tenants(void *inst, const struct cairn_kind_desc *kind, cairn_tenant_cb cb,
+			   void *ud);
 
 /*
  * The JSON object doc[0..n) has a top-level member `name`: 1 with the raw

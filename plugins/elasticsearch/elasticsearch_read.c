@@ -784,3 +784,61 @@ void es_plugin_cursor_close(void *cursor)
 	cp_buf_free(&c->yaml);
 	free(c);
 }
+
+/* A tenant list_tenants has reported already. */
+struct es_seen {
+	struct es_seen *next;
+	char name[];
+};
+
+/*
+ * Walks the kind's documents through the snapshot's PIT, as a cursor does,
+ * and reports each tenant once. Only the core's "no such tenant" error asks
+ * for it, so a full walk (memory: one page plus the distinct tenants) beats
+ * an aggregation, which would need a mapping the index may not have.
+ */
+int es_plugin_list_tenants(void *inst, const struct cairn_kind_desc *kind, cairn_tenant_cb cb,
+			   void *ud)
+{
+	struct es_inst *es = inst;
+	struct cairn_scope any = cp_scope_of_tenant(NULL);
+	const struct cairn_record *rec;
+	struct es_seen *seen = NULL;
+	void *cur = NULL;
+	int rc, none_seen = 0;
+
+	if (es == NULL || cb == NULL)
+		return CAIRN_E_INVALID;
+	if ((rc = es_plugin_cursor_open_scoped(es, kind, &any, &cur)) != CAIRN_OK)
+		return rc;
+	while ((rc = es_plugin_cursor_next(cur, &rec)) == 1) {
+		struct es_seen *s;
+		if (rec->tenant == NULL) {
+			if (!none_seen && (rc = cb(ud, NULL)) != 0)
+				break;
+			none_seen = 1;
+			continue;
+		}
+		for (s = seen; s != NULL && strcmp(s->name, rec->tenant) != 0; s = s->next)
+			;
+		if (s != NULL)
+			continue;
+		size_t n = strlen(rec->tenant) + 1;
+		if ((s = malloc(sizeof *s + n)) == NULL) {
+			rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+			break;
+		}
+		memcpy(s->name, rec->tenant, n);
+		s->next = seen;
+		seen = s;
+		if ((rc = cb(ud, rec->tenant)) != 0)
+			break;
+	}
+	es_plugin_cursor_close(cur);
+	while (seen != NULL) {
+		struct es_seen *n = seen->next;
+		free(seen);
+		seen = n;
+	}
+	return rc;
+}

@@ -99,7 +99,14 @@ R="it$$t_"
 dump "$R" >"$WORK/t.dump" 2>/dev/null || true
 grep -q '"tenantId": "main"' "$WORK/t.dump" && fail "the TENANT backup holds tenant main"
 [ "$(grep -c '"tenantId": "acme"' "$WORK/t.dump")" = 4 ] || { cat "$WORK/t.dump"; fail "the TENANT backup does not hold acme's 4 documents"; }
-note "TENANT backup: acme only"
+# a tenant with no record: the error names the tenants that have some
+if "$CAIRN" backups create TENANT --tenant nosuch --source "$(esuri)" --source-option index_prefix=$P \
+	--storage "$STORE" --no-progress >"$WORK/out" 2>"$WORK/err"; then
+	fail "a TENANT backup of a tenant without records succeeded"
+fi
+grep -q 'tenants with records: acme, main' "$WORK/err" || { cat "$WORK/err"; fail "the error does not list the tenants"; }
+[ "$(open_pits)" = 0 ] || fail "the point in time is still open after the refused TENANT backup"
+note "TENANT backup: acme only; an unknown tenant is refused naming acme and main"
 
 # ------------------------------------------------------------------ dry run, bulk retry
 D="it$$d_"
