@@ -119,7 +119,23 @@ E="it$$e_"
 "$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$E --storage "$STORE" \
 	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "restore with rejected bulk items failed"; }
 diff "$WORK/src.dump" <(dump "$E") >&2 || fail "retried restore differs from the source"
-note "dry run writes nothing; rejected bulk items are retried"
+# whole _bulk requests refused (429) twice: sent again
+es POST /_cairn_test/faults '{"bulk_requests": 2}' >/dev/null
+"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$E --storage "$STORE" \
+	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "restore with refused bulk requests failed"; }
+diff "$WORK/src.dump" <(dump "$E") >&2 || fail "restore after refused bulk requests differs from the source"
+note "dry run writes nothing; rejected bulk items and requests are retried"
+# an item refused for good (the target maps revision as a boolean): the error names kind and key
+F="it$$f_"
+es PUT "/${F}flows" '{"mappings":{"properties":{"revision":{"type":"boolean"}}}}' >/dev/null
+if "$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$F --storage "$STORE" \
+	>"$WORK/out" 2>"$WORK/err"; then
+	fail "a restore whose documents the target refuses succeeded"
+fi
+grep -q "cairn: error: FLOW '[^']*': index '${F}flows' refused the document: HTTP 400: document_parsing_exception" "$WORK/err" ||
+	{ cat "$WORK/err"; fail "the refused item is not reported by kind and key"; }
+grep -q 'no transactions' "$WORK/err" || { cat "$WORK/err"; fail "the partial write is not admitted"; }
+note "a refused bulk item fails the restore naming kind, key and reason"
 
 # ------------------------------------------------------------------ failures
 # two refused pages: retried with backoff, the backup goes through
@@ -233,7 +249,7 @@ else
 	note "PostgreSQL → Elasticsearch part SKIPPED: no PostgreSQL test server (CAIRN_TEST_PG_PORT)"
 fi
 
-for pre in "$P" "$Q" "$R" "$E" "$G"; do
+for pre in "$P" "$Q" "$R" "$E" "$F" "$G"; do
 	for i in $METADATA_TABLES flows_revisions; do
 		curl -s -o /dev/null -X DELETE "http://127.0.0.1:$ESPORT/$pre$i" || true
 	done
