@@ -21,6 +21,7 @@ cleanup() {
 	"$here/tests/peers/postgresql.sh" stop "$peers/pg" >/dev/null 2>&1 || true
 	"$here/tests/peers/mariadb.sh" stop "$peers/my" >/dev/null 2>&1 || true
 	"$here/tests/peers/rgw.sh" stop "$peers/rgw" >/dev/null 2>&1 || true
+	"$here/tests/peers/elasticsearch.sh" stop "$peers/es" >/dev/null 2>&1 || true
 	rm -rf "$peers"
 }
 trap cleanup EXIT
@@ -37,7 +38,11 @@ export CAIRN_TEST_RGW_PORT=${CAIRN_TEST_RGW_PORT:-15435}
 if ! command -v npm >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm >/dev/null
 fi
-"$here/tests/peers/es-check.sh" "${CAIRN_TEST_ES_PORT:-15436}"   # this port and the next
+export CAIRN_TEST_ES_PORT=${CAIRN_TEST_ES_PORT:-15436}
+"$here/tests/peers/es-check.sh" "$CAIRN_TEST_ES_PORT"   # this port and the next
+# only a server that passed those checks serves the plugin's tests, on the same
+# port once es-check.sh has stopped its own (es_roundtrip.sh also uses the next)
+"$here/tests/peers/elasticsearch.sh" start "$peers/es" "$CAIRN_TEST_ES_PORT"
 
 # intercept_tls_get_addr=0: GCC 12's LeakSanitizer with glibc 2.36 may crash at exit on
 # the dynamic TLS of a loaded but unused plugin's libraries (see tests/integration/my_roundtrip.sh)

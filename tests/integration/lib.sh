@@ -267,3 +267,24 @@ refuse_hostile() {
 	CAIRN_ENCRYPTION_KEY= "$CAIRN" backups verify "file://$P" >/dev/null 2>&1 ||
 		fail "without any key configured an unencrypted backup is refused"
 }
+
+# ---- Elasticsearch (the test server of tests/peers/elasticsearch.sh) ----
+ESPORT=${CAIRN_TEST_ES_PORT:-}
+need_es() {
+	if [ -z "$ESPORT" ] || ! curl -fsS "http://127.0.0.1:$ESPORT/" >/dev/null 2>&1; then
+		if [ "${CI:-}" = true ]; then
+			fail "no Elasticsearch test server on 127.0.0.1:${ESPORT:-?} (tests/run-all.sh starts one)"
+		fi
+		echo "SKIPPED [$TEST]: no Elasticsearch test server (run tests/run-all.sh)" >&2
+		exit 77
+	fi
+}
+# es METHOD PATH [BODY] → the answer's body (fails on HTTP >= 400)
+es() {
+	if [ $# -ge 3 ]; then
+		curl -fsS -X "$1" -H 'Content-Type: application/json' --data-binary "$3" "http://127.0.0.1:$ESPORT$2"
+	else
+		curl -fsS -X "$1" "http://127.0.0.1:$ESPORT$2"
+	fi
+}
+esuri() { echo "elasticsearch://127.0.0.1:$ESPORT"; }

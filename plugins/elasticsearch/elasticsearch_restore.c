@@ -1,0 +1,541 @@
+/*
+ * elasticsearch_restore.c — restore through _bulk (index actions with _id),
+ * delete-by-query for --replace, a refresh at commit.
+ *
+ * Elasticsearch has no transactions: what a _bulk request wrote stays
+ * written whatever follows, and restore_rollback can only say so. The
+ * README lists what this means for a restore that fails half way.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "elasticsearch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#define ES_BULK_TRIES 6
+
+/*
+ * The mapping of an index the restore creates: Kestra's indices use
+ * dynamic: false, and the plugin itself needs tenantId as a keyword (tenant
+ * scopes are term queries on it).
+ */
+static const char es_new_index_body[] =
+	"{\"mappings\":{\"dynamic\":false,\"properties\":{"
+	"\"tenantId\":{\"type\":\"keyword\"},"
+	"\"namespace\":{\"type\":\"keyword\"},"
+	"\"id\":{\"type\":\"keyword\"},"
+	"\"deleted\":{\"type\":\"boolean\"}}}}";
+
+void es_plugin_restore_reset(struct es_inst *es)
+{
+	while (es->ensured != NULL) {
+		struct es_index *n = es->ensured->next;
+		free(es->ensured->name);
+		free(es->ensured);
+		es->ensured = n;
+	}
+	es->dry_run = 0;
+	if (es->tx == CP_TX_RESTORE)
+		es->tx = CP_TX_NONE;
+}
+
+int es_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts)
+{
+	struct es_inst *es = inst;
+	int rc;
+	if (es == NULL)
+		return CAIRN_E_INVALID;
+	if ((rc = cp_tx_expect(es->host, es->tx, CP_TX_NONE)) != CAIRN_OK)
+		return rc;
+	cp_restore_opts_read(opts, &es->dry_run, NULL, NULL);
+	es->tx = CP_TX_RESTORE;
+	return CAIRN_OK;
+}
+
+/* Creates the index when it is missing (not in a dry run); remembers it. */
+static int es_ensure_index(struct es_inst *es, const char *index)
+{
+	struct es_index *e;
+	struct cp_buf path = {0};
+	int r;
+
+	for (e = es->ensured; e != NULL; e = e->next)
+		if (strcmp(e->name, index) == 0)
+			return CAIRN_OK;
+	r = es_plugin_index_exists(es, index);
+	if (r < 0)
+		return r;
+	if (r == 0 && !es->dry_run) {
+		cp_buf_addf(&path, "/%s", index);
+		if (path.oom)
+			return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+		r = es_plugin_request(es, "PUT", path.p, es_new_index_body,
+				      sizeof es_new_index_body - 1, "application/json");
+		cp_buf_free(&path);
+		if (r != CAIRN_OK)
+			return r;
+		if (es->status != 200)
+			return es_plugin_http_error(es, index);
+		CAIRN_LOG_INFO(es->host, ES_NAME, "created index '%s'", index);
+	}
+	e = calloc(1, sizeof *e);
+	if (e == NULL || (e->name = cp_strdup(index)) == NULL) {
+		free(e);
+		return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+	}
+	e->next = es->ensured;
+	es->ensured = e;
+	return CAIRN_OK;
+}
+
+int es_plugin_restore_delete_scoped(void *inst, const struct cairn_kind_desc *kind,
+				    const struct cairn_scope *scope)
+{
+	struct es_inst *es = inst;
+	struct cp_buf ix = {0}, path = {0}, body = {0};
+	struct cp_scope sc;
+	int rc;
+
+	if (es == NULL)
+		return CAIRN_E_INVALID;
+	if ((rc = cp_tx_expect(es->host, es->tx, CP_TX_RESTORE)) != CAIRN_OK ||
+	    (rc = cp_scope_read(es->host, scope, &sc)) != CAIRN_OK)
+		return rc;
+	if ((rc = es_plugin_index_name(es, kind, &ix)) != CAIRN_OK)
+		goto out;
+	if (es->dry_run)
+		goto out;
+	cp_buf_addf(&path, "/%s/_delete_by_query?refresh=true&conflicts=proceed", ix.p);
+	cp_buf_add(&body, "{\"query\":");
+	es_plugin_scope_query(&body, &sc);
+	cp_buf_add(&body, "}");
+	if (path.oom || body.oom) {
+		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = es_plugin_request(es, "POST", path.p, body.p, body.len, "application/json");
+	if (rc == CAIRN_OK && es->status == 404)
+		goto out; /* no index: nothing to delete */
+	if (rc == CAIRN_OK && es->status != 200)
+		rc = es_plugin_http_error(es, ix.p);
+out:
+	cp_buf_free(&ix);
+	cp_buf_free(&path);
+	cp_buf_free(&body);
+	return rc;
+}
+
+int es_plugin_restore_delete_scope(void *inst, const struct cairn_kind_desc *kind,
+				   const char *tenant)
+{
+	struct cairn_scope s = cp_scope_of_tenant(tenant);
+	return es_plugin_restore_delete_scoped(inst, kind, &s);
+}
+
+/*
+ * What one record becomes: its value document, plus the record's other
+ * columns (bit i of `extra`: column i) added as members.
+ */
+struct es_doc {
+	const struct cairn_record *rec;
+	const char *json; /* the record's value column */
+	size_t len;
+	uint64_t extra;
+	size_t extra_len; /* bytes the extra columns hold */
+};
+
+/* A column's member name: snake_case to camelCase (source_code → sourceCode). */
+static void es_member_name(struct cp_buf *b, const char *col)
+{
+	int up = 0;
+	cp_buf_reset(b);
+	for (const char *p = col; *p; p++) {
+		if (*p == '_' && p != col) {
+			up = 1;
+			continue;
+		}
+		char c = up && *p >= 'a' && *p <= 'z' ? (char)(*p - 'a' + 'A') : *p;
+		cp_buf_addn(b, &c, 1);
+		up = 0;
+	}
+}
+
+/*
+ * The record's "value" column is the document. JDBC backends keep some
+ * facts in columns of their own where Elasticsearch keeps them in the
+ * document: a flow's YAML is the source_code column there and the
+ * sourceCode member here. So each other real column becomes the member of
+ * its camelCase name, unless the document already has that member (then
+ * the document wins: it is what Kestra itself wrote). BYTES columns have no
+ * JSON form and are refused rather than dropped.
+ */
+static int es_record_doc(struct es_inst *es, const struct cairn_kind_desc *kind,
+			 const struct cairn_record *rec, struct es_doc *d, struct cp_buf *name)
+{
+	const char *v;
+	size_t vlen;
+
+	memset(d, 0, sizeof *d);
+	d->rec = rec;
+	if (rec == NULL || rec->struct_size < sizeof(struct cairn_record) || rec->key == NULL ||
+	    *rec->key == '\0' || (rec->n_columns > 0 && rec->columns == NULL) ||
+	    rec->n_columns > CAIRN_RECORD_MAX_COLUMNS)
+		return cp_fail(es->host, CAIRN_E_INVALID, "%s: malformed record", kind->kind);
+	if (strlen(rec->key) > 512)
+		return cp_fail(es->host, CAIRN_E_INVALID,
+			       "%s '%s': the key is longer than Elasticsearch's 512-byte _id limit",
+			       kind->kind, rec->key);
+	for (size_t i = 0; i < rec->n_columns; i++) {
+		const struct cairn_column *c = &rec->columns[i];
+		if (c->name == NULL || (c->data == NULL && c->type != CAIRN_COL_NULL))
+			return cp_fail(es->host, CAIRN_E_INVALID, "%s '%s': malformed column",
+				       kind->kind, rec->key);
+		if (strcmp(c->name, "value") == 0 && c->type == CAIRN_COL_JSON && c->len > 0) {
+			d->json = c->data;
+			d->len = c->len;
+		}
+	}
+	if (d->json == NULL)
+		return cp_fail(es->host, CAIRN_E_SCHEMA,
+			       "%s '%s': the record has no JSON 'value' document", kind->kind,
+			       rec->key);
+	if (es_plugin_object_member(d->json, d->len, "", &v, &vlen) < 0)
+		return cp_fail(es->host, CAIRN_E_INVALID,
+			       "%s '%s': the value is not one JSON object", kind->kind, rec->key);
+	for (size_t i = 0; i < rec->n_columns; i++) {
+		const struct cairn_column *c = &rec->columns[i];
+		if (strcmp(c->name, "key") == 0 || c->data == d->json)
+			continue;
+		if (c->type == CAIRN_COL_BYTES || c->type > CAIRN_COL_BYTES)
+			return cp_fail(es->host, CAIRN_E_SCHEMA,
+				       "%s '%s': column '%s' holds bytes, which have no place in "
+				       "an Elasticsearch document",
+				       kind->kind, rec->key, c->name);
+		es_member_name(name, c->name);
+		if (name->oom)
+			return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+		if (name->p != NULL && es_plugin_object_member(d->json, d->len, name->p, &v, &vlen) == 1)
+			continue;
+		d->extra |= (uint64_t)1 << i;
+		d->extra_len += c->len + strlen(c->name) + 4;
+	}
+	return CAIRN_OK;
+}
+
+/* Appends one column as a JSON value of its type. */
+static void es_column_json(struct cp_buf *b, const struct cairn_column *c)
+{
+	switch (c->type) {
+	case CAIRN_COL_NULL:
+		cp_buf_add(b, "null");
+		break;
+	case CAIRN_COL_JSON:
+	case CAIRN_COL_INT:
+	case CAIRN_COL_BOOL:
+		cp_buf_addn(b, c->data, c->len);
+		break;
+	default: /* TEXT, TIMESTAMP */
+		es_plugin_json_str(b, c->data, c->len);
+		break;
+	}
+}
+
+/* Roughly what the document adds to a _bulk body (escapes aside). */
+static size_t es_doc_bytes(const struct es_doc *d)
+{
+	return d->len + d->extra_len;
+}
+
+
+/*
+ * Appends one index action and its document. NDJSON needs each on one line:
+ * a raw line break in valid JSON can only be blank space between tokens (in
+ * a string it must be escaped), so turning it into a space keeps the
+ * document's meaning and every value's text. Extra columns become the last
+ * members.
+ */
+static void es_bulk_add(struct cp_buf *b, const char *index, const struct es_doc *d,
+			struct cp_buf *name)
+{
+	size_t len = d->len;
+	const struct cairn_record *rec = d->rec;
+	cp_buf_add(b, "{\"index\":{\"_index\":");
+	es_plugin_json_str(b, index, strlen(index));
+	cp_buf_add(b, ",\"_id\":");
+	es_plugin_json_str(b, rec->key, strlen(rec->key));
+	cp_buf_add(b, "}}\n");
+	size_t start = b->len;
+	if (d->extra != 0) {
+		/* es_record_doc checked one object: its last '}' closes it */
+		while (len > 0 && d->json[len - 1] != '}')
+			len--;
+		len--;
+	}
+	cp_buf_addn(b, d->json, len);
+	if (d->extra != 0) {
+		size_t k = len;
+		int empty;
+		while (k > 0 && strchr(" \t\r\n", d->json[k - 1]) != NULL)
+			k--;
+		empty = k > 0 && d->json[k - 1] == '{';
+		for (size_t i = 0; i < rec->n_columns; i++) {
+			if (!(d->extra & ((uint64_t)1 << i)))
+				continue;
+			es_member_name(name, rec->columns[i].name);
+			cp_buf_add(b, empty ? "" : ",");
+			es_plugin_json_str(b, name->p ? name->p : "", name->len);
+			cp_buf_add(b, ":");
+			es_column_json(b, &rec->columns[i]);
+			empty = 0;
+		}
+		cp_buf_add(b, "}");
+		if (name->oom)
+			b->oom = 1;
+	}
+	if (!b->oom)
+		for (size_t i = start; i < b->len; i++)
+			if (b->p[i] == '\n' || b->p[i] == '\r')
+				b->p[i] = ' ';
+	cp_buf_add(b, "\n");
+}
+
+/*
+ * Sends the records whose pending[] flag is set; clears the flag of each
+ * one written, sets its outcome, and leaves it set for items rejected with
+ * 429 (retried by the caller). Any other item error fails the call naming
+ * the kind and key.
+ */
+static int es_bulk_send(struct es_inst *es, const struct cairn_kind_desc *kind,
+			const char *index, const struct cairn_record *const *recs,
+			const struct es_doc *docs, size_t n, char *pending,
+			int *outcomes, size_t *retry)
+{
+	struct cp_buf body = {0}, name = {0};
+	size_t *map = calloc(n, sizeof *map), m = 0;
+	json_t *j = NULL, *items;
+	int rc;
+
+	*retry = 0;
+	if (map == NULL)
+		return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (pending[i]) {
+			es_bulk_add(&body, index, &docs[i], &name);
+			map[m++] = i;
+		}
+	if (body.oom) {
+		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = es_plugin_request(es, "POST", "/_bulk", body.p, body.len, "application/x-ndjson");
+	if (rc != CAIRN_OK)
+		goto out;
+	if (es->status == 429) {
+		*retry = m; /* the whole request was refused: every item is still pending */
+		goto out;
+	}
+	if (es->status != 200) {
+		rc = es_plugin_http_error(es, "_bulk");
+		goto out;
+	}
+	j = json_loadb(es->resp.p ? es->resp.p : "", es->resp.len, 0, NULL);
+	items = json_object_get(j, "items");
+	if (!json_is_array(items) || json_array_size(items) != m) {
+		rc = cp_fail(es->host, CAIRN_E_CORRUPT, "_bulk: answer does not list %zu items", m);
+		goto out;
+	}
+	for (size_t k = 0; k < m; k++) {
+		json_t *it = json_object_get(json_array_get(items, k), "index");
+		long st = (long)json_integer_value(json_object_get(it, "status"));
+		const char *res = json_string_value(json_object_get(it, "result"));
+		size_t i = map[k];
+		if (st == 200 || st == 201) {
+			pending[i] = 0;
+			outcomes[i] = res != NULL && strcmp(res, "created") == 0 ? CAIRN_WRITE_NEW
+										: CAIRN_WRITE_CHANGED;
+			continue;
+		}
+		json_t *e = json_object_get(it, "error");
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *reason = json_string_value(json_object_get(e, "reason"));
+		if (st == 429 || (type && strcmp(type, "es_rejected_execution_exception") == 0)) {
+			(*retry)++;
+			continue;
+		}
+		rc = cp_fail(es->host, CAIRN_E_BACKEND,
+			     "%s '%s': index '%s' refused the document: HTTP %ld: %s: %s", kind->kind,
+			     recs[i]->key, index, st, type ? type : "?", reason ? reason : "?");
+		goto out;
+	}
+out:
+	json_decref(j);
+	cp_buf_free(&body);
+	cp_buf_free(&name);
+	free(map);
+	return rc;
+}
+
+/*
+ * Dry run: which keys exist decides NEW or CHANGED, read with an ids query
+ * (nothing is written).
+ */
+static int es_dry_outcomes(struct es_inst *es, const char *index,
+			   const struct cairn_record *const *recs, size_t n, int *outcomes)
+{
+	struct cp_buf body = {0}, path = {0};
+	json_t *j = NULL, *hits;
+	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		outcomes[i] = CAIRN_WRITE_NEW;
+	if (es_plugin_index_exists(es, index) != 1)
+		return CAIRN_OK;
+	cp_buf_addf(&path, "/%s/_search", index);
+	cp_buf_addf(&body, "{\"size\":%zu,\"_source\":false,\"query\":{\"ids\":{\"values\":[", n);
+	for (size_t i = 0; i < n; i++) {
+		cp_buf_add(&body, i ? "," : "");
+		es_plugin_json_str(&body, recs[i]->key, strlen(recs[i]->key));
+	}
+	cp_buf_add(&body, "]}}}");
+	if (body.oom || path.oom) {
+		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = es_plugin_request(es, "POST", path.p, body.p, body.len, "application/json");
+	if (rc == CAIRN_OK && es->status != 200)
+		rc = es_plugin_http_error(es, index);
+	if (rc != CAIRN_OK)
+		goto out;
+	j = json_loadb(es->resp.p ? es->resp.p : "", es->resp.len, 0, NULL);
+	hits = json_object_get(json_object_get(j, "hits"), "hits");
+	for (size_t k = 0; k < json_array_size(hits); k++) {
+		const char *id = json_string_value(json_object_get(json_array_get(hits, k), "_id"));
+		for (size_t i = 0; id != NULL && i < n; i++)
+			if (strcmp(recs[i]->key, id) == 0)
+				outcomes[i] = CAIRN_WRITE_CHANGED;
+	}
+out:
+	json_decref(j);
+	cp_buf_free(&body);
+	cp_buf_free(&path);
+	return rc;
+}
+
+int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
+				  const struct cairn_record *const *recs, size_t n, int *outcomes)
+{
+	struct es_inst *es = inst;
+	struct cp_buf ix = {0}, name = {0};
+	struct es_doc *docs = NULL;
+	size_t retry = 0, from = 0;
+	char *pending = NULL;
+	int rc;
+
+	if (es == NULL || kind == NULL || recs == NULL || outcomes == NULL || n == 0 ||
+	    n > CAIRN_RESTORE_BATCH_MAX)
+		return CAIRN_E_INVALID;
+	if ((rc = cp_tx_expect(es->host, es->tx, CP_TX_RESTORE)) != CAIRN_OK)
+		return rc;
+	if ((rc = es_plugin_index_name(es, kind, &ix)) != CAIRN_OK)
+		goto out;
+	docs = calloc(n, sizeof *docs);
+	pending = calloc(n, 1);
+	if (docs == NULL || pending == NULL) {
+		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((rc = es_record_doc(es, kind, recs[i], &docs[i], &name)) != CAIRN_OK)
+			goto out;
+	if ((rc = es_ensure_index(es, ix.p)) != CAIRN_OK)
+		goto out;
+	if (es->dry_run) {
+		rc = es_dry_outcomes(es, ix.p, recs, n, outcomes);
+		goto out;
+	}
+	/* requests of at most bulk_bytes of documents each, in record order */
+	while (from < n) {
+		size_t to = from, bytes = 0;
+		while (to < n && (to == from || bytes + es_doc_bytes(&docs[to]) <= (size_t)es->bulk_bytes))
+			bytes += es_doc_bytes(&docs[to++]);
+		for (size_t i = from; i < to; i++)
+			pending[i] = 1;
+		for (int attempt = 0;; attempt++) {
+			rc = es_bulk_send(es, kind, ix.p, recs + from, docs + from,
+					  to - from, pending + from, outcomes + from, &retry);
+			if (rc != CAIRN_OK || retry == 0)
+				break;
+			if (attempt + 1 >= ES_BULK_TRIES) {
+				for (size_t i = from; i < to; i++)
+					if (pending[i]) {
+						rc = cp_fail(es->host, CAIRN_E_TRANSIENT,
+							     "%s '%s': Elasticsearch kept rejecting "
+							     "the write (429, "
+							     "es_rejected_execution_exception) after "
+							     "%d tries",
+							     kind->kind, recs[i]->key, ES_BULK_TRIES);
+						break;
+					}
+				break;
+			}
+			CAIRN_LOG_DEBUG(es->host, ES_NAME, "%zu bulk items rejected; retrying",
+					retry);
+			es_plugin_sleep_ms(100L << attempt);
+		}
+		if (rc != CAIRN_OK)
+			goto out;
+		from = to;
+	}
+out:
+	cp_buf_free(&ix);
+	cp_buf_free(&name);
+	free(docs);
+	free(pending);
+	return rc;
+}
+
+int es_plugin_restore_write(void *inst, const struct cairn_kind_desc *kind,
+			    const struct cairn_record *rec, int *outcome)
+{
+	const struct cairn_record *one[1] = {rec};
+	return es_plugin_restore_write_batch(inst, kind, one, 1, outcome);
+}
+
+int es_plugin_restore_commit(void *inst)
+{
+	struct es_inst *es = inst;
+	struct cp_buf path = {0};
+	int rc;
+	if (es == NULL)
+		return CAIRN_E_INVALID;
+	if ((rc = cp_tx_expect(es->host, es->tx, CP_TX_RESTORE)) != CAIRN_OK)
+		return rc;
+	if (!es->dry_run && es->ensured != NULL) {
+		/* make the restored documents visible to searches now, not at the next refresh */
+		for (struct es_index *e = es->ensured; e != NULL; e = e->next)
+			cp_buf_addf(&path, "%s%s", path.len ? "," : "/", e->name);
+		cp_buf_add(&path, "/_refresh");
+		rc = path.oom ? cp_fail(es->host, CAIRN_E_NOMEM, "out of memory")
+			      : es_plugin_request(es, "POST", path.p, NULL, 0, NULL);
+		if (rc == CAIRN_OK && es->status != 200)
+			rc = es_plugin_http_error(es, "refresh");
+		cp_buf_free(&path);
+	}
+	es_plugin_restore_reset(es);
+	return rc;
+}
+
+int es_plugin_restore_rollback(void *inst)
+{
+	struct es_inst *es = inst;
+	if (es == NULL)
+		return CAIRN_E_INVALID;
+	if (es->tx == CP_TX_RESTORE && !es->dry_run && es->ensured != NULL)
+		CAIRN_LOG_WARN(es->host, ES_NAME,
+			       "Elasticsearch has no transactions: the documents written before "
+			       "the failure stay in the target indices");
+	es_plugin_restore_reset(es);
+	return CAIRN_OK;
+}
