@@ -164,6 +164,49 @@ static void warn_schema_version(struct core_source *src, const char *backup_vers
 			  backup_version, desc.schema_version);
 }
 
+/*
+ * A target whose writes cannot be rolled back (CAIRN_SOURCE_F_NO_TRANSACTIONS)
+ * gets nothing until the whole archive has been read to its authenticated
+ * end and every record passed its checks; then the backup is opened again
+ * for the writing pass, which runs the same checks. The second opening must
+ * be the same backup (its manifest down to the nanosecond of its creation).
+ */
+static int same_manifest(const struct core_manifest *a, const struct core_manifest *b)
+{
+#define SAME(f) ((!a->f && !b->f) || (a->f && b->f && strcmp(a->f, b->f) == 0))
+	if (!SAME(type) || !SAME(tenant) || !SAME(created_at) || !SAME(tool_version) ||
+	    a->n_kinds != b->n_kinds)
+		return 0;
+#undef SAME
+	for (size_t i = 0; i < a->n_kinds; i++)
+		if (strcmp(a->kinds[i], b->kinds[i]) != 0)
+			return 0;
+	return 1;
+}
+
+static int verify_first(struct core_run *run, const char *uri, struct core_opened *o)
+{
+	const struct cairn_record *rec;
+	size_t ki;
+	int rc;
+	core_info("The target cannot roll back: reading the whole backup before the first write");
+	while ((rc = core_backup_next(o, &ki, &rec)) == 1)
+		;
+	if (rc)
+		return rc;
+	struct core_manifest *first = o->manifest;
+	o->manifest = NULL; /* kept for the comparison; freed below */
+	core_backup_close(o);
+	rc = core_backup_open(run, uri, o);
+	if (!rc && !same_manifest(first, o->manifest))
+		rc = core_fail(run, CORE_EXIT_CORRUPT,
+			       core_error_set(CAIRN_E_CORRUPT,
+					      "'%s' changed between the check and the restore: nothing written", uri));
+	core_manifest_free(first);
+	free(first);
+	return rc;
+}
+
 int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int replace,
 		     const char *to_tenant)
 {
@@ -219,6 +262,12 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	rc = core_source_open(run, run->source_uri, &src);
 	if (rc)
 		goto done;
+	if (!core_source_transactional(&src)) {
+		rc = verify_first(run, uri, &o);
+		if (rc)
+			goto done;
+		m = o.manifest;
+	}
 	warn_schema_version(&src, m->schema_version);
 	struct cairn_restore_opts ro = {
 		.struct_size = sizeof(ro),
@@ -330,6 +379,19 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	free(restored);
 done:
 	core_progress_done();
+	if (in_tx && !core_source_transactional(&src) && !dry_run && out) {
+		char wline[8192];
+		uint64_t *written = calloc(o.manifest->n_kinds + 1, sizeof(*written));
+		if (written) {
+			for (size_t i = 0; i < o.manifest->n_kinds; i++)
+				written[i] = out[i].n[CAIRN_WRITE_NEW] + out[i].n[CAIRN_WRITE_CHANGED] +
+					     out[i].n[CAIRN_WRITE_UNCHANGED];
+			core_format_summary(o.manifest->kinds, written, o.manifest->n_kinds, wline, sizeof(wline));
+			core_warn("the target cannot roll back: these records were written before the "
+				  "failure and stay written (plus any of the batch that failed): %s", wline);
+			free(written);
+		}
+	}
 	if (in_tx)
 		core_source_rollback(&src);
 	core_source_close(&src);

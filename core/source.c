@@ -167,6 +167,11 @@ int core_source_list_tenants(struct core_source *src, const struct cairn_kind_de
 	return rc > 0 ? rc : fail(src, rc);
 }
 
+int core_source_transactional(const struct core_source *src)
+{
+	return !(src->vt->features & CAIRN_SOURCE_F_NO_TRANSACTIONS);
+}
+
 int core_source_restore_begin(struct core_source *src, const struct cairn_restore_opts *opts)
 {
 	return fail(src, src->vt->restore_begin(src->inst, opts));

@@ -59,6 +59,8 @@ int core_source_can_list_tenants(const struct core_source *src);
 int core_source_list_tenants(struct core_source *src, const struct cairn_kind_desc *kd,
 			     cairn_tenant_cb cb, void *ud);
 
+/* 0 when the plugin says its writes cannot be rolled back (CAIRN_SOURCE_F_NO_TRANSACTIONS). */
+int core_source_transactional(const struct core_source *src);
 int core_source_restore_begin(struct core_source *src, const struct cairn_restore_opts *opts);
 /* --replace: the kind's records in scope; NONE needs ABI 1.2 as for cursors. */
 int core_source_delete_scope(struct core_source *src, const struct cairn_kind_desc *kd,

@@ -493,7 +493,7 @@ static int es_plugin_describe(void *inst, struct cairn_source_desc *out)
 
 static const struct cairn_source_vtable es_plugin_vtable = {
 	.struct_size = sizeof(struct cairn_source_vtable),
-	.features = 0,
+	.features = CAIRN_SOURCE_F_NO_TRANSACTIONS,
 	.open = es_plugin_open,
 	.close = es_plugin_close,
 	.describe = es_plugin_describe,

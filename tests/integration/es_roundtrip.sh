@@ -135,7 +135,26 @@ fi
 grep -q "cairn: error: FLOW '[^']*': index '${F}flows' refused the document: HTTP 400: document_parsing_exception" "$WORK/err" ||
 	{ cat "$WORK/err"; fail "the refused item is not reported by kind and key"; }
 grep -q 'no transactions' "$WORK/err" || { cat "$WORK/err"; fail "the partial write is not admitted"; }
-note "a refused bulk item fails the restore naming kind, key and reason"
+grep -q 'these records were written before the failure and stay written' "$WORK/err" ||
+	{ cat "$WORK/err"; fail "what was written before the failure is not listed"; }
+note "a refused bulk item fails the restore naming kind, key and reason, and what was written"
+
+# no transactions, so the whole archive is checked before the first write:
+# a truncated backup and one with a hostile last record write nothing at all
+G="it$$g_"
+head -c $(( $(stat -c %s "${u#file://}") * 2 / 3 )) "${u#file://}" >"$WORK/cut.cairn"
+"$CRAFT" "${u#file://}" "$WORK/evil.cairn" addrec FLOW \
+	'{"key":"main_x","tenant":"main","columns":[["key",1,"main_other"],["value",2,{"tenantId":"main"}]]}'
+for bad in cut evil; do
+	if "$CAIRN" backups restore "file://$WORK/$bad.cairn" --source "$(esuri)" --source-option index_prefix=$G \
+		>"$WORK/out" 2>"$WORK/err"; then
+		fail "the $bad archive restored"
+	fi
+	grep -q 'cairn: error: archive' "$WORK/err" || { cat "$WORK/err"; fail "$bad: not refused as an archive"; }
+	curl -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$ESPORT/${G}flows" | grep -qx 404 ||
+		fail "the $bad archive wrote to the target before it was refused"
+done
+note "a truncated or hostile archive is refused before the first write"
 
 # ------------------------------------------------------------------ failures
 # two refused pages: retried with backoff, the backup goes through

@@ -74,6 +74,17 @@ struct cairn_record {
  */
 #define CAIRN_RECORD_MAX_COLUMNS 64
 
+/*
+ * Feature bits of struct cairn_source_vtable.features.
+ *
+ * CAIRN_SOURCE_F_NO_TRANSACTIONS (since 1.2) — what restore_write wrote
+ * stays written whatever follows (Elasticsearch): restore_rollback cannot
+ * undo it. A core that knows the bit reads and checks the whole archive
+ * before the first write, and on a failure half way reports what was
+ * written. An older core ignores the bit.
+ */
+#define CAIRN_SOURCE_F_NO_TRANSACTIONS (UINT64_C(1) << 0)
+
 /* Scope of a kind: per tenant, or instance-wide (users, tenants, settings). */
 enum cairn_kind_scope {
 	CAIRN_SCOPE_TENANT = 1,
@@ -141,7 +152,7 @@ struct cairn_restore_opts {
 
 struct cairn_source_vtable {
 	uint32_t struct_size; /* sizeof(struct cairn_source_vtable) as compiled */
-	uint64_t features;    /* no feature bits are defined in 1.0 */
+	uint64_t features;    /* CAIRN_SOURCE_F_* (none before 1.2) */
 
 	/* ---- required (ABI 1.0) ---- */
 
