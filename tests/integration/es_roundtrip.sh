@@ -268,7 +268,48 @@ else
 	note "PostgreSQL → Elasticsearch part SKIPPED: no PostgreSQL test server (CAIRN_TEST_PG_PORT)"
 fi
 
-for pre in "$P" "$Q" "$R" "$E" "$F" "$G"; do
+# ------------------------------------------------------------------ consistency under writes
+# another client indexes flows w1, w2, … one after the other (each visible at
+# once) while a backup pages one document at a time through its point in
+# time: the backup must hold exactly w1..wK for some K — a prefix, no gap, and
+# nothing the snapshot had not seen when it opened
+W="it$$w_"
+for i in flows triggers settings; do es PUT "/$W$i" "$mapping" >/dev/null; done
+writer() {
+	local n=1
+	while :; do
+		curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/json' \
+			--data-binary "{\"tenantId\":\"main\",\"namespace\":\"w\",\"id\":\"w$n\",\"revision\":1,\"deleted\":false}" \
+			"http://127.0.0.1:$ESPORT/${W}flows/_doc/main_w_w$n?refresh=true" || return 0
+		echo "$n" >"$WORK/written"
+		n=$((n + 1))
+	done
+}
+writer &
+wpid=$!
+until [ -s "$WORK/written" ] && [ "$(cat "$WORK/written")" -ge 20 ]; do
+	kill -0 "$wpid" 2>/dev/null || fail "the concurrent writer stopped"
+	sleep 0.1
+done
+c=$(create FULL --source "$(esuri)" --source-option index_prefix=$W --source-option page_size=1)
+kill "$wpid" 2>/dev/null || true
+wait "$wpid" 2>/dev/null || true
+before_end=$(cat "$WORK/written")
+V="it$$v_"
+"$CAIRN" backups restore "$c" --source "$(esuri)" --source-option index_prefix=$V --storage "$STORE" \
+	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "restore of the backup taken under writes failed"; }
+es POST "/${V}flows/_search" '{"size":10000,"query":{"match_all":{}}}' | python3 -c '
+import json, sys
+ids = sorted(int(h["_id"].rsplit("_w", 1)[1]) for h in json.load(sys.stdin)["hits"]["hits"])
+assert ids and ids == list(range(1, len(ids) + 1)), "not a prefix w1..wK: %r" % ids[:50]
+assert len(ids) >= 20, len(ids)
+print(len(ids))
+' >"$WORK/k" || fail "the backup taken while another client indexed is not one consistent point in time"
+[ "$(cat "$WORK/k")" -le "$before_end" ] || fail "the backup holds documents written after it ended"
+[ "$(open_pits)" = 0 ] || fail "the point in time is still open after the backup under writes"
+note "a backup taken while another client indexes holds w1..w$(cat "$WORK/k") of $before_end: one point in time"
+
+for pre in "$P" "$Q" "$R" "$E" "$F" "$G" "$W" "$V"; do
 	for i in $METADATA_TABLES flows_revisions; do
 		curl -s -o /dev/null -X DELETE "http://127.0.0.1:$ESPORT/$pre$i" || true
 	done
