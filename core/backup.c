@@ -308,7 +308,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		core_fail(run, rc == CAIRN_E_INVALID ? CORE_EXIT_KEY : CORE_EXIT_STORAGE, rc);
 		goto out;
 	}
-	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_writer_new(env, &aw));
+	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_writer_new(env, run->compression_level, &aw));
 	if (rc)
 		goto out;
 

@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "container.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -56,8 +57,14 @@ static int writer_fail(struct core_archive_writer *w, const char *what)
 	return core_error_set(CAIRN_E_IO, "archive %s failed: %s", what, archive_error_string(w->a));
 }
 
-int core_archive_writer_new(struct core_env_writer *env, struct core_archive_writer **out)
+int core_archive_writer_new(struct core_env_writer *env, int level,
+			    struct core_archive_writer **out)
 {
+	char lv[16];
+	if (level < 0 || level > CORE_ZSTD_LEVEL_MAX)
+		return core_error_set(CAIRN_E_INVALID, "compression level %d is not 1…%d", level,
+				      CORE_ZSTD_LEVEL_MAX);
+	snprintf(lv, sizeof(lv), "%d", level ? level : CORE_ZSTD_LEVEL_DEFAULT);
 	struct core_archive_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return CAIRN_E_NOMEM;
@@ -68,6 +75,7 @@ int core_archive_writer_new(struct core_env_writer *env, struct core_archive_wri
 		return CAIRN_E_NOMEM;
 	}
 	if (archive_write_add_filter_zstd(w->a) != ARCHIVE_OK ||
+	    archive_write_set_filter_option(w->a, "zstd", "compression-level", lv) != ARCHIVE_OK ||
 	    archive_write_set_format_pax_restricted(w->a) != ARCHIVE_OK ||
 	    archive_write_set_bytes_per_block(w->a, 0) != ARCHIVE_OK ||
 	    archive_write_open(w->a, w, NULL, w_write, NULL) != ARCHIVE_OK) {

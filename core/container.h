@@ -18,8 +18,22 @@
 struct core_archive_writer;
 struct core_archive_reader;
 
-/* Start a tar+zstd stream whose bytes go to core_env_write(env). */
-int core_archive_writer_new(struct core_env_writer *env, struct core_archive_writer **out);
+/*
+ * The zstd level when none is configured. Measured on the bench data set
+ * (bench/RESULTS.md, "Compression level"): level 1 compresses twice as fast
+ * as zstd's default 3 and, on Kestra's repetitive JSON, no larger; the
+ * backup is bound by the source, so a slower level only costs time.
+ */
+#define CORE_ZSTD_LEVEL_DEFAULT 1
+#define CORE_ZSTD_LEVEL_MAX 19
+
+/*
+ * Start a tar+zstd stream whose bytes go to core_env_write(env), compressed
+ * at `level` (1…CORE_ZSTD_LEVEL_MAX; 0 means CORE_ZSTD_LEVEL_DEFAULT).
+ * Readers need no level: every level reads the same way.
+ */
+int core_archive_writer_new(struct core_env_writer *env, int level,
+			    struct core_archive_writer **out);
 /* Add one regular file entry. */
 int core_archive_put(struct core_archive_writer *w, const char *name, const void *data, size_t len);
 /* End the tar stream and the compressor, then core_env_finish(env). */

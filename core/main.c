@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "config.h"
+#include "container.h"
 #include "commands.h"
 #include "error.h"
 #include "plugin_host.h"
@@ -54,6 +55,8 @@ static const char usage_text[] =
 "  --no-encryption            do not encrypt (an integrity check is still written)\n"
 "  --recipient FILE           also let the key pair of FILE (.pub) open the backup;\n"
 "                             repeatable\n"
+"  --compression-level N      zstd level 1…19 (default: [backup] compression-level,\n"
+"                             else 1, the fastest; higher is smaller and slower)\n"
 "\n"
 "Options for backups restore, info and verify:\n"
 "  --encryption-key K | --encryption-key-file F   passphrase the backup was made with\n"
@@ -119,13 +122,15 @@ enum {
 	OPT_TENANT = 256, OPT_KEY, OPT_KEY_FILE, OPT_NO_ENC, OPT_RECIPIENT, OPT_IDENTITY,
 	OPT_DRY_RUN, OPT_REPLACE, OPT_TO_TENANT, OPT_SOURCE, OPT_STORAGE, OPT_CONFIG,
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
-	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED
+	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
+	OPT_COMPRESSION_LEVEL
 };
 
 static const struct option long_opts[] = {
 	{"tenant", required_argument, NULL, OPT_TENANT},
 	{"null-tenant", no_argument, NULL, OPT_NULL_TENANT},
 	{"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
+	{"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -155,6 +160,7 @@ static const struct option long_opts[] = {
 
 struct cli {
 	const char *tenant, *key, *key_file, *to_tenant, *source, *storage, *config, *output;
+	const char *compression_level;
 	const char **recipients, **identities, **plugin_dirs;
 	size_t n_recipients, n_identities, n_plugin_dirs;
 	int no_encryption, dry_run, replace, progress; /* progress: -1 auto */
@@ -484,6 +490,7 @@ int main(int argc, char **argv)
 		case OPT_TENANT: c.tenant = optarg; c.used_create = 1; break;
 		case OPT_NULL_TENANT: c.null_tenant = 1; c.used_create = 1; break;
 		case OPT_ALLOW_EMPTY: c.allow_empty = 1; c.used_create = 1; break;
+		case OPT_COMPRESSION_LEVEL: c.compression_level = optarg; c.used_create = 1; break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
@@ -630,6 +637,20 @@ int main(int argc, char **argv)
 		if (c.tenant && c.null_tenant) {
 			code = usage_error("%s", "give --tenant T or --null-tenant, not both");
 			goto out;
+		}
+		/* the command line wins over the configuration */
+		const char *lv = c.compression_level ? c.compression_level
+						     : core_config_get("backup", "compression-level");
+		if (lv) {
+			char *end;
+			long n = strtol(lv, &end, 10);
+			if (end == lv || *end || n < 1 || n > CORE_ZSTD_LEVEL_MAX) {
+				code = usage_error("compression level '%s' is not a number from 1 to %d%s", lv,
+						   CORE_ZSTD_LEVEL_MAX,
+						   c.compression_level ? "" : " ([backup] compression-level)");
+				goto out;
+			}
+			run.compression_level = (int)n;
 		}
 		const char *tenant = c.null_tenant ? NULL : c.tenant ? c.tenant : "main";
 		if (tenant && !core_tenant_valid(tenant)) {

@@ -47,6 +47,7 @@ struct core_run {
 	size_t n_identities;
 	int no_encryption;
 	int allow_unencrypted;        /* read an unencrypted backup although keys are configured */
+	int compression_level;        /* [backup] compression-level; 0: the default */
 	int allow_empty;              /* create a TENANT backup of a tenant with no record */
 	int json;                     /* --output json */
 	enum core_exit exit_class;    /* set by the step that failed */

@@ -157,7 +157,7 @@ static void make_backup(const struct core_keyring *kr, const char *tenant, struc
 	if (rc)
 		die("core_env_writer_new", rc);
 	struct core_archive_writer *aw;
-	rc = core_archive_writer_new(ew, &aw);
+	rc = core_archive_writer_new(ew, 0, &aw);
 	if (rc)
 		die("core_archive_writer_new", rc);
 

@@ -58,4 +58,23 @@ u2=$(create FULL --source "$(uri "$src")")
 # files are private
 perm=$(stat -c %a "$WORK/store/${u1#"$STORE/"}")
 [ "$perm" = 600 ] || fail "backup file mode is $perm, not 600"
+
+# the zstd level: given, it is used (19 packs this data smaller than 1), and
+# the archive restores the same; a bad one is a usage error, from either place
+u19=$(create FULL --source "$(uri "$src")" --compression-level 19)
+u1=$(create FULL --source "$(uri "$src")" --compression-level 1)
+s19=$(stat -c %s "$WORK/store/${u19#"$STORE/"}"); s1=$(stat -c %s "$WORK/store/${u1#"$STORE/"}")
+[ "$s19" -lt "$s1" ] || fail "level 19 ($s19 bytes) is not smaller than level 1 ($s1 bytes)"
+lvl_dst=$(new_db lvl_dst)
+"$CAIRN" backups restore "$u19" --source "$(uri "$lvl_dst")" --storage "$STORE" >/dev/null 2>&1 ||
+	fail "restore of the level-19 backup failed"
+[ "$(digest "$src")" = "$(digest "$lvl_dst")" ] || fail "level-19 restore differs from the source"
+expect_fail 2 "$CAIRN" backups create FULL --source "$(uri "$src")" --storage "$STORE" --compression-level 20
+printf '[backup]\ncompression-level = fast\n' >"$WORK/lvl.conf"
+expect_fail 2 "$CAIRN" backups create FULL --source "$(uri "$src")" --storage "$STORE" --config "$WORK/lvl.conf"
+case "$ERR" in *"[backup] compression-level"*) ;; *) fail "bad configured level not named: $ERR" ;; esac
+printf '[backup]\ncompression-level = 19\n' >"$WORK/lvl.conf"
+uc=$("$CAIRN" backups create FULL --source "$(uri "$src")" --storage "$STORE" --config "$WORK/lvl.conf" --no-progress 2>/dev/null)
+uc=${uc#Backup created: }
+[ "$(stat -c %s "$WORK/store/${uc#"$STORE/"}")" -lt "$s1" ] || fail "[backup] compression-level = 19 was not used"
 note "ok"

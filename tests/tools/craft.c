@@ -222,7 +222,7 @@ int main(int argc, char **argv)
 	struct core_archive_writer *aw;
 	if (core_env_reader_new(&rk, file_source, in, &er) || core_archive_reader_new(er, &ar))
 		die("read");
-	if (core_env_writer_new(&wk, file_sink, out, &ew) || core_archive_writer_new(ew, &aw))
+	if (core_env_writer_new(&wk, file_sink, out, &ew) || core_archive_writer_new(ew, 0, &aw))
 		die("write");
 	struct core_manifest m = {0};
 	const char *name;

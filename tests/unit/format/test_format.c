@@ -64,7 +64,7 @@ static void write_archive(struct mem *out, int chunks, int per, const struct cor
 	struct core_env_writer *ew;
 	struct core_archive_writer *aw;
 	assert_int_equal(core_env_writer_new(kr, mem_sink, out, &ew), CAIRN_OK);
-	assert_int_equal(core_archive_writer_new(ew, &aw), CAIRN_OK);
+	assert_int_equal(core_archive_writer_new(ew, 0, &aw), CAIRN_OK);
 	char *kinds[] = {"FLOW", "TRIGGER"};
 	struct core_manifest m = {.format = CORE_FORMAT_VERSION, .tool_version = "test", .type = "TENANT",
 				  .tenant = "acme", .created_at = "2024-09-17T16:33:12.700099909Z",
