@@ -209,6 +209,53 @@ struct bad {
 	const char *msg;
 };
 
+/*
+ * The string scanner reads 8 bytes at a time: put each kind of special byte
+ * at every offset from 0 to 24 of a string, so that it falls at each place
+ * of a word and after whole words, and check the verdict and the position.
+ */
+static void test_string_scan(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *x;      /* inserted after k plain bytes */
+		const char *back;   /* its JSON output, or NULL: refused with `msg` */
+		const char *msg;
+	} cases[] = {
+		{"\n", NULL, "control character in string"},
+		{"\x1f", NULL, "control character in string"},
+		{"\x80", NULL, "invalid UTF-8"},
+		{"\xc3", NULL, "invalid UTF-8"},
+		{"\\x", NULL, "invalid escape"},
+		{"\x7f", "\x7f", NULL},
+		{"\xc3\xa9", "\xc3\xa9", NULL},
+		{"\xf0\x9f\x98\x80", "\xf0\x9f\x98\x80", NULL},
+		{"\\n", "\\n", NULL},
+		{"\\u0041", "A", NULL},
+		{"\\\"", "\\\"", NULL},
+		{"~ ", "~ ", NULL},
+	};
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (size_t k = 0; k <= 24; k++) {
+			char in[64], want[64], msg[96];
+			char pad[32];
+			memset(pad, 'a', k);
+			pad[k] = '\0';
+			snprintf(in, sizeof(in), "\"%s%sbcdefghij\"", pad, cases[c].x);
+			if (cases[c].back) {
+				snprintf(want, sizeof(want), "\"%s%sbcdefghij\"", pad, cases[c].back);
+				check_rt(in, want);
+				continue;
+			}
+			msgpack_sbuffer sb;
+			msgpack_sbuffer_init(&sb);
+			assert_int_equal(to_mp(in, strlen(in), &sb), CAIRN_E_INVALID);
+			snprintf(msg, sizeof(msg), "invalid JSON at byte %zu: %s", k + 1, cases[c].msg);
+			assert_string_equal(core_error_message(), msg);
+			msgpack_sbuffer_destroy(&sb);
+		}
+}
+
 static void test_invalid(void **state)
 {
 	(void)state;
@@ -728,6 +775,7 @@ int main(void)
 		cmocka_unit_test(test_whitespace_to_compact),
 		cmocka_unit_test(test_number_types),
 		cmocka_unit_test(test_strings),
+		cmocka_unit_test(test_string_scan),
 		cmocka_unit_test(test_invalid),
 		cmocka_unit_test(test_depth_json),
 		cmocka_unit_test(test_depth_msgpack),
