@@ -2,10 +2,13 @@
  * backup.c — `cairn backups create FULL|TENANT`.
  *
  * One pass, streaming: source cursor → record msgpack → bounded chunk →
- * tar entry → envelope → storage writer. Memory is bounded by one chunk
- * (CHUNK_RECORDS records or CHUNK_BYTES bytes, whichever comes first) plus
- * the fixed buffers of the archive and envelope layers. The storage object
- * appears only when writer_commit succeeds; any failure aborts it.
+ * tar entry → envelope → storage writer. The calling thread reads and packs;
+ * from the tar entry on, a second thread compresses, encrypts and stores
+ * (pipe.h), so that both cores work. Memory is bounded by the chunk being
+ * filled and the CORE_PIPE_SLOTS queued ones (CHUNK_RECORDS records or
+ * CHUNK_BYTES bytes each, whichever comes first) plus the fixed buffers of
+ * the archive and envelope layers. The storage object appears only when
+ * writer_commit succeeds; any failure aborts it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <inttypes.h>
@@ -23,6 +26,7 @@
 #include "error.h"
 #include "plugin_host.h"
 #include "log.h"
+#include "pipe.h"
 #include "record.h"
 #include "scope.h"
 #include "source.h"
@@ -90,7 +94,7 @@ static int begin_writer(struct core_run *run, struct core_storage *st, const cha
 			 core_error_set(CAIRN_E_EXISTS, "too many backups named backup-%s", stamp));
 }
 
-static int flush_chunk(struct core_archive_writer *aw, const char *kind, unsigned *seq,
+static int flush_chunk(struct core_pipe *pipe, const char *kind, unsigned *seq,
 		       struct core_buf *chunk)
 {
 	if (chunk->len == 0)
@@ -99,7 +103,7 @@ static int flush_chunk(struct core_archive_writer *aw, const char *kind, unsigne
 		return core_error_set(CAIRN_E_INVALID, "kind %s has more than 999999 chunks", kind);
 	char name[128];
 	snprintf(name, sizeof(name), "records/%s/%06u.msgpack", kind, ++*seq);
-	int rc = core_archive_put(aw, name, chunk->data, chunk->len);
+	int rc = core_pipe_put(pipe, name, chunk);
 	core_buf_reset(chunk);
 	return rc;
 }
@@ -107,7 +111,7 @@ static int flush_chunk(struct core_archive_writer *aw, const char *kind, unsigne
 /* Read one kind through its cursor into chunks. */
 static int backup_kind(struct core_run *run, struct core_source *src,
 		       const struct cairn_kind_desc *kd, const struct cairn_scope *scope,
-		       struct core_archive_writer *aw, uint64_t *count)
+		       struct core_pipe *pipe, uint64_t *count)
 {
 	*count = 0;
 	int exists = core_source_kind_exists(src, kd);
@@ -145,14 +149,14 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 		}
 		(*count)++;
 		if (++in_chunk >= CHUNK_RECORDS || chunk.len >= CHUNK_BYTES) {
-			rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(aw, kd->kind, &seq, &chunk));
+			rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(pipe, kd->kind, &seq, &chunk));
 			in_chunk = 0;
 			if (rc)
 				break;
 		}
 	}
 	if (!rc)
-		rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(aw, kd->kind, &seq, &chunk));
+		rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(pipe, kd->kind, &seq, &chunk));
 	core_source_cursor_close(src, cur);
 	core_buf_free(&chunk);
 	return rc;
@@ -255,6 +259,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	struct sink_ctx sink = {.st = &st, .run = run};
 	struct core_env_writer *env = NULL;
 	struct core_archive_writer *aw = NULL;
+	struct core_pipe *pipe = NULL;
 	struct core_buf buf = CORE_BUF_INIT;
 	char name[512] = "";
 	char **kinds = NULL;
@@ -336,11 +341,17 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		goto out;
 	snapshot = 1;
 	core_progress_step("writing backup: bytes");
+	rc = core_fail(run, CORE_EXIT_FAILURE, core_pipe_start(aw, &pipe));
+	if (rc)
+		goto out;
 	uint64_t total = 0;
 	for (size_t i = 0; i < n_kinds && !rc; i++) {
-		rc = backup_kind(run, &src, core_kinds_find(&run->kinds, kinds[i]), &scope, aw, &counts[i]);
+		rc = backup_kind(run, &src, core_kinds_find(&run->kinds, kinds[i]), &scope, pipe, &counts[i]);
 		total += counts[i];
 	}
+	/* the archive is this thread's again once every chunk is written */
+	if (!rc)
+		rc = core_fail(run, CORE_EXIT_STORAGE, core_pipe_finish(pipe));
 	if (!rc && !full && total == 0 && !run->allow_empty)
 		rc = refuse_empty_tenant(run, &src, kinds, n_kinds, &scope);
 	if (rc)
@@ -409,6 +420,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	free(all);
 	free(allk);
 out:
+	core_pipe_free(pipe); /* first: it may still be using aw */
 	core_progress_done();
 	if (snapshot)
 		core_source_snapshot_end(&src);

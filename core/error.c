@@ -5,8 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static char message[1024];
-static int last_status;
+/* one slot per thread: a backup's archive writer thread fails on its own (pipe.c) */
+static _Thread_local char message[1024];
+static _Thread_local int last_status;
 
 int core_error_set(int status, const char *fmt, ...)
 {

@@ -3,8 +3,9 @@
  *
  * A failing core function records one lowercase line and a CAIRN_E_* status
  * here and returns the status; the caller that decides the exit code reads
- * it back. Plugins reach the same slot through host->set_error. The core is
- * single-threaded, so one slot is enough.
+ * it back. Plugins reach the same slot through host->set_error, which is a
+ * calling-thread service (cairn/host.h): each thread has its own slot, and a
+ * thread that works for another hands its failure over (pipe.c).
  */
 #ifndef CORE_ERROR_H
 #define CORE_ERROR_H

@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "run.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -19,8 +20,14 @@ int core_fail(struct core_run *run, enum core_exit cls, int rc)
 		rc = CAIRN_E_PLUGIN;
 		cls = CORE_EXIT_PLUGIN;
 	}
-	if (rc && run->exit_class == CORE_EXIT_OK)
-		run->exit_class = rc == CAIRN_E_CANCELLED ? CORE_EXIT_CANCELLED : cls;
+	if (rc) {
+		/* first wins, also between a backup's two threads (pipe.h) */
+		static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+		pthread_mutex_lock(&lock);
+		if (run->exit_class == CORE_EXIT_OK)
+			run->exit_class = rc == CAIRN_E_CANCELLED ? CORE_EXIT_CANCELLED : cls;
+		pthread_mutex_unlock(&lock);
+	}
 	return rc;
 }
 
