@@ -239,6 +239,33 @@ static int refuse_empty_tenant(struct core_run *run, struct core_source *src, ch
 					names));
 }
 
+/*
+ * The kinds a backup covers: every kind for FULL, the tenant-scoped ones for
+ * TENANT; execution data only with --include-data. --resources names the
+ * kinds exactly (plus every execution-data kind with --include-data); a
+ * named instance-level kind in a TENANT backup is a usage error, not a
+ * silent omission.
+ */
+static int covered_kinds(struct core_run *run, int full, char **kinds, size_t *n)
+{
+	const struct core_kinds *k = &run->kinds;
+	*n = 0;
+	for (size_t i = 0; i < k->n; i++) {
+		int fits = full || k->v[i].scope == CAIRN_SCOPE_TENANT;
+		int data = k->data[i];
+		int wanted = run->resources ? run->resources[i] || (run->include_data && data)
+					    : !data || run->include_data;
+		if (run->resources && run->resources[i] && !fits)
+			return core_fail(run, CORE_EXIT_USAGE,
+					 core_error_set(CAIRN_E_INVALID,
+							"%s is instance-level: a TENANT backup cannot hold it",
+							k->v[i].kind));
+		if (fits && wanted)
+			kinds[(*n)++] = (char *)k->v[i].kind;
+	}
+	return CAIRN_OK;
+}
+
 static void iso_now(char *out, size_t cap)
 {
 	struct timespec ts;
@@ -278,16 +305,15 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	if (rc)
 		goto out;
 
-	/* kinds covered: every kind for FULL; tenant-scoped kinds for TENANT */
 	kinds = calloc(run->kinds.n + 1, sizeof(*kinds));
 	counts = calloc(run->kinds.n + 1, sizeof(*counts));
 	if (!kinds || !counts) {
 		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
 		goto out;
 	}
-	for (size_t i = 0; i < run->kinds.n; i++)
-		if (full || run->kinds.v[i].scope == CAIRN_SCOPE_TENANT)
-			kinds[n_kinds++] = (char *)run->kinds.v[i].kind;
+	rc = covered_kinds(run, full, kinds, &n_kinds);
+	if (rc)
+		goto out;
 
 	struct cairn_scope scope = {.struct_size = sizeof(scope), .tenant = full ? NULL : tenant};
 	scope.filter = full ? CAIRN_TENANT_ANY : tenant ? CAIRN_TENANT_ONE : CAIRN_TENANT_NONE;
@@ -374,23 +400,9 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		goto out;
 	core_progress_done();
 
-	/* the summary lists every kind the catalogue knows, zeros included */
-	uint64_t *all = calloc(run->kinds.n + 1, sizeof(*all));
-	char **allk = calloc(run->kinds.n + 1, sizeof(*allk));
+	/* the summary lists the kinds the backup covers, zeros included */
 	char line[8192];
-	if (!all || !allk) {
-		free(all);
-		free(allk);
-		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
-		goto out;
-	}
-	for (size_t i = 0; i < run->kinds.n; i++) {
-		allk[i] = (char *)run->kinds.v[i].kind;
-		for (size_t j = 0; j < n_kinds; j++)
-			if (strcmp(kinds[j], allk[i]) == 0)
-				all[i] = counts[j];
-	}
-	core_format_summary(allk, all, run->kinds.n, line, sizeof(line));
+	core_format_summary(kinds, counts, n_kinds, line, sizeof(line));
 	long long elapsed = now_ms() - t0;
 	core_info("Backup summary: %s", line);
 	core_info("Backup %s created in %lld ms", full ? "instance" : "tenant", elapsed);
@@ -405,8 +417,8 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	core_log_redact(uri, shown, sizeof(shown)); /* a storage URI may carry a password */
 	if (run->json) {
 		json_t *summary = json_object();
-		for (size_t i = 0; i < run->kinds.n; i++)
-			json_object_set_new(summary, allk[i], json_integer((json_int_t)all[i]));
+		for (size_t i = 0; i < n_kinds; i++)
+			json_object_set_new(summary, kinds[i], json_integer((json_int_t)counts[i]));
 		json_t *o = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I}", "uri", shown, "type", type,
 				      "tenant", full ? NULL : tenant, "summary", summary,
 				      "elapsed_ms", (json_int_t)elapsed, "bytes", (json_int_t)sink.bytes);
@@ -417,8 +429,6 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		printf("Backup created: %s\n", shown);
 	}
 	fflush(stdout);
-	free(all);
-	free(allk);
 out:
 	core_pipe_free(pipe); /* first: it may still be using aw */
 	core_progress_done();

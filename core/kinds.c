@@ -2,6 +2,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "kinds.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,27 +10,46 @@
 #include "config.h"
 #include "error.h"
 
+/*
+ * Every resource Kestra's backup documentation names (docs/operations.md,
+ * §3), open-source tables from KESTRA.md, Enterprise tables assumed as
+ * plural snake_case. `data` kinds are execution data: only --include-data
+ * backs them up.
+ */
 static const struct {
 	const char *kind, *table;
 	uint32_t scope;
+	int data;
 } defaults[] = {
-	{"BINDING", "bindings", CAIRN_SCOPE_TENANT},
-	{"BLUEPRINT", "blueprints", CAIRN_SCOPE_TENANT},
-	{"DASHBOARD", "dashboards", CAIRN_SCOPE_TENANT},
-	{"FLOW", "flows", CAIRN_SCOPE_TENANT},
-	{"GROUP", "groups", CAIRN_SCOPE_TENANT},
-	{"KV", "kv_metadata", CAIRN_SCOPE_TENANT},
-	{"NAMESPACE", "namespaces", CAIRN_SCOPE_TENANT},
-	{"NAMESPACE_FILE", "namespace_file_metadata", CAIRN_SCOPE_TENANT},
-	{"ROLE", "roles", CAIRN_SCOPE_TENANT},
-	{"SECRET", "secrets", CAIRN_SCOPE_TENANT},
-	{"SECURITY_INTEGRATION", "security_integrations", CAIRN_SCOPE_TENANT},
-	{"SETTING", "settings", CAIRN_SCOPE_INSTANCE},
-	{"TEMPLATE", "templates", CAIRN_SCOPE_TENANT},
-	{"TENANT", "tenants", CAIRN_SCOPE_INSTANCE},
-	{"TENANT_ACCESS", "tenant_access", CAIRN_SCOPE_INSTANCE},
-	{"TRIGGER", "triggers", CAIRN_SCOPE_TENANT},
-	{"USER", "users", CAIRN_SCOPE_INSTANCE},
+	{"APP", "apps", CAIRN_SCOPE_TENANT, 0},
+	{"AUDIT_LOG", "audit_logs", CAIRN_SCOPE_TENANT, 1},
+	{"BANNER", "banners", CAIRN_SCOPE_INSTANCE, 0},
+	{"BINDING", "bindings", CAIRN_SCOPE_TENANT, 0},
+	{"BLUEPRINT", "blueprints", CAIRN_SCOPE_TENANT, 0},
+	{"CREDENTIAL", "credentials", CAIRN_SCOPE_TENANT, 0},
+	{"DASHBOARD", "dashboards", CAIRN_SCOPE_TENANT, 0},
+	{"EXECUTION", "executions", CAIRN_SCOPE_TENANT, 1},
+	{"FLOW", "flows", CAIRN_SCOPE_TENANT, 0},
+	{"GROUP", "groups", CAIRN_SCOPE_TENANT, 0},
+	{"INVITATION", "invitations", CAIRN_SCOPE_TENANT, 0},
+	{"KILL_SWITCH", "kill_switches", CAIRN_SCOPE_TENANT, 0},
+	{"KV", "kv_metadata", CAIRN_SCOPE_TENANT, 0},
+	{"LOG", "logs", CAIRN_SCOPE_TENANT, 1},
+	{"METRIC", "metrics", CAIRN_SCOPE_TENANT, 1},
+	{"NAMESPACE", "namespaces", CAIRN_SCOPE_TENANT, 0},
+	{"NAMESPACE_FILE", "namespace_file_metadata", CAIRN_SCOPE_TENANT, 0},
+	{"ROLE", "roles", CAIRN_SCOPE_TENANT, 0},
+	{"SECRET", "secrets", CAIRN_SCOPE_TENANT, 0},
+	{"SECURITY_INTEGRATION", "security_integrations", CAIRN_SCOPE_TENANT, 0},
+	{"SETTING", "settings", CAIRN_SCOPE_INSTANCE, 0},
+	{"TEMPLATE", "templates", CAIRN_SCOPE_TENANT, 0},
+	{"TENANT", "tenants", CAIRN_SCOPE_INSTANCE, 0},
+	{"TENANT_ACCESS", "tenant_access", CAIRN_SCOPE_INSTANCE, 0},
+	{"TEST_RUN", "test_runs", CAIRN_SCOPE_TENANT, 1},
+	{"TEST_SUITE", "test_suites", CAIRN_SCOPE_TENANT, 0},
+	{"TRIGGER", "triggers", CAIRN_SCOPE_TENANT, 0},
+	{"USER", "users", CAIRN_SCOPE_INSTANCE, 0},
+	{"WORKER_GROUP", "worker_groups", CAIRN_SCOPE_INSTANCE, 0},
 };
 
 int core_kind_name_valid(const char *name)
@@ -58,8 +78,53 @@ const struct cairn_kind_desc *core_kinds_find(const struct core_kinds *k, const 
 	return i < 0 ? NULL : &k->v[i];
 }
 
-static int add(struct core_kinds *k, const char *kind, const char *table, uint32_t scope)
+int core_kinds_select(const struct core_kinds *k, const char *list, unsigned char *sel)
 {
+	memset(sel, 0, k->n);
+	size_t picked = 0;
+	for (const char *s = list; *s;) {
+		const char *end = strchr(s, ',');
+		size_t n = end ? (size_t)(end - s) : strlen(s);
+		while (n && (*s == ' ' || *s == '\t'))
+			s++, n--;
+		while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+			n--;
+		char name[80];
+		int i = -1;
+		if (n && n < sizeof(name)) {
+			for (size_t j = 0; j < n; j++)
+				name[j] = (char)(s[j] >= 'a' && s[j] <= 'z' ? s[j] - 'a' + 'A' : s[j]);
+			name[n] = '\0';
+			i = core_kinds_index(k, name);
+		}
+		if (i < 0) {
+			char valid[2048];
+			size_t used = 0;
+			for (size_t j = 0; j < k->n && used < sizeof(valid); j++)
+				used += (size_t)snprintf(valid + used, sizeof(valid) - used, "%s%s",
+							 j ? ", " : "", k->v[j].kind);
+			return core_error_set(CAIRN_E_INVALID, "unknown resource '%.*s'; valid: %s",
+					      (int)(n < 64 ? n : 64), s, valid);
+		}
+		sel[i] = 1;
+		picked++;
+		if (!end)
+			break;
+		s = end + 1;
+	}
+	if (!picked)
+		return core_error_set(CAIRN_E_INVALID, "--resources needs at least one kind");
+	return CAIRN_OK;
+}
+
+static int add(struct core_kinds *k, const char *kind, const char *table, uint32_t scope,
+	       int data)
+{
+	unsigned char *dv = realloc(k->data, k->n + 1);
+	if (!dv)
+		return CAIRN_E_NOMEM;
+	k->data = dv;
+	k->data[k->n] = (unsigned char)data;
 	struct cairn_kind_desc *v = realloc(k->v, (k->n + 1) * sizeof(*v));
 	if (!v)
 		return CAIRN_E_NOMEM;
@@ -108,7 +173,7 @@ static int override(void *ud, const char *key, const char *value)
 		char lower[80];
 		for (size_t j = 0; j <= len; j++)
 			lower[j] = (char)(name[j] >= 'A' && name[j] <= 'Z' ? name[j] - 'A' + 'a' : name[j]);
-		int rc = add(k, name, dot ? lower : value, CAIRN_SCOPE_TENANT);
+		int rc = add(k, name, dot ? lower : value, CAIRN_SCOPE_TENANT, 0);
 		if (rc || !dot)
 			return rc;
 		i = (int)k->n - 1;
@@ -132,28 +197,46 @@ static int override(void *ud, const char *key, const char *value)
 					      "configuration [kinds] %s: scope must be tenant or instance", key);
 		return CAIRN_OK;
 	}
+	if (strcmp(dot, ".data") == 0) {
+		if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
+			k->data[i] = value[0] == 't';
+			return CAIRN_OK;
+		}
+		return core_error_set(CAIRN_E_INVALID,
+				      "configuration [kinds] %s: data must be true or false", key);
+	}
 	return core_error_set(CAIRN_E_INVALID, "configuration [kinds]: unknown key '%s'", key);
 }
 
-static int by_kind(const void *a, const void *b)
+/* Sorted by name; an insertion sort keeps the two arrays in step (n ≤ a few dozen). */
+static void sort_kinds(struct core_kinds *k)
 {
-	return strcmp(((const struct cairn_kind_desc *)a)->kind,
-		      ((const struct cairn_kind_desc *)b)->kind);
+	for (size_t i = 1; i < k->n; i++)
+		for (size_t j = i; j > 0 && strcmp(k->v[j - 1].kind, k->v[j].kind) > 0; j--) {
+			struct cairn_kind_desc t = k->v[j];
+			k->v[j] = k->v[j - 1];
+			k->v[j - 1] = t;
+			unsigned char d = k->data[j];
+			k->data[j] = k->data[j - 1];
+			k->data[j - 1] = d;
+		}
 }
 
 int core_kinds_load(struct core_kinds *k)
 {
 	k->v = NULL;
+	k->data = NULL;
 	k->n = 0;
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
-		int rc = add(k, defaults[i].kind, defaults[i].table, defaults[i].scope);
+		int rc = add(k, defaults[i].kind, defaults[i].table, defaults[i].scope,
+			     defaults[i].data);
 		if (rc)
 			return rc;
 	}
 	int rc = core_config_each("kinds", override, k);
 	if (rc)
 		return rc;
-	qsort(k->v, k->n, sizeof(*k->v), by_kind);
+	sort_kinds(k);
 	return CAIRN_OK;
 }
 
@@ -165,6 +248,8 @@ void core_kinds_free(struct core_kinds *k)
 		free((char *)k->v[i].index);
 	}
 	free(k->v);
+	free(k->data);
 	k->v = NULL;
+	k->data = NULL;
 	k->n = 0;
 }

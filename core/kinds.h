@@ -9,8 +9,10 @@
  *   FLOW.index = flows
  *   FLOW.scope = tenant
  *   MY_KIND = my_table
+ *   MY_KIND.data = true
  * KIND = table sets the JDBC table (and the Elasticsearch index suffix);
- * KIND.index sets the index suffix alone; KIND.scope is tenant or instance.
+ * KIND.index sets the index suffix alone; KIND.scope is tenant or instance;
+ * KIND.data true marks execution data, backed up only with --include-data.
  * A kind the defaults do not know is added (its table defaults to its name
  * in lower case). Values are literal: no comments after them.
  * Kinds are kept sorted by name: summaries list them alphabetically.
@@ -24,6 +26,7 @@
 
 struct core_kinds {
 	struct cairn_kind_desc *v;
+	unsigned char *data;  /* per kind: 1 for execution data (EXECUTION, LOG …) */
 	size_t n;
 };
 
@@ -32,6 +35,13 @@ int core_kinds_load(struct core_kinds *k);
 const struct cairn_kind_desc *core_kinds_find(const struct core_kinds *k, const char *kind);
 /* Index of `kind` in k->v, or -1. */
 int core_kinds_index(const struct core_kinds *k, const char *kind);
+/*
+ * --resources: mark in sel[0..k->n) each kind the comma-separated `list`
+ * names (case does not matter, blanks around names are ignored). A name the
+ * catalogue does not know is CAIRN_E_INVALID, and the message lists the
+ * valid ones; so is an empty list.
+ */
+int core_kinds_select(const struct core_kinds *k, const char *list, unsigned char *sel);
 /* Kind names are upper-case letters, digits and '_', 1..64 chars. */
 int core_kind_name_valid(const char *name);
 void core_kinds_free(struct core_kinds *k);

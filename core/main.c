@@ -57,6 +57,10 @@ static const char usage_text[] =
 "                             repeatable\n"
 "  --compression-level N      zstd level 1…19 (default: [backup] compression-level,\n"
 "                             else 1, the fastest; higher is smaller and slower)\n"
+"  --include-data             also back up execution data: EXECUTION, LOG, METRIC,\n"
+"                             AUDIT_LOG, TEST_RUN (where the tables exist)\n"
+"  --resources KIND,...       back up only these kinds (names as in the summary;\n"
+"                             with --include-data, plus every execution-data kind)\n"
 "\n"
 "Options for backups restore, info and verify:\n"
 "  --encryption-key K | --encryption-key-file F   passphrase the backup was made with\n"
@@ -69,6 +73,8 @@ static const char usage_text[] =
 "  --dry-run                  report new/changed/unchanged records per kind; write nothing\n"
 "  --replace                  delete the restored kinds' records in scope first\n"
 "  --to-tenant T              restore a TENANT backup into tenant T\n"
+"  --resources KIND,...       restore only these kinds of the backup (and --replace\n"
+"                             only them)\n"
 "\n"
 "Options for backups prune:\n"
 "  --keep-last N              keep the N newest backups of each series\n"
@@ -123,7 +129,7 @@ enum {
 	OPT_DRY_RUN, OPT_REPLACE, OPT_TO_TENANT, OPT_SOURCE, OPT_STORAGE, OPT_CONFIG,
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
 	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
-	OPT_COMPRESSION_LEVEL
+	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES
 };
 
 static const struct option long_opts[] = {
@@ -131,6 +137,8 @@ static const struct option long_opts[] = {
 	{"null-tenant", no_argument, NULL, OPT_NULL_TENANT},
 	{"allow-empty", no_argument, NULL, OPT_ALLOW_EMPTY},
 	{"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
+	{"include-data", no_argument, NULL, OPT_INCLUDE_DATA},
+	{"resources", required_argument, NULL, OPT_RESOURCES},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -160,7 +168,8 @@ static const struct option long_opts[] = {
 
 struct cli {
 	const char *tenant, *key, *key_file, *to_tenant, *source, *storage, *config, *output;
-	const char *compression_level;
+	const char *compression_level, *resources;
+	int include_data;
 	const char **recipients, **identities, **plugin_dirs;
 	size_t n_recipients, n_identities, n_plugin_dirs;
 	int no_encryption, dry_run, replace, progress; /* progress: -1 auto */
@@ -491,6 +500,8 @@ int main(int argc, char **argv)
 		case OPT_NULL_TENANT: c.null_tenant = 1; c.used_create = 1; break;
 		case OPT_ALLOW_EMPTY: c.allow_empty = 1; c.used_create = 1; break;
 		case OPT_COMPRESSION_LEVEL: c.compression_level = optarg; c.used_create = 1; break;
+		case OPT_INCLUDE_DATA: c.include_data = 1; c.used_create = 1; break;
+		case OPT_RESOURCES: c.resources = optarg; break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
@@ -621,9 +632,17 @@ int main(int argc, char **argv)
 	int reading = restoring || strcmp(cmd, "verify") == 0 || strcmp(cmd, "info") == 0;
 	if ((c.used_create && !creating) || (c.used_restore && !restoring) ||
 	    (c.used_prune && !pruning) || (c.used_read && !reading) ||
-	    (c.dry_run && !restoring && !pruning)) {
+	    (c.dry_run && !restoring && !pruning) || (c.resources && !creating && !restoring)) {
 		code = usage_error("an option given does not apply to 'backups %s'", cmd);
 		goto out;
+	}
+	run.include_data = c.include_data;
+	if (c.resources) {
+		run.resources = malloc(run.kinds.n + 1);
+		if (!run.resources || core_kinds_select(&run.kinds, c.resources, run.resources)) {
+			code = run.resources ? usage_error("%s", core_error_message()) : CORE_EXIT_FAILURE;
+			goto out;
+		}
 	}
 	if (creating) {
 		if (nargs != 3 || (strcmp(args[2], "FULL") != 0 && strcmp(args[2], "TENANT") != 0)) {
@@ -723,6 +742,7 @@ int main(int argc, char **argv)
 		report(&run, code);
 out:
 	core_plugins_free(&run.plugins);
+	free(run.resources);
 	core_kinds_free(&run.kinds);
 	core_config_free();
 	core_log_free();

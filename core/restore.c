@@ -27,6 +27,9 @@
 #include "scope.h"
 #include "source.h"
 
+/* Why the records of a manifest kind are not written (restore's `skipped`). */
+enum { SKIP_NONE, SKIP_NO_TABLE, SKIP_NOT_CHOSEN };
+
 struct outcome {
 	uint64_t n[4]; /* indexed by enum cairn_write_outcome; [0] = records read */
 	uint64_t skipped; /* records of a kind the target has no table for */
@@ -122,6 +125,8 @@ static int restore_records(struct core_opened *o, struct writer *w, const char *
 	size_t ki;
 	int r;
 	while ((r = core_backup_next(o, &ki, &rec)) == 1) {
+		if (skipped[ki] == SKIP_NOT_CHOSEN)
+			continue; /* decoded and checked all the same: the archive is verified whole */
 		if (skipped[ki]) {
 			w->out[ki].skipped++;
 			continue;
@@ -207,6 +212,40 @@ static int verify_first(struct core_run *run, const char *uri, struct core_opene
 	return rc;
 }
 
+/*
+ * --resources on restore: the named kinds must be in the backup (a kind it
+ * does not hold is a usage error naming those it does); the others are
+ * read and checked like the rest of the archive, but neither deleted by
+ * --replace nor written.
+ */
+static int choose_kinds(struct core_run *run, const struct core_manifest *m, char *skipped)
+{
+	if (!run->resources)
+		return CAIRN_OK;
+	for (size_t i = 0; i < run->kinds.n; i++) {
+		if (!run->resources[i])
+			continue;
+		size_t j = 0;
+		while (j < m->n_kinds && strcmp(m->kinds[j], run->kinds.v[i].kind) != 0)
+			j++;
+		if (j == m->n_kinds) {
+			char held[4096];
+			size_t used = 0;
+			held[0] = '\0';
+			for (size_t h = 0; h < m->n_kinds && used < sizeof(held); h++)
+				used += (size_t)snprintf(held + used, sizeof(held) - used, "%s%s", h ? ", " : "",
+							 m->kinds[h]);
+			return core_fail(run, CORE_EXIT_USAGE,
+					 core_error_set(CAIRN_E_INVALID, "--resources: this backup holds no %s; it holds %s",
+							run->kinds.v[i].kind, held[0] ? held : "no kind at all"));
+		}
+	}
+	for (size_t j = 0; j < m->n_kinds; j++)
+		if (!run->resources[core_kinds_index(&run->kinds, m->kinds[j])])
+			skipped[j] = SKIP_NOT_CHOSEN;
+	return CAIRN_OK;
+}
+
 int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int replace,
 		     const char *to_tenant)
 {
@@ -258,6 +297,14 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	}
 	for (size_t i = 0; i < m->n_kinds; i++)
 		kds[i] = core_kinds_find(&run->kinds, m->kinds[i]); /* known: core_manifest_check */
+	skipped = calloc(m->n_kinds + 1, sizeof(*skipped));
+	if (!skipped) {
+		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
+		goto done;
+	}
+	rc = choose_kinds(run, m, skipped); /* before the target is touched */
+	if (rc)
+		goto done;
 
 	rc = core_source_open(run, run->source_uri, &src);
 	if (rc)
@@ -285,17 +332,14 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	 * schema, an edition without it) is skipped with a warning rather than
 	 * failing the whole restore (docs/compatibility.md).
 	 */
-	skipped = calloc(m->n_kinds + 1, sizeof(*skipped));
-	if (!skipped) {
-		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
-		goto done;
-	}
 	for (size_t i = 0; i < m->n_kinds && !rc; i++) {
+		if (skipped[i] == SKIP_NOT_CHOSEN)
+			continue;
 		int exists = core_source_kind_exists(&src, kds[i]);
 		if (exists < 0) {
 			rc = exists;
 		} else if (exists == 0) {
-			skipped[i] = 1;
+			skipped[i] = SKIP_NO_TABLE;
 			core_warn("%s: the target has no table '%s'; its records are skipped",
 				  kds[i]->kind, kds[i]->table);
 		} else if (replace) {
@@ -327,22 +371,31 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	core_progress_done();
 
 	char line[8192];
+	/* the restore's own lines name the kinds restored: all, or those of --resources */
 	uint64_t *restored = calloc(m->n_kinds + 1, sizeof(*restored));
-	if (!restored) {
+	char **chosen = calloc(m->n_kinds + 1, sizeof(*chosen));
+	if (!restored || !chosen) {
+		free(restored);
+		free(chosen);
 		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
 		goto done;
 	}
+	size_t n_chosen = 0;
 	for (size_t i = 0; i < m->n_kinds; i++)
-		restored[i] = out[i].n[0] - out[i].skipped;
+		if (skipped[i] != SKIP_NOT_CHOSEN) {
+			chosen[n_chosen] = m->kinds[i];
+			restored[n_chosen++] = out[i].n[0] - out[i].skipped;
+		}
 	core_format_summary(m->kinds, o.counts, m->n_kinds, line, sizeof(line));
 	core_info("Backup summary: %s", line);
-	core_format_summary(m->kinds, restored, m->n_kinds, line, sizeof(line));
+	core_format_summary(chosen, restored, n_chosen, line, sizeof(line));
 	core_info("%s: %s", dry_run ? "Restore summary (dry run, nothing written)" : "Restore summary", line);
 	size_t used = 0;
 	used += (size_t)snprintf(line, sizeof(line), "[");
-	for (size_t i = 0; i < m->n_kinds && used < sizeof(line); i++)
-		used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s: %llu new, %llu changed, %llu unchanged",
-					 i ? ", " : "", m->kinds[i], (unsigned long long)out[i].n[CAIRN_WRITE_NEW],
+	for (size_t i = 0, shown_n = 0; i < m->n_kinds && used < sizeof(line); i++)
+		if (skipped[i] != SKIP_NOT_CHOSEN)
+			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s: %llu new, %llu changed, %llu unchanged",
+					 shown_n++ ? ", " : "", m->kinds[i], (unsigned long long)out[i].n[CAIRN_WRITE_NEW],
 					 (unsigned long long)out[i].n[CAIRN_WRITE_CHANGED],
 					 (unsigned long long)out[i].n[CAIRN_WRITE_UNCHANGED]);
 	if (used < sizeof(line))
@@ -358,7 +411,8 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	if (run->json) {
 		json_t *kinds = json_object();
 		for (size_t i = 0; i < m->n_kinds; i++)
-			json_object_set_new(kinds, m->kinds[i],
+			if (skipped[i] != SKIP_NOT_CHOSEN)
+				json_object_set_new(kinds, m->kinds[i],
 					    json_pack("{s:I, s:I, s:I, s:I, s:I}", "records", (json_int_t)out[i].n[0],
 						      "skipped", (json_int_t)out[i].skipped,
 						      "new", (json_int_t)out[i].n[CAIRN_WRITE_NEW], "changed",
@@ -377,6 +431,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	}
 	fflush(stdout);
 	free(restored);
+	free(chosen);
 done:
 	core_progress_done();
 	if (in_tx && !core_source_transactional(&src) && !dry_run && out) {

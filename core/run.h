@@ -48,6 +48,8 @@ struct core_run {
 	int no_encryption;
 	int allow_unencrypted;        /* read an unencrypted backup although keys are configured */
 	int compression_level;        /* [backup] compression-level; 0: the default */
+	unsigned char *resources;     /* --resources: per catalogue kind, 1 if named; NULL: none given */
+	int include_data;             /* --include-data: execution data kinds too */
 	int allow_empty;              /* create a TENANT backup of a tenant with no record */
 	int json;                     /* --output json */
 	enum core_exit exit_class;    /* set by the step that failed */

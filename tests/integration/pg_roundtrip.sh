@@ -11,7 +11,7 @@ tenant_dst=$(new_db tenant_dst)
 # recomputed by the target) equal.
 u=$(create FULL --source "$(uri "$src")")
 case "$u" in */backups/full/backup-*.cairn) ;; *) fail "unexpected backup URI '$u'" ;; esac
-grep -q 'Backup summary: \[BINDING: 3, BLUEPRINT: 2,' "$WORK/create.err" || fail "summary line missing"
+grep -q 'Backup summary: .*BINDING: 3, BLUEPRINT: 2,' "$WORK/create.err" || fail "summary line missing"
 grep -q 'Backup instance created in [0-9]* ms' "$WORK/create.err" || fail "elapsed line missing"
 "$CAIRN" backups restore "$u" --source "$(uri "$full_dst")" --storage "$STORE" >"$WORK/out" 2>"$WORK/err" ||
 	{ cat "$WORK/err"; fail "restore failed"; }
