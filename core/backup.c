@@ -120,7 +120,10 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 	if (exists == 0)
 		return CAIRN_OK; /* a table this schema version lacks counts 0 */
 	void *cur = NULL;
-	int rc = core_source_cursor_open(src, kd, scope, &cur);
+	/* the time window applies to the kinds that have a time (execution data) */
+	struct cairn_scope sc = *scope;
+	sc.since = run->since[0] && kd->time_column ? run->since : NULL;
+	int rc = core_source_cursor_open(src, kd, &sc, &cur);
 	if (rc)
 		return rc;
 	struct core_buf chunk = CORE_BUF_INIT;
@@ -266,6 +269,19 @@ static int covered_kinds(struct core_run *run, int full, char **kinds, size_t *n
 	return CAIRN_OK;
 }
 
+/* --since limits the kinds that have a time; without any such kind it would do nothing. */
+static int check_since(struct core_run *run, char **kinds, size_t n)
+{
+	if (!run->since[0])
+		return CAIRN_OK;
+	for (size_t i = 0; i < n; i++)
+		if (core_kinds_find(&run->kinds, kinds[i])->time_column)
+			return CAIRN_OK;
+	return core_fail(run, CORE_EXIT_USAGE,
+			 core_error_set(CAIRN_E_INVALID, "--since limits execution data, and this backup "
+							 "covers none: add --include-data"));
+}
+
 static void iso_now(char *out, size_t cap)
 {
 	struct timespec ts;
@@ -315,6 +331,9 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	if (rc)
 		goto out;
 
+	rc = check_since(run, kinds, n_kinds);
+	if (rc)
+		goto out;
 	struct cairn_scope scope = {.struct_size = sizeof(scope), .tenant = full ? NULL : tenant};
 	scope.filter = full ? CAIRN_TENANT_ANY : tenant ? CAIRN_TENANT_ONE : CAIRN_TENANT_NONE;
 	char series[320];
@@ -356,6 +375,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		.schema_version = (char *)desc.schema_version,
 		.kinds = kinds,
 		.n_kinds = n_kinds,
+		.since = run->since[0] ? run->since : NULL,
 	};
 	core_manifest_pack(&m, &buf);
 	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_put(aw, "manifest.msgpack", buf.data, buf.len));

@@ -113,11 +113,11 @@ int core_cmd_info(struct core_run *run, const char *uri)
 		json_t *kinds = json_array();
 		for (size_t i = 0; i < m->n_kinds; i++)
 			json_array_append_new(kinds, json_string(m->kinds[i]));
-		json_t *j = json_pack("{s:s, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:o}",
+		json_t *j = json_pack("{s:s, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:o}",
 				      "uri", shown, "format", m->format, "type", m->type, "tenant", m->tenant,
 				      "created_at", m->created_at, "tool_version", m->tool_version,
 				      "source_backend", m->source_backend, "schema_version",
-				      m->schema_version, "encrypted", ei.encrypted, "key_slots", slots,
+				      m->schema_version, "since", m->since, "encrypted", ei.encrypted, "key_slots", slots,
 				      "kinds", kinds);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
@@ -131,6 +131,8 @@ int core_cmd_info(struct core_run *run, const char *uri)
 		printf("source:         %s (%s), schema version %s\n",
 		       m->source_plugin ? m->source_plugin : "?", m->source_backend ? m->source_backend : "?",
 		       m->schema_version ? m->schema_version : "unknown");
+		if (m->since)
+			printf("data since:     %s UTC (execution data from then on only)\n", m->since);
 		printf("encrypted:      %s\n", ei.encrypted ? "yes" : "no (integrity check only)");
 		printf("key slots:      %s\n", slots);
 		printf("kinds:          ");

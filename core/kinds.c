@@ -20,36 +20,37 @@ static const struct {
 	const char *kind, *table;
 	uint32_t scope;
 	int data;
+	const char *time_column, *time_field; /* what --since compares (data kinds) */
 } defaults[] = {
-	{"APP", "apps", CAIRN_SCOPE_TENANT, 0},
-	{"AUDIT_LOG", "audit_logs", CAIRN_SCOPE_TENANT, 1},
-	{"BANNER", "banners", CAIRN_SCOPE_INSTANCE, 0},
-	{"BINDING", "bindings", CAIRN_SCOPE_TENANT, 0},
-	{"BLUEPRINT", "blueprints", CAIRN_SCOPE_TENANT, 0},
-	{"CREDENTIAL", "credentials", CAIRN_SCOPE_TENANT, 0},
-	{"DASHBOARD", "dashboards", CAIRN_SCOPE_TENANT, 0},
-	{"EXECUTION", "executions", CAIRN_SCOPE_TENANT, 1},
-	{"FLOW", "flows", CAIRN_SCOPE_TENANT, 0},
-	{"GROUP", "groups", CAIRN_SCOPE_TENANT, 0},
-	{"INVITATION", "invitations", CAIRN_SCOPE_TENANT, 0},
-	{"KILL_SWITCH", "kill_switches", CAIRN_SCOPE_TENANT, 0},
-	{"KV", "kv_metadata", CAIRN_SCOPE_TENANT, 0},
-	{"LOG", "logs", CAIRN_SCOPE_TENANT, 1},
-	{"METRIC", "metrics", CAIRN_SCOPE_TENANT, 1},
-	{"NAMESPACE", "namespaces", CAIRN_SCOPE_TENANT, 0},
-	{"NAMESPACE_FILE", "namespace_file_metadata", CAIRN_SCOPE_TENANT, 0},
-	{"ROLE", "roles", CAIRN_SCOPE_TENANT, 0},
-	{"SECRET", "secrets", CAIRN_SCOPE_TENANT, 0},
-	{"SECURITY_INTEGRATION", "security_integrations", CAIRN_SCOPE_TENANT, 0},
-	{"SETTING", "settings", CAIRN_SCOPE_INSTANCE, 0},
-	{"TEMPLATE", "templates", CAIRN_SCOPE_TENANT, 0},
-	{"TENANT", "tenants", CAIRN_SCOPE_INSTANCE, 0},
-	{"TENANT_ACCESS", "tenant_access", CAIRN_SCOPE_INSTANCE, 0},
-	{"TEST_RUN", "test_runs", CAIRN_SCOPE_TENANT, 1},
-	{"TEST_SUITE", "test_suites", CAIRN_SCOPE_TENANT, 0},
-	{"TRIGGER", "triggers", CAIRN_SCOPE_TENANT, 0},
-	{"USER", "users", CAIRN_SCOPE_INSTANCE, 0},
-	{"WORKER_GROUP", "worker_groups", CAIRN_SCOPE_INSTANCE, 0},
+	{"APP", "apps", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"AUDIT_LOG", "audit_logs", CAIRN_SCOPE_TENANT, 1, "date", "date"},
+	{"BANNER", "banners", CAIRN_SCOPE_INSTANCE, 0, NULL, NULL},
+	{"BINDING", "bindings", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"BLUEPRINT", "blueprints", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"CREDENTIAL", "credentials", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"DASHBOARD", "dashboards", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"EXECUTION", "executions", CAIRN_SCOPE_TENANT, 1, "start_date", "state.startDate"},
+	{"FLOW", "flows", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"GROUP", "groups", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"INVITATION", "invitations", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"KILL_SWITCH", "kill_switches", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"KV", "kv_metadata", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"LOG", "logs", CAIRN_SCOPE_TENANT, 1, "timestamp", "timestamp"},
+	{"METRIC", "metrics", CAIRN_SCOPE_TENANT, 1, "timestamp", "timestamp"},
+	{"NAMESPACE", "namespaces", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"NAMESPACE_FILE", "namespace_file_metadata", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"ROLE", "roles", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"SECRET", "secrets", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"SECURITY_INTEGRATION", "security_integrations", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"SETTING", "settings", CAIRN_SCOPE_INSTANCE, 0, NULL, NULL},
+	{"TEMPLATE", "templates", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"TENANT", "tenants", CAIRN_SCOPE_INSTANCE, 0, NULL, NULL},
+	{"TENANT_ACCESS", "tenant_access", CAIRN_SCOPE_INSTANCE, 0, NULL, NULL},
+	{"TEST_RUN", "test_runs", CAIRN_SCOPE_TENANT, 1, "start_date", "startDate"},
+	{"TEST_SUITE", "test_suites", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"TRIGGER", "triggers", CAIRN_SCOPE_TENANT, 0, NULL, NULL},
+	{"USER", "users", CAIRN_SCOPE_INSTANCE, 0, NULL, NULL},
+	{"WORKER_GROUP", "worker_groups", CAIRN_SCOPE_INSTANCE, 0, NULL, NULL},
 };
 
 int core_kind_name_valid(const char *name)
@@ -135,6 +136,8 @@ static int add(struct core_kinds *k, const char *kind, const char *table, uint32
 	d->table = strdup(table);
 	d->index = strdup(table);
 	d->scope = scope;
+	d->time_column = NULL;
+	d->time_field = NULL;
 	if (!d->kind || !d->table || !d->index) {
 		free((char *)d->kind);
 		free((char *)d->table);
@@ -197,6 +200,10 @@ static int override(void *ud, const char *key, const char *value)
 					      "configuration [kinds] %s: scope must be tenant or instance", key);
 		return CAIRN_OK;
 	}
+	if (strcmp(dot, ".time_column") == 0)
+		return set_str(&d->time_column, value);
+	if (strcmp(dot, ".time_field") == 0)
+		return set_str(&d->time_field, value);
 	if (strcmp(dot, ".data") == 0) {
 		if (strcmp(value, "true") == 0 || strcmp(value, "false") == 0) {
 			k->data[i] = value[0] == 't';
@@ -230,6 +237,10 @@ int core_kinds_load(struct core_kinds *k)
 	for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++) {
 		int rc = add(k, defaults[i].kind, defaults[i].table, defaults[i].scope,
 			     defaults[i].data);
+		if (!rc && defaults[i].time_column)
+			rc = set_str(&k->v[k->n - 1].time_column, defaults[i].time_column);
+		if (!rc && defaults[i].time_field)
+			rc = set_str(&k->v[k->n - 1].time_field, defaults[i].time_field);
 		if (rc)
 			return rc;
 	}
@@ -246,6 +257,8 @@ void core_kinds_free(struct core_kinds *k)
 		free((char *)k->v[i].kind);
 		free((char *)k->v[i].table);
 		free((char *)k->v[i].index);
+		free((char *)k->v[i].time_column);
+		free((char *)k->v[i].time_field);
 	}
 	free(k->v);
 	free(k->data);

@@ -12,7 +12,9 @@
  *   MY_KIND.data = true
  * KIND = table sets the JDBC table (and the Elasticsearch index suffix);
  * KIND.index sets the index suffix alone; KIND.scope is tenant or instance;
- * KIND.data true marks execution data, backed up only with --include-data.
+ * KIND.data true marks execution data, backed up only with --include-data;
+ * KIND.time_column / KIND.time_field name the column and document field
+ * --since compares (defaults for the execution-data kinds only).
  * A kind the defaults do not know is added (its table defaults to its name
  * in lower case). Values are literal: no comments after them.
  * Kinds are kept sorted by name: summaries list them alphabetically.

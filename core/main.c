@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -61,6 +62,8 @@ static const char usage_text[] =
 "                             AUDIT_LOG, TEST_RUN (where the tables exist)\n"
 "  --resources KIND,...       back up only these kinds (names as in the summary;\n"
 "                             with --include-data, plus every execution-data kind)\n"
+"  --since WHEN               execution data from WHEN on only (UTC: 2026-01-31,\n"
+"                             2026-01-31T08:00:00Z, or back from now: 30d, 12h)\n"
 "\n"
 "Options for backups restore, info and verify:\n"
 "  --encryption-key K | --encryption-key-file F   passphrase the backup was made with\n"
@@ -129,7 +132,7 @@ enum {
 	OPT_DRY_RUN, OPT_REPLACE, OPT_TO_TENANT, OPT_SOURCE, OPT_STORAGE, OPT_CONFIG,
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
 	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
-	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES
+	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES, OPT_SINCE
 };
 
 static const struct option long_opts[] = {
@@ -139,6 +142,7 @@ static const struct option long_opts[] = {
 	{"compression-level", required_argument, NULL, OPT_COMPRESSION_LEVEL},
 	{"include-data", no_argument, NULL, OPT_INCLUDE_DATA},
 	{"resources", required_argument, NULL, OPT_RESOURCES},
+	{"since", required_argument, NULL, OPT_SINCE},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -168,7 +172,7 @@ static const struct option long_opts[] = {
 
 struct cli {
 	const char *tenant, *key, *key_file, *to_tenant, *source, *storage, *config, *output;
-	const char *compression_level, *resources;
+	const char *compression_level, *resources, *since;
 	int include_data;
 	const char **recipients, **identities, **plugin_dirs;
 	size_t n_recipients, n_identities, n_plugin_dirs;
@@ -502,6 +506,7 @@ int main(int argc, char **argv)
 		case OPT_COMPRESSION_LEVEL: c.compression_level = optarg; c.used_create = 1; break;
 		case OPT_INCLUDE_DATA: c.include_data = 1; c.used_create = 1; break;
 		case OPT_RESOURCES: c.resources = optarg; break;
+		case OPT_SINCE: c.since = optarg; c.used_create = 1; break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
@@ -670,6 +675,11 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			run.compression_level = (int)n;
+		}
+		if (c.since && core_since_parse(c.since, time(NULL), run.since)) {
+			code = usage_error("--since needs a UTC date (2026-01-31, 2026-01-31T08:00:00Z) or a "
+					   "duration back from now (30d, 12h), not '%s'", c.since);
+			goto out;
 		}
 		const char *tenant = c.null_tenant ? NULL : c.tenant ? c.tenant : "main";
 		if (tenant && !core_tenant_valid(tenant)) {

@@ -49,7 +49,7 @@ int core_manifest_pack(const struct core_manifest *m, struct core_buf *out)
 {
 	msgpack_packer pk;
 	core_packer_init(&pk, out);
-	msgpack_pack_map(&pk, 10);
+	msgpack_pack_map(&pk, m->since ? 11 : 10); /* "since" only when given: older readers ignore it */
 	pack_str(&pk, "format");
 	msgpack_pack_int(&pk, m->format);
 	pack_kv(&pk, "tool", "cairn");
@@ -64,6 +64,8 @@ int core_manifest_pack(const struct core_manifest *m, struct core_buf *out)
 	msgpack_pack_array(&pk, m->n_kinds);
 	for (size_t i = 0; i < m->n_kinds; i++)
 		pack_str(&pk, m->kinds[i]);
+	if (m->since)
+		pack_kv(&pk, "since", m->since);
 	return CAIRN_OK;
 }
 
@@ -153,6 +155,8 @@ int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m)
 			rc = dup_str(v, &m->source_backend, 1);
 		} else if (obj_is_str(k, "schema_version")) {
 			rc = dup_str(v, &m->schema_version, 1);
+		} else if (obj_is_str(k, "since")) {
+			rc = dup_str(v, &m->since, 1);
 		} else if (obj_is_str(k, "kinds")) {
 			if (v->type != MSGPACK_OBJECT_ARRAY || m->kinds || v->via.array.size > 4096) {
 				rc = CAIRN_E_CORRUPT;
@@ -198,6 +202,7 @@ void core_manifest_free(struct core_manifest *m)
 	free(m->source_plugin);
 	free(m->source_backend);
 	free(m->schema_version);
+	free(m->since);
 	for (size_t i = 0; i < m->n_kinds; i++)
 		free(m->kinds[i]);
 	free(m->kinds);

@@ -32,6 +32,7 @@ struct core_manifest {
 	char *source_backend;  /* "postgresql 15.4" */
 	char *schema_version;  /* Flyway version, or NULL */
 	char **kinds;          /* kinds this backup covers, sorted; empty ones included */
+	char *since;           /* --since "YYYY-MM-DD HH:MM:SS" (UTC) of the execution data, or NULL */
 	size_t n_kinds;
 };
 

@@ -50,6 +50,7 @@ struct core_run {
 	int compression_level;        /* [backup] compression-level; 0: the default */
 	unsigned char *resources;     /* --resources: per catalogue kind, 1 if named; NULL: none given */
 	int include_data;             /* --include-data: execution data kinds too */
+	char since[20];               /* --since as "YYYY-MM-DD HH:MM:SS" UTC; "": none */
 	int allow_empty;              /* create a TENANT backup of a tenant with no record */
 	int json;                     /* --output json */
 	enum core_exit exit_class;    /* set by the step that failed */

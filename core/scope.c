@@ -7,6 +7,7 @@
 
 #include "run.h"
 #include "error.h"
+#include "commands.h"
 #include "record.h"
 
 int core_tenant_valid(const char *t)
@@ -87,4 +88,54 @@ const char *core_scope_name(const struct cairn_scope *s, char *buf, size_t cap)
 	else
 		snprintf(buf, cap, "every tenant");
 	return buf;
+}
+
+static int days_in_month(int y, int m)
+{
+	static const int d[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 && leap ? 29 : d[m - 1];
+}
+
+/* n decimal digits at s, as a number; -1 if any is not a digit. */
+static int digits(const char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+int core_since_parse(const char *s, time_t now, char out[20])
+{
+	long long back = core_parse_duration(s);
+	if (back >= 0) {
+		if (back > (long long)now)
+			return -1;
+		time_t t = now - (time_t)back;
+		struct tm tm;
+		if (!gmtime_r(&t, &tm))
+			return -1;
+		strftime(out, 20, "%Y-%m-%d %H:%M:%S", &tm);
+		return 0;
+	}
+	/* the shapes are fixed, so they are read by position: no locale, no sscanf slack */
+	size_t n = strlen(s);
+	if (n != 10 && n != 19 && !(n == 20 && s[19] == 'Z'))
+		return -1;
+	int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2), h = 0, mi = 0, sec = 0;
+	if (y < 1970 || s[4] != '-' || s[7] != '-' || mo < 1 || mo > 12 || d < 1 ||
+	    d > days_in_month(y, mo))
+		return -1;
+	if (n > 10) {
+		h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
+		if ((s[10] != 'T' && s[10] != ' ') || s[13] != ':' || s[16] != ':' || h < 0 || h > 23 ||
+		    mi < 0 || mi > 59 || sec < 0 || sec > 59)
+			return -1;
+	}
+	snprintf(out, 20, "%04d-%02d-%02d %02d:%02d:%02d", y, mo, d, h, mi, sec);
+	return 0;
 }

@@ -11,6 +11,8 @@
 #ifndef CORE_SCOPE_H
 #define CORE_SCOPE_H
 
+#include <time.h>
+
 #include "cairn/source.h"
 
 struct core_run;
@@ -28,6 +30,15 @@ int core_manifest_check(struct core_run *run, const struct core_manifest *m);
 
 /* The scope a backup covers: ANY for FULL; ONE or NONE for TENANT. */
 void core_manifest_scope(const struct core_manifest *m, struct cairn_scope *out);
+
+/*
+ * --since: a UTC date "YYYY-MM-DD", date and time "YYYY-MM-DDTHH:MM:SS"
+ * (with 'T' or a blank, optionally ending in 'Z'), or a duration back from
+ * `now` ("7d", "12h", "30m", "90s", "2w"). Writes the instant as the ABI's
+ * "YYYY-MM-DD HH:MM:SS" (cairn_scope.since) into out; 0, or -1 when s is
+ * none of these or names no real date.
+ */
+int core_since_parse(const char *s, time_t now, char out[20]);
 
 /* "tenant 'main'" or "no tenant", for messages. */
 const char *core_scope_name(const struct cairn_scope *s, char *buf, size_t cap);

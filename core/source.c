@@ -121,6 +121,13 @@ int core_source_cursor_open(struct core_source *src, const struct cairn_kind_des
 {
 	int rc;
 	*cursor = NULL;
+	const struct cairn_plugin_info *info = src->plugin->info;
+	if (scope->since && info->abi_minor < 3) /* it would ignore the window and read everything */
+		return core_fail(src->run, CORE_EXIT_PLUGIN,
+				 core_error_set(CAIRN_E_UNSUPPORTED,
+						"the %s plugin (declaring ABI %u.%u) cannot read %s since a date "
+						"(--since): that needs ABI 1.3",
+						info->name, info->abi_major, info->abi_minor, kd->kind));
 	if (CAIRN_VT_HAS(src->vt, cursor_open_scoped))
 		rc = src->vt->cursor_open_scoped(src->inst, kd, scope, cursor);
 	else if (scope->filter == CAIRN_TENANT_NONE)

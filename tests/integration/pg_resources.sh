@@ -80,3 +80,12 @@ expect_fail 2 "$CAIRN" backups restore "$u" --source "$(uri "$part")" --storage 
 case "$ERR" in *"this backup holds no EXECUTION; it holds APP, BANNER,"*) ;; *) fail "restore of a kind not in the backup: $ERR" ;; esac
 expect_fail 2 "$CAIRN" backups restore "$u" --source "$(uri "$part")" --storage "$STORE" --resources FLW
 note "--resources on restore: only the named kinds written or replaced"
+
+# --since: what it accepts; it needs execution data to limit
+for bad in yesterday 2026-02-30 2026-1-5 '2026-01-05T25:00:00Z' 2026-01-05Z 1969-12-31 -3d; do
+	expect_fail 2 "$CAIRN" backups create FULL --source "$(uri "$src")" --storage "$STORE" --include-data --since "$bad"
+done
+case "$ERR" in *"--since needs a UTC date"*) ;; *) fail "--since message: $ERR" ;; esac
+expect_fail 2 "$CAIRN" backups create FULL --source "$(uri "$src")" --storage "$STORE" --since 30d
+case "$ERR" in *"add --include-data"*) ;; *) fail "--since without execution data: $ERR" ;; esac
+note "--since: malformed or impossible dates and a window over no execution data refused (exit 2)"

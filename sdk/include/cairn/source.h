@@ -101,6 +101,15 @@ struct cairn_kind_desc {
 	const char *table;    /* JDBC table name ("flows") */
 	const char *index;    /* Elasticsearch index suffix ("flows") */
 	uint32_t scope;       /* enum cairn_kind_scope */
+	/*
+	 * since 1.3 (present when struct_size reaches them): the kind's time,
+	 * which cairn_scope.since compares with — the JDBC column ("start_date",
+	 * a TIMESTAMP/DATETIME in UTC) and the Elasticsearch field, a dotted path
+	 * into the document ("state.startDate", ISO 8601). NULL for kinds
+	 * without a time window (all metadata kinds).
+	 */
+	const char *time_column;
+	const char *time_field;
 };
 
 /* What describe() reports. Strings owned by the plugin, valid until close. */
@@ -133,6 +142,15 @@ struct cairn_scope {
 	uint32_t struct_size;  /* sizeof(struct cairn_scope) of the caller */
 	uint32_t filter;       /* enum cairn_tenant_filter */
 	const char *tenant;    /* CAIRN_TENANT_ONE: the tenant; otherwise NULL */
+	/*
+	 * since 1.3: NULL, or a UTC instant "YYYY-MM-DD HH:MM:SS" (exactly these
+	 * 19 characters): only the records whose kind's time (time_column /
+	 * time_field) is at or after it; records with no time are left out. The
+	 * core gives it only for a kind with a time column, and only to a plugin
+	 * declaring ABI 1.3 or later (an older one would ignore it and read
+	 * everything). Cursors only: restore_delete_scoped never gets one.
+	 */
+	const char *since;
 };
 
 /*

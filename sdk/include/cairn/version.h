@@ -19,11 +19,14 @@
  *   1.1  cairn_source_vtable.restore_write_batch (optional)
  *   1.2  cairn_source_vtable.cursor_open_scoped, restore_delete_scoped,
  *        list_tenants; cairn_storage_vtable.housekeep (all optional)
+ *   1.3  cairn_kind_desc.time_column and .time_field, cairn_scope.since:
+ *        a time window for execution data (--since); appended members, read
+ *        only by a plugin that declares 1.3
  */
 #ifndef CAIRN_VERSION_H
 #define CAIRN_VERSION_H
 
 #define CAIRN_ABI_MAJOR 1
-#define CAIRN_ABI_MINOR 2
+#define CAIRN_ABI_MINOR 3
 
 #endif /* CAIRN_VERSION_H */
