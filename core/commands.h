@@ -23,6 +23,14 @@ int core_cmd_delete(struct core_run *run, const char *uri);
 int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, int dry_run);
 /* "7d", "12h", "30m", "2w", "90s" → seconds; -1 if malformed. */
 long long core_parse_duration(const char *s);
+/*
+ * backups check: the newest backup of the FULL series (or of `tenant`'s) is
+ * at most max_age seconds old (exit 8 if not, or if there is none), and
+ * with `verify` reads to its authenticated end; writes a Prometheus
+ * textfile to `prometheus` when given.
+ */
+int core_cmd_check(struct core_run *run, const char *tenant, long long max_age, int verify,
+		   const char *prometheus);
 
 /* "[BINDING: 3, FLOW: 13, …]" for kinds[i]/counts[i], cut to cap. */
 void core_format_summary(char *const *kinds, const uint64_t *counts, size_t n, char *out,

@@ -18,12 +18,17 @@
 #include "record.h"
 #include "scope.h"
 
+struct entry {
+	char *uri;           /* redacted: a storage URI may carry a password */
+	uint64_t size;
+	long long mtime;
+};
+
 struct listing {
-	json_t *arr;
-	int json;
-	size_t n;
+	struct entry *v;
+	size_t n, cap;
 	const char *base;
-	int is_default;
+	int is_default, failed;
 };
 
 static int ends_with(const char *s, const char *suffix)
@@ -37,24 +42,48 @@ static int list_cb(void *ud, const struct core_object *obj)
 	struct listing *l = ud;
 	if (!ends_with(obj->name, ".cairn"))
 		return 0; /* not a backup: never listed, never touched */
-	char uri[2048], when[32];
+	char uri[2048], shown[2100];
 	if (l->is_default)
 		snprintf(uri, sizeof(uri), "cairn:///%s", obj->name);
 	else
 		snprintf(uri, sizeof(uri), "%s/%s", l->base, obj->name);
-	char shown[2100];
 	core_log_redact(uri, shown, sizeof(shown));
-	time_t t = (time_t)obj->mtime;
-	struct tm tm;
-	gmtime_r(&t, &tm);
-	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	if (l->json)
-		json_array_append_new(l->arr, json_pack("{s:s, s:I, s:s}", "uri", shown, "size",
-							(json_int_t)obj->size, "modified", when));
-	else
-		printf("%s  %12llu  %s\n", when, (unsigned long long)obj->size, shown);
-	l->n++;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct entry *v = realloc(l->v, cap * sizeof(*v));
+		if (!v)
+			return l->failed = CAIRN_E_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	if (!(l->v[l->n].uri = strdup(shown)))
+		return l->failed = CAIRN_E_NOMEM;
+	l->v[l->n].size = obj->size;
+	l->v[l->n++].mtime = (long long)obj->mtime;
 	return 0;
+}
+
+/* Newest first; the URI (which holds the backup's own timestamp) breaks ties, so the order is stable. */
+static int newest_first(const void *pa, const void *pb)
+{
+	const struct entry *a = pa, *b = pb;
+	if (a->mtime != b->mtime)
+		return a->mtime < b->mtime ? 1 : -1;
+	return -strcmp(a->uri, b->uri);
+}
+
+/* 1536 → "1.5 KiB": binary units, one decimal, like ls -h. */
+static void human_size(uint64_t n, char *out, size_t cap)
+{
+	static const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+	double v = (double)n;
+	int u = 0;
+	while (v >= 1024 && u < 5)
+		v /= 1024, u++;
+	if (u == 0)
+		snprintf(out, cap, "%llu B", (unsigned long long)n);
+	else
+		snprintf(out, cap, "%.1f %s", v, unit[u]);
 }
 
 int core_cmd_list(struct core_run *run, const char *prefix)
@@ -63,24 +92,43 @@ int core_cmd_list(struct core_run *run, const char *prefix)
 	int rc = core_storage_open(run, run->storage_uri, &st);
 	if (rc)
 		return (int)run->exit_class;
-	struct listing l = {.json = run->json, .base = run->storage_uri,
-			    .is_default = run->storage_is_default};
-	if (l.json)
-		l.arr = json_array();
+	struct listing l = {.base = run->storage_uri, .is_default = run->storage_is_default};
 	rc = core_storage_list(&st, prefix ? prefix : "backups/", list_cb, &l);
 	core_storage_close(&st);
-	if (rc) {
-		json_decref(l.arr);
-		return (int)run->exit_class;
+	if (!rc && l.failed)
+		rc = core_fail(run, CORE_EXIT_FAILURE, l.failed);
+	if (!rc) {
+		json_t *arr = run->json ? json_array() : NULL;
+		if (l.n)
+			qsort(l.v, l.n, sizeof(*l.v), newest_first);
+		if (!run->json && l.n)
+			printf("%-20s  %10s  %s\n", "MODIFIED (UTC)", "SIZE", "URI");
+		for (size_t i = 0; i < l.n; i++) {
+			char when[32], size[32];
+			time_t t = (time_t)l.v[i].mtime;
+			struct tm tm;
+			gmtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			if (arr) {
+				json_array_append_new(arr, json_pack("{s:s, s:I, s:s}", "uri", l.v[i].uri, "size",
+								     (json_int_t)l.v[i].size, "modified", when));
+			} else {
+				human_size(l.v[i].size, size, sizeof(size));
+				printf("%-20s  %10s  %s\n", when, size, l.v[i].uri);
+			}
+		}
+		if (arr) {
+			json_dumpf(arr, stdout, JSON_COMPACT);
+			fputc('\n', stdout);
+			json_decref(arr);
+		} else if (l.n == 0) {
+			core_info("no backups under %s", run->storage_uri);
+		}
 	}
-	if (l.json) {
-		json_dumpf(l.arr, stdout, JSON_COMPACT);
-		fputc('\n', stdout);
-		json_decref(l.arr);
-	} else if (l.n == 0) {
-		core_info("no backups under %s", run->storage_uri);
-	}
-	return CORE_EXIT_OK;
+	for (size_t i = 0; i < l.n; i++)
+		free(l.v[i].uri);
+	free(l.v);
+	return rc ? (int)run->exit_class : CORE_EXIT_OK;
 }
 
 static const char *slot_names(unsigned mask, char *out, size_t cap)

@@ -35,6 +35,8 @@ static const char usage_text[] =
 "  backups list [PREFIX]        list the backups in the storage (default prefix backups/)\n"
 "  backups info URI             show a backup's manifest (needs a key that opens it)\n"
 "  backups verify URI           decrypt and decode a whole backup; writes nothing\n"
+"  backups check                for cron and monitoring: exit 0 if the newest backup of\n"
+"                               the series is recent enough, else 8 and one line\n"
 "  backups delete URI           delete one backup (only Cairn backups are ever deleted)\n"
 "  backups prune --keep-last N | --keep-within DURATION\n"
 "                               delete older backups, per series (full, each tenant);\n"
@@ -78,6 +80,13 @@ static const char usage_text[] =
 "  --to-tenant T              restore a TENANT backup into tenant T\n"
 "  --resources KIND,...       restore only these kinds of the backup (and --replace\n"
 "                             only them)\n"
+"\n"
+"Options for backups check:\n"
+"  --tenant T                 check the series of tenant T (default: the FULL series)\n"
+"  --max-age DURATION         the newest backup may be this old (default 26h: a daily\n"
+"                             backup with two hours of slack)\n"
+"  --verify-latest            also read the newest backup to its end, as verify does\n"
+"  --prometheus FILE          write a node-exporter textfile (replaced atomically)\n"
 "\n"
 "Options for backups prune:\n"
 "  --keep-last N              keep the N newest backups of each series\n"
@@ -123,6 +132,7 @@ static const char usage_text[] =
 "     incompatible, a record refused\n"
 "  6  storage: unreachable, not found, full disk, permission denied\n"
 "  7  plugin: none serves the URI's scheme, or it was refused\n"
+"  8  backups check: no backup in the series, or the newest is older than --max-age\n"
 "  130 cancelled (SIGINT/SIGTERM); nothing was published or committed\n"
 "\n"
 "See cairn(1) and docs/ for details.\n";
@@ -132,7 +142,8 @@ enum {
 	OPT_DRY_RUN, OPT_REPLACE, OPT_TO_TENANT, OPT_SOURCE, OPT_STORAGE, OPT_CONFIG,
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
 	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
-	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES, OPT_SINCE
+	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES, OPT_SINCE, OPT_MAX_AGE,
+	OPT_VERIFY_LATEST, OPT_PROMETHEUS
 };
 
 static const struct option long_opts[] = {
@@ -143,6 +154,9 @@ static const struct option long_opts[] = {
 	{"include-data", no_argument, NULL, OPT_INCLUDE_DATA},
 	{"resources", required_argument, NULL, OPT_RESOURCES},
 	{"since", required_argument, NULL, OPT_SINCE},
+	{"max-age", required_argument, NULL, OPT_MAX_AGE},
+	{"verify-latest", no_argument, NULL, OPT_VERIFY_LATEST},
+	{"prometheus", required_argument, NULL, OPT_PROMETHEUS},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -172,7 +186,8 @@ static const struct option long_opts[] = {
 
 struct cli {
 	const char *tenant, *key, *key_file, *to_tenant, *source, *storage, *config, *output;
-	const char *compression_level, *resources, *since;
+	const char *compression_level, *resources, *since, *max_age, *prometheus;
+	int verify_latest, used_check;
 	int include_data;
 	const char **recipients, **identities, **plugin_dirs;
 	size_t n_recipients, n_identities, n_plugin_dirs;
@@ -500,13 +515,16 @@ int main(int argc, char **argv)
 	}
 	while ((opt = getopt_long(argc, argv, "o:O:qvh", long_opts, NULL)) != -1) {
 		switch (opt) {
-		case OPT_TENANT: c.tenant = optarg; c.used_create = 1; break;
+		case OPT_TENANT: c.tenant = optarg; break;
 		case OPT_NULL_TENANT: c.null_tenant = 1; c.used_create = 1; break;
 		case OPT_ALLOW_EMPTY: c.allow_empty = 1; c.used_create = 1; break;
 		case OPT_COMPRESSION_LEVEL: c.compression_level = optarg; c.used_create = 1; break;
 		case OPT_INCLUDE_DATA: c.include_data = 1; c.used_create = 1; break;
 		case OPT_RESOURCES: c.resources = optarg; break;
 		case OPT_SINCE: c.since = optarg; c.used_create = 1; break;
+		case OPT_MAX_AGE: c.max_age = optarg; c.used_check = 1; break;
+		case OPT_VERIFY_LATEST: c.verify_latest = 1; c.used_check = 1; break;
+		case OPT_PROMETHEUS: c.prometheus = optarg; c.used_check = 1; break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
@@ -634,9 +652,11 @@ int main(int argc, char **argv)
 	}
 	int creating = strcmp(cmd, "create") == 0, restoring = strcmp(cmd, "restore") == 0;
 	int pruning = strcmp(cmd, "prune") == 0;
-	int reading = restoring || strcmp(cmd, "verify") == 0 || strcmp(cmd, "info") == 0;
+	int checking = strcmp(cmd, "check") == 0;
+	int reading = restoring || checking || strcmp(cmd, "verify") == 0 || strcmp(cmd, "info") == 0;
 	if ((c.used_create && !creating) || (c.used_restore && !restoring) ||
 	    (c.used_prune && !pruning) || (c.used_read && !reading) ||
+	    (c.used_check && !checking) || (c.tenant && !creating && !checking) ||
 	    (c.dry_run && !restoring && !pruning) || (c.resources && !creating && !restoring)) {
 		code = usage_error("an option given does not apply to 'backups %s'", cmd);
 		goto out;
@@ -712,6 +732,27 @@ int main(int argc, char **argv)
 			code = core_cmd_info(&run, args[2]);
 		else
 			code = core_cmd_verify(&run, args[2]);
+	} else if (checking) {
+		long long max_age = c.max_age ? core_parse_duration(c.max_age) : 26 * 3600;
+		if (nargs != 2) {
+			code = usage_error("%s", "usage: cairn backups check [--tenant T] [--max-age DURATION] "
+					   "[--verify-latest] [--prometheus FILE]");
+			goto out;
+		}
+		if (max_age < 0) {
+			code = usage_error("--max-age needs a duration like 26h, 2d or 90m, not '%s'", c.max_age);
+			goto out;
+		}
+		if (c.tenant && !core_tenant_valid(c.tenant)) {
+			code = usage_error("'%s' is not a valid tenant id (letters, digits, '_' and '-')", c.tenant);
+			goto out;
+		}
+		if (c.verify_latest && setup_keys(&run, &c, 0, &passbuf)) {
+			code = run.exit_class;
+			report(&run, code);
+			goto out;
+		}
+		code = core_cmd_check(&run, c.tenant, max_age, c.verify_latest, c.prometheus);
 	} else if (strcmp(cmd, "delete") == 0) {
 		if (nargs != 3) {
 			code = usage_error("%s", "usage: cairn backups delete URI");

@@ -24,6 +24,7 @@ enum core_exit {
 	CORE_EXIT_SOURCE = 5,    /* metadata source: unreachable, refused, schema mismatch */
 	CORE_EXIT_STORAGE = 6,   /* storage: unreachable, not found, full, permission */
 	CORE_EXIT_PLUGIN = 7,    /* no plugin for a scheme, or the plugin was refused */
+	CORE_EXIT_STALE = 8,     /* backups check: no backup in the series, or the newest is too old */
 	CORE_EXIT_CANCELLED = 130
 };
 

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 
 "$CAIRN" --help >"$WORK/help" || fail "--help failed"
-for w in "backups create" "backups restore" "backups list" "backups info" "backups verify" \
+for w in "backups create" "backups restore" "backups list" "backups info" "backups verify" "backups check" \
 	"keys generate" "plugins list" "plugins check" "--encryption-key" "--no-encryption" \
 	"--recipient" "--identity" "--dry-run" "--replace" "--to-tenant" "--output" "Exit codes"; do
 	grep -q -- "$w" "$WORK/help" || fail "--help does not mention '$w'"
