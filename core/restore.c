@@ -264,6 +264,9 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	struct core_manifest *m = o.manifest;
 	core_info("Restoring %s backup from Cairn version %s created at %s", m->type,
 		  m->tool_version ? m->tool_version : "unknown", m->created_at ? m->created_at : "unknown");
+	if (to_tenant && m->tenant)
+		core_info("Restoring the records of tenant %s into tenant %s (--to-tenant)", m->tenant,
+			  to_tenant);
 	/* what the archive claims to hold is checked before the target is touched */
 	rc = core_manifest_check(run, m);
 	if (rc)
@@ -390,16 +393,34 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	core_info("Backup summary: %s", line);
 	core_format_summary(chosen, restored, n_chosen, line, sizeof(line));
 	core_info("%s: %s", dry_run ? "Restore summary (dry run, nothing written)" : "Restore summary", line);
-	size_t used = 0;
+	/*
+	 * With some thirty kinds most are empty: the line names the kinds that
+	 * had records, and counts the others, so that it stays readable (the
+	 * summary lines above, and --output json, have every kind).
+	 */
+	size_t used = 0, empty = 0, shown_n = 0;
 	used += (size_t)snprintf(line, sizeof(line), "[");
-	for (size_t i = 0, shown_n = 0; i < m->n_kinds && used < sizeof(line); i++)
-		if (skipped[i] != SKIP_NOT_CHOSEN)
-			used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s: %llu new, %llu changed, %llu unchanged",
+	for (size_t i = 0; i < m->n_kinds && used < sizeof(line); i++) {
+		if (skipped[i] == SKIP_NOT_CHOSEN)
+			continue;
+		uint64_t n = out[i].n[CAIRN_WRITE_NEW] + out[i].n[CAIRN_WRITE_CHANGED] +
+			     out[i].n[CAIRN_WRITE_UNCHANGED];
+		if (n == 0) {
+			empty++;
+			continue;
+		}
+		used += (size_t)snprintf(line + used, sizeof(line) - used, "%s%s: %llu new, %llu changed, %llu unchanged",
 					 shown_n++ ? ", " : "", m->kinds[i], (unsigned long long)out[i].n[CAIRN_WRITE_NEW],
 					 (unsigned long long)out[i].n[CAIRN_WRITE_CHANGED],
 					 (unsigned long long)out[i].n[CAIRN_WRITE_UNCHANGED]);
+	}
 	if (used < sizeof(line))
 		snprintf(line + used, sizeof(line) - used, "]");
+	char tail[64] = "";
+	if (empty)
+		snprintf(tail, sizeof(tail), " (and %zu kind%s without records)", empty, empty == 1 ? "" : "s");
+	if (strlen(line) + strlen(tail) < sizeof(line))
+		strcat(line, tail);
 	core_info("%s: %s", dry_run ? "Would change" : "Changes", line);
 	for (size_t i = 0; i < m->n_kinds; i++)
 		if (out[i].skipped)

@@ -33,6 +33,10 @@ full=$(new_db full)
 "$CAIRN" backups restore "$u" --source "$(uri "$full")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||
 	{ cat "$WORK/err"; fail "restore with data"; }
 [ "$(data_digest "$src")" = "$(data_digest "$full")" ] || fail "execution data differs after the restore"
+# the Changes line names the kinds that had records and counts the empty ones
+grep -q 'Changes: \[BINDING: 3 new, 0 changed, 0 unchanged, .*\] (and [0-9]* kinds without records)$' "$WORK/err" ||
+	{ grep Changes "$WORK/err"; fail "Changes line"; }
+if grep 'Changes:' "$WORK/err" | grep -q 'APP:'; then fail "the Changes line lists a kind without records"; fi
 [ "$(digest "$src")" = "$(digest "$full")" ] || fail "metadata differs after a restore with data"
 # run again: upserts by key, so LOG and METRIC rows are not duplicated
 "$CAIRN" backups restore "$u" --source "$(uri "$full")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||

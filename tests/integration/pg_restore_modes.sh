@@ -44,6 +44,8 @@ b=$(pg "$dst" -c "SELECT md5(string_agg(x::text, '|' ORDER BY key)) FROM flows x
 g=$(new_db gamma)
 "$CAIRN" backups restore "$t" --to-tenant gamma --source "$(uri "$g")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||
 	{ cat "$WORK/err"; fail "--to-tenant failed"; }
+grep -q "Restoring the records of tenant acme into tenant gamma (--to-tenant)" "$WORK/err" ||
+	{ cat "$WORK/err"; fail "restore does not name the target tenant"; }
 n_src=$(pg "$src" -c "SELECT count(*) FROM flows WHERE tenant_id = 'acme'")
 [ "$(pg "$g" -c "SELECT count(*) FROM flows WHERE tenant_id = 'gamma' AND value->>'tenantId' = 'gamma' AND key LIKE 'gamma\_%'")" = "$n_src" ] ||
 	fail "--to-tenant did not rewrite every flow"
