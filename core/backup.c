@@ -123,6 +123,8 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 	/* the time window applies to the kinds that have a time (execution data) */
 	struct cairn_scope sc = *scope;
 	sc.since = run->since[0] && kd->time_column ? run->since : NULL;
+	core_debug("%s: reading table/index '%s'%s%s%s", kd->kind, kd->table,
+		   sc.since ? " since " : "", sc.since ? sc.since : "", sc.since ? " UTC" : "");
 	int rc = core_source_cursor_open(src, kd, &sc, &cur);
 	if (rc)
 		return rc;
@@ -160,6 +162,8 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 	}
 	if (!rc)
 		rc = core_fail(run, CORE_EXIT_STORAGE, flush_chunk(pipe, kd->kind, &seq, &chunk));
+	if (!rc)
+		core_debug("%s: %llu records in %u chunks", kd->kind, (unsigned long long)*count, seq);
 	core_source_cursor_close(src, cur);
 	core_buf_free(&chunk);
 	return rc;

@@ -73,6 +73,8 @@ static int batch_flush(struct writer *w)
 	if (w->n_batch == 0)
 		return CAIRN_OK;
 	size_t ki = w->batch_kind;
+	core_debug("%s: writing a batch of %zu records (%zu bytes of columns)", w->kds[ki]->kind,
+		   w->n_batch, w->batch_bytes);
 	int rc = core_source_write(w->src, w->kds[ki], (const struct cairn_record *const *)w->batch,
 				   w->n_batch, w->outcomes);
 	for (size_t i = 0; !rc && i < w->n_batch; i++)
@@ -347,6 +349,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 				  kds[i]->kind, kds[i]->table);
 		} else if (replace) {
 			/* clear every kind the backup covers, in scope, before writing any */
+			core_debug("%s: --replace clears table/index '%s' in scope", kds[i]->kind, kds[i]->table);
 			rc = core_source_delete_scope(&src, kds[i], &scope);
 		}
 	}
