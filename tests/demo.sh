@@ -8,10 +8,13 @@
 # Everything lives in a temporary directory that is removed at the end.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+echo "== installing what is missing (packaging/build-deps.txt)"
 "$here/tests/install-deps.sh"
 build=${CAIRN_BUILD_DIR:-$here/build}
+echo "== building cairn and its plugins into $build (a minute or two the first time)"
 cmake -S "$here" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF >/dev/null
 cmake --build "$build" -j2 >/dev/null
+echo "== starting a throwaway PostgreSQL on 127.0.0.1:${CAIRN_DEMO_PORT:-15499}" 
 cairn="$build/core/cairn"
 export CAIRN_PLUGIN_PATH="$build/plugins" CAIRN_CONFIG=/dev/null
 
