@@ -7,7 +7,7 @@
 #
 # SCALE (default 1) multiplies the base sizes 10000 and 100000 flow rows (plus n/2
 # triggers, n/4 KV and namespace-file metadata … see bench/gen.sql); about 5 minutes on
-# 2 cores. Starts its own throwaway PostgreSQL and, for each size, a fresh
+# 2 cores (SCALE 2, the issue's 200k-flow data set: about 12). Starts its own throwaway PostgreSQL and, for each size, a fresh
 # Elasticsearch-API test server (tests/peers/elasticsearch.sh), builds Cairn in Release
 # into build-bench/, and prints a markdown report (also written to
 # ${BENCH_OUT:-bench/last-run-es.md}).
@@ -156,7 +156,7 @@ first=${sizes%% *}; last=${sizes##* }
 {
 	echo "## Cairn benchmark (Elasticsearch) — $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "\`bench/es_run.sh $scale\` (sizes: $sizes flow rows$( [ "${BENCH_KESTRA_INDEXES:-0}" = 1 ] && echo ", with" || echo ", without") Kestra's flows_source_code GIN index) ·" \
+	echo "\`$(bench_command es_run.sh "$scale")\` (sizes: $sizes flow rows$( [ "${BENCH_KESTRA_INDEXES:-0}" = 1 ] && echo ", with" || echo ", without") Kestra's flows_source_code GIN index) ·" \
 		"$(nproc) cores · kernel $(uname -r) · PostgreSQL $(pg -d postgres -c 'SHOW server_version') · Cairn's Elasticsearch-API test server (Python $(python3 -c 'import platform; print(platform.python_version())')) · Cairn $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here" diff --quiet 2>/dev/null || echo '+changes')"
 	echo
 	echo "The Elasticsearch side is our Python emulator of the REST API (tests/peers/es/), not Elasticsearch:" \

@@ -19,6 +19,16 @@ bench_sizes() {
 	fi
 }
 
+# bench_command SCRIPT SCALE — the command line of this run as the report quotes it:
+# BENCH_SIZES (then without SCALE, which it overrides) and BENCH_KESTRA_INDEXES in front
+# when they were set.
+bench_command() {
+	local c="bench/$1 $2"
+	[ -z "${BENCH_SIZES:-}" ] || c="BENCH_SIZES=\"$BENCH_SIZES\" bench/$1"
+	[ -z "${BENCH_KESTRA_INDEXES:-}" ] || c="BENCH_KESTRA_INDEXES=$BENCH_KESTRA_INDEXES $c"
+	printf '%s' "$c"
+}
+
 # bench_need [--hint TEXT] TOOL… — /usr/bin/time (GNU time: %M is the peak RSS), installed
 # when missing; exits naming the first TOOL not on the PATH (and TEXT, how to install it).
 bench_need() {

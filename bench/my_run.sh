@@ -122,7 +122,7 @@ rss_table "$first" "$last" >>"$report"
 {
 	echo "## Cairn benchmark (MariaDB) — $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "\`bench/my_run.sh $scale\` (sizes: $sizes flow rows, Kestra's indexes as shipped) ·" \
+	echo "\`$(bench_command my_run.sh "$scale")\` (sizes: $sizes flow rows, Kestra's indexes as shipped) ·" \
 		"$(nproc) cores · kernel $(uname -r) · MariaDB $(my -e 'SELECT VERSION()') server · $(mariadb-dump --version | sed 's/,.*//') · Cairn $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here" diff --quiet 2>/dev/null || echo '+changes')"
 	echo
 	cat "$report"

@@ -95,7 +95,7 @@ rss_table "$first" "$last" >>"$report"
 {
 	echo "## Cairn benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "\`bench/run.sh $scale\` (sizes: $sizes flow rows$( [ "${BENCH_KESTRA_INDEXES:-0}" = 1 ] && echo ", with" || echo ", without") Kestra's flows_source_code GIN index) ·" \
+	echo "\`$(bench_command run.sh "$scale")\` (sizes: $sizes flow rows$( [ "${BENCH_KESTRA_INDEXES:-0}" = 1 ] && echo ", with" || echo ", without") Kestra's flows_source_code GIN index) ·" \
 		"$(nproc) cores · kernel $(uname -r) · $(pg -d postgres -c 'SHOW server_version') server · pg_dump $(pg_dump --version | awk '{print $3}') · Cairn $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here" diff --quiet 2>/dev/null || echo '+changes')"
 	echo
 	cat "$report"
