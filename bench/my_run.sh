@@ -16,48 +16,23 @@
 #   BENCH_KEEP=1                keep the temporary directory and server
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 scale=${1:-0.7}
-case "$scale" in '' | *[!0-9.]* | .*) echo "usage: $0 [SCALE]" >&2; exit 2 ;; esac
-if [ -n "${BENCH_SIZES:-}" ]; then
-	sizes=$BENCH_SIZES
-else
-	sizes="$(awk -v s="$scale" 'BEGIN{printf "%d", 10000*s}') $(awk -v s="$scale" 'BEGIN{printf "%d", 100000*s}')"
-fi
+bench_sizes "$scale"
 port=${BENCH_MY_PORT:-55478}
 out_md=${BENCH_OUT:-$here/bench/last-run-my.md}
-tables="bindings blueprints dashboards flows groups kv_metadata namespaces namespace_file_metadata
-roles secrets security_integrations settings templates tenants tenant_access triggers users"
+tables=$bench_tables
 started=$(date +%s)
 
-if [ ! -x /usr/bin/time ]; then
-	apt-get install -y time >/dev/null
-fi
-for tool in mariadb mariadb-dump gzip; do
-	command -v "$tool" >/dev/null || { echo "$0: $tool is missing (apt-get install mariadb-client gzip)" >&2; exit 1; }
-done
-
-. "$here/bench/lib.sh"
+bench_need --hint "apt-get install mariadb-client gzip" mariadb mariadb-dump gzip
 bench_build "$here"
 [ -f "$here/build-bench/plugins/cairn-source-mysql.so" ] ||
 	{ echo "$0: build-bench/ has no MySQL plugin (CAIRN_PLUGIN_MYSQL=OFF? apt-get install libmariadb-dev)" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/cairn-bench-my.XXXXXX)
-chmod 755 "$tmp"   # the server runs as `mysql` when we are root
-cleanup() {
-	if [ "${BENCH_KEEP:-0}" != 1 ]; then
-		"$here/tests/peers/mariadb.sh" stop "$tmp/my" >/dev/null 2>&1 || true
-		rm -rf "$tmp"
-	else
-		echo "kept $tmp (server on port $port)" >&2
-	fi
-}
-trap cleanup EXIT
-"$here/tests/peers/mariadb.sh" start "$tmp/my" "$port" >&2
+bench_tmp cairn-bench-my
+bench_server_start mariadb "$tmp/my" "$port"
 client=(--no-defaults --protocol=TCP -h 127.0.0.1 -P "$port" -u root --default-character-set=utf8mb4)
 my() { mariadb "${client[@]}" -N -B "$@"; }
-
-export CAIRN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
-export CAIRN_STORAGE="file://$tmp/storage"
 
 # Empty Kestra schema (flyway rows included, no metadata records), Kestra's indexes as shipped.
 schema_db() {
@@ -147,7 +122,7 @@ rss_table "$first" "$last" >>"$report"
 {
 	echo "## Cairn benchmark (MariaDB) — $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "\`bench/my_run.sh $scale\` (sizes: $sizes flow rows, Kestra's indexes as shipped) ·" \
+	echo "\`$(bench_command my_run.sh "$scale")\` (sizes: $sizes flow rows, Kestra's indexes as shipped) ·" \
 		"$(nproc) cores · kernel $(uname -r) · MariaDB $(my -e 'SELECT VERSION()') server · $(mariadb-dump --version | sed 's/,.*//') · Cairn $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here" diff --quiet 2>/dev/null || echo '+changes')"
 	echo
 	cat "$report"

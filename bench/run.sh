@@ -17,74 +17,22 @@
 #   BENCH_KEEP=1                keep the temporary directory and server
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 scale=${1:-0.7}
-case "$scale" in '' | *[!0-9.]* | .*) echo "usage: $0 [SCALE]" >&2; exit 2 ;; esac
-if [ -n "${BENCH_SIZES:-}" ]; then
-	sizes=$BENCH_SIZES
-else
-	sizes="$(awk -v s="$scale" 'BEGIN{printf "%d", 10000*s}') $(awk -v s="$scale" 'BEGIN{printf "%d", 100000*s}')"
-fi
+bench_sizes "$scale"
 port=${BENCH_PORT:-55477}
 out_md=${BENCH_OUT:-$here/bench/last-run.md}
-tables="bindings blueprints dashboards flows groups kv_metadata namespaces namespace_file_metadata
-roles secrets security_integrations settings templates tenants tenant_access triggers users"
+tables=$bench_tables
 
-if [ ! -x /usr/bin/time ]; then
-	apt-get install -y time >/dev/null
-fi
-for tool in pg_dump pg_restore psql zstd openssl; do
-	command -v "$tool" >/dev/null || { echo "$0: $tool is missing" >&2; exit 1; }
-done
-
-. "$here/bench/lib.sh"
+bench_need pg_dump pg_restore psql zstd openssl
 bench_build "$here"
-
-tmp=$(mktemp -d /tmp/cairn-bench.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-	if [ "${BENCH_KEEP:-0}" != 1 ]; then
-		"$here/tests/peers/postgresql.sh" stop "$tmp/pg" >/dev/null 2>&1 || true
-		rm -rf "$tmp"
-	else
-		echo "kept $tmp (server on port $port)" >&2
-	fi
-}
-trap cleanup EXIT
-"$here/tests/peers/postgresql.sh" start "$tmp/pg" "$port" >&2
-export PGOPTIONS="-c client_min_messages=warning"
-export PGHOST=127.0.0.1 PGPORT=$port PGUSER=postgres
-pg() { psql -X -q -At -v ON_ERROR_STOP=1 "$@"; }
-
-export CAIRN_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
-export CAIRN_STORAGE="file://$tmp/storage"
+bench_tmp cairn-bench
+bench_pg_start "$tmp/pg" "$port"
 export BENCH_PASS=$(head -c 32 /dev/urandom | base64)   # for the native encrypted pipeline
-
-# Empty Kestra schema (flyway rows included, no metadata records).
-schema_db() {
-	pg -d postgres -c "CREATE DATABASE $1"
-	pg -d "$1" -f "$here/tests/fixtures/kestra-postgres.sql"
-	# pg_dump/pg_restore run with search_path = '': Kestra's FULLTEXT_INDEX calls
-	# FULLTEXT_REPLACE unqualified and COPY into a table whose generated columns use it
-	# fails ("function fulltext_replace(text, unknown) does not exist"). Qualify the call,
-	# in every database, so that the native restore can work at all (same body otherwise).
-	pg -d "$1" -c "CREATE OR REPLACE FUNCTION FULLTEXT_INDEX(text) RETURNS tsvector
-	    AS 'SELECT TO_TSVECTOR(''simple'', public.FULLTEXT_REPLACE(\$1, '' '')) || TO_TSVECTOR(''simple'', \$1)'
-	    LANGUAGE SQL IMMUTABLE RETURNS NULL ON NULL INPUT"
-	if [ "${BENCH_KESTRA_INDEXES:-0}" != 1 ]; then
-		pg -d "$1" -c "DROP INDEX flows_source_code"
-	fi
-}
 
 # measure NAME CMD… — runs CMD under /usr/bin/time; records "seconds maxrss_kb".
 # In a pipeline (sh -c), %M is the largest single process of the pipeline.
 declare -A T M C
-
-checksum() {   # one line per table: count and an order-independent hash sum
-	for t in $tables; do
-		pg -d "$1" -c "SELECT '$t', count(*), coalesce(sum(hashtextextended(x::text, 0)::numeric), 0) FROM $t x"
-	done
-}
-
 
 tflags=""
 for t in $tables; do tflags="$tflags -t $t"; done
@@ -95,14 +43,9 @@ declare -A RSS_CREATE RSS_RESTORE RSS_VERIFY
 for n in $sizes; do
 	echo "== size $n flow rows" >&2
 	src=src_$n
-	schema_db "$src"
-	t0=$(date +%s)
-	pg -d "$src" -v n="$n" -f "$here/bench/gen.sql"
-	echo "   generated in $(( $(date +%s) - t0 )) s" >&2
-	records=$(for t in $tables; do pg -d "$src" -c "SELECT count(*) FROM $t"; done | awk '{s+=$1} END{print s}')
+	bench_pg_source "$src" "$n"
 	raw=$(pg -d "$src" -c "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c WHERE c.relname IN ($(printf "'%s'," $tables | sed 's/,$//')) AND c.relkind = 'r'")
-	rawtext=$(for t in $tables; do pg -d "$src" -c "SELECT coalesce(sum(octet_length(x::text)), 0) FROM $t x"; done | awk '{s+=$1} END{print s}')
-	schema_db "rc_$n"; schema_db "rn_$n"; schema_db "rp_$n"
+	bench_pg_schema_db "rc_$n"; bench_pg_schema_db "rn_$n"; bench_pg_schema_db "rp_$n"
 	pg -d postgres -c "CHECKPOINT"
 
 	uri_src="postgresql://postgres@127.0.0.1:$port/$src"
@@ -122,10 +65,10 @@ for n in $sizes; do
 	pg -d postgres -c "CHECKPOINT"
 	measure "pgrestore_pipe_$n" sh -c "openssl enc -d -aes-256-ctr -pbkdf2 -pass env:BENCH_PASS -in '$tmp/dump_$n.sql.zst.enc' | zstd -q -d | psql -X -q -1 -v ON_ERROR_STOP=1 -o /dev/null -d 'rp_$n'"
 
-	checksum "$src" >"$tmp/sum.src"
+	bench_pg_checksum "$src" >"$tmp/sum.src"
 	same=yes
 	for d in "rc_$n" "rn_$n" "rp_$n"; do
-		checksum "$d" >"$tmp/sum.$d"
+		bench_pg_checksum "$d" >"$tmp/sum.$d"
 		cmp -s "$tmp/sum.src" "$tmp/sum.$d" || { same=NO; echo "$0: $d differs from $src" >&2; diff "$tmp/sum.src" "$tmp/sum.$d" >&2 || true; }
 	done
 
@@ -152,7 +95,7 @@ rss_table "$first" "$last" >>"$report"
 {
 	echo "## Cairn benchmark — $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
-	echo "\`bench/run.sh $scale\` (sizes: $sizes flow rows$( [ "${BENCH_KESTRA_INDEXES:-0}" = 1 ] && echo ", with" || echo ", without") Kestra's flows_source_code GIN index) ·" \
+	echo "\`$(bench_command run.sh "$scale")\` (sizes: $sizes flow rows$( [ "${BENCH_KESTRA_INDEXES:-0}" = 1 ] && echo ", with" || echo ", without") Kestra's flows_source_code GIN index) ·" \
 		"$(nproc) cores · kernel $(uname -r) · $(pg -d postgres -c 'SHOW server_version') server · pg_dump $(pg_dump --version | awk '{print $3}') · Cairn $(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$here" diff --quiet 2>/dev/null || echo '+changes')"
 	echo
 	cat "$report"
