@@ -390,12 +390,13 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	if (rc)
 		goto out;
 	snapshot = 1;
-	core_progress_step("writing backup: bytes");
+	core_progress_step("writing backup");
 	rc = core_fail(run, CORE_EXIT_FAILURE, core_pipe_start(aw, &pipe));
 	if (rc)
 		goto out;
 	uint64_t total = 0;
 	for (size_t i = 0; i < n_kinds && !rc; i++) {
+		core_progress_item("%s, kind %zu of %zu, bytes stored", kinds[i], i + 1, n_kinds);
 		rc = backup_kind(run, &src, core_kinds_find(&run->kinds, kinds[i]), &scope, pipe, &counts[i]);
 		total += counts[i];
 	}

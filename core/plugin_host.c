@@ -6,6 +6,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "plugin_host.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,10 +22,23 @@
 #include "log.h"
 
 static volatile sig_atomic_t cancel_flag;
+/*
+ * The progress line. A backup draws it from its archive writer thread
+ * (pipe.h) while the calling thread names the kind being read: one lock.
+ * Nothing is drawn during a step's first second, so a quick command never
+ * flashes a frame between its log lines.
+ */
+static pthread_mutex_t progress_lock = PTHREAD_MUTEX_INITIALIZER;
 static int progress_on;
 static const char *progress_label = "";
-static struct timespec progress_last;
+static char progress_item[128];
+static struct timespec progress_last, progress_start;
 static int progress_shown;
+
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
 
 static void on_signal(int sig)
 {
@@ -103,13 +117,7 @@ static int h_cancelled(const struct cairn_host *h)
 
 void core_progress_enable(int on) { progress_on = on; }
 
-void core_progress_step(const char *label)
-{
-	core_progress_done();
-	progress_label = label;
-}
-
-void core_progress_done(void)
+static void clear_line(void)
 {
 	if (progress_shown) {
 		fputs("\r\033[K", stderr);
@@ -117,25 +125,57 @@ void core_progress_done(void)
 	}
 }
 
+void core_progress_step(const char *label)
+{
+	pthread_mutex_lock(&progress_lock);
+	clear_line();
+	progress_label = label;
+	progress_item[0] = '\0';
+	clock_gettime(CLOCK_MONOTONIC, &progress_start);
+	pthread_mutex_unlock(&progress_lock);
+}
+
+void core_progress_item(const char *fmt, ...)
+{
+	pthread_mutex_lock(&progress_lock);
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(progress_item, sizeof(progress_item), fmt, ap);
+	va_end(ap);
+	pthread_mutex_unlock(&progress_lock);
+}
+
+void core_progress_done(void)
+{
+	pthread_mutex_lock(&progress_lock);
+	clear_line();
+	progress_label = "";
+	pthread_mutex_unlock(&progress_lock);
+}
+
 static void h_progress(const struct cairn_host *h, uint64_t done, uint64_t total)
 {
 	(void)h;
 	if (!progress_on)
 		return;
+	pthread_mutex_lock(&progress_lock);
 	struct timespec now;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	long ms = (now.tv_sec - progress_last.tv_sec) * 1000 +
-		  (now.tv_nsec - progress_last.tv_nsec) / 1000000;
-	if (ms < 200 && done != total)
-		return; /* at most 5 refreshes a second */
-	progress_last = now;
-	if (total)
-		fprintf(stderr, "\r\033[K%s %llu/%llu (%d%%)", progress_label,
-			(unsigned long long)done, (unsigned long long)total,
-			(int)(done * 100 / total));
-	else
-		fprintf(stderr, "\r\033[K%s %llu", progress_label, (unsigned long long)done);
-	progress_shown = 1;
+	/* inside a step only, not in its first second; then at most 5 refreshes a second */
+	if (progress_label[0] && ms_between(&progress_start, &now) >= 1000 &&
+	    (ms_between(&progress_last, &now) >= 200 || (total && done == total))) {
+		progress_last = now;
+		const char *sep = progress_item[0] ? " — " : "";
+		if (total)
+			fprintf(stderr, "\r\033[K%s%s%s: %llu of %llu (%d%%)", progress_label, sep,
+				progress_item, (unsigned long long)done, (unsigned long long)total,
+				(int)(done * 100 / total));
+		else
+			fprintf(stderr, "\r\033[K%s%s%s: %llu", progress_label, sep, progress_item,
+				(unsigned long long)done);
+		progress_shown = 1;
+	}
+	pthread_mutex_unlock(&progress_lock);
 }
 
 static void h_redact(const struct cairn_host *h, const char *secret)

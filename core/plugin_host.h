@@ -17,6 +17,8 @@ int core_cancelled(void);
 /* Progress display: enabled when stderr is a terminal (or forced). */
 void core_progress_enable(int on);
 void core_progress_step(const char *label); /* a new step; clears the line */
+/* What the step works on now ("FLOW, kind 9 of 24"), shown after the label. */
+void core_progress_item(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void core_progress_done(void);                 /* end of a step: clear the line */
 
 #endif /* CORE_PLUGIN_HOST_H */

@@ -58,6 +58,7 @@ struct writer {
 	struct cairn_record *batch[CAIRN_RESTORE_BATCH_MAX];
 	int outcomes[CAIRN_RESTORE_BATCH_MAX];
 	size_t n_batch, batch_bytes, batch_kind;
+	size_t last_kind, n_kinds;          /* for the progress line */
 };
 
 static void batch_clear(struct writer *w)
@@ -89,6 +90,10 @@ static int batch_flush(struct writer *w)
 
 static int write_record(struct writer *w, size_t ki, const struct cairn_record *rec)
 {
+	if (w->last_kind != ki) /* a new kind: say so on the progress line */
+		core_progress_item("%s, kind %zu of %zu, records written", w->kds[ki]->kind, ki + 1,
+				   w->n_kinds);
+	w->last_kind = ki;
 	if (w->max == 1) {
 		int outcome = 0;
 		int rc = core_source_write(w->src, w->kds[ki], &rec, 1, &outcome);
@@ -356,13 +361,14 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	if (rc)
 		goto done;
 
-	core_progress_step("restoring: records");
+	core_progress_step("restoring");
 	struct writer *w = calloc(1, sizeof(*w));
 	if (!w) {
 		rc = core_fail(run, CORE_EXIT_FAILURE, CAIRN_E_NOMEM);
 		goto done;
 	}
-	*w = (struct writer){.src = &src, .kds = kds, .out = out, .max = core_source_batch_max(&src)};
+	*w = (struct writer){.src = &src, .kds = kds, .out = out, .max = core_source_batch_max(&src),
+			     .n_kinds = m->n_kinds, .last_kind = (size_t)-1};
 	rc = restore_records(&o, w, skipped, to_tenant);
 	free(w);
 	if (rc)
