@@ -752,8 +752,9 @@ static int es_more(struct es_cursor *c)
 		return es_corrupt(c, "it ends in the middle");
 	if (unit >= ES_MAX_ANSWER)
 		return cp_fail(c->es->host, CAIRN_E_BACKEND,
-			       "index '%s': a search hit is larger than %lu MiB (refused)", c->index,
-			       ES_MAX_ANSWER >> 20);
+			       "index '%s': a search hit, or another part of the answer, is larger "
+			       "than %lu MiB (refused)",
+			       c->index, ES_MAX_ANSWER >> 20);
 	es_stream_compact(st);
 	want = unit + (unit > ES_STEP ? unit : ES_STEP);
 	if (want > ES_MAX_ANSWER + ES_STEP)

@@ -16,8 +16,7 @@ case ",${ASAN_OPTIONS:-}," in *intercept_tls_get_addr*) ;; *)
 # a prefix of our own per run: the server may be shared with other tests
 P="it$$_"
 Q="it$$o_"
-mapping='{"mappings":{"dynamic":false,"properties":{"tenantId":{"type":"keyword"},"namespace":{"type":"keyword"},"id":{"type":"keyword"},"deleted":{"type":"boolean"}}}}'
-for i in flows flows_revisions triggers settings; do es PUT "/$P$i" "$mapping" >/dev/null; done
+for i in flows flows_revisions triggers settings; do es PUT "/$P$i" "$ES_MAPPING" >/dev/null; done
 
 # sample documents in Kestra's layout: every revision of a flow in
 # flows_revisions (_id = the JDBC key, with the revision), the latest in flows
@@ -89,8 +88,10 @@ grep -q 'Backup summary: .*FLOW: 16,.*SETTING: 1,.*TRIGGER: 2' "$WORK/create.err
 	{ cat "$WORK/create.err"; fail "the backup does not hold the 16 flow revisions, 1 setting, 2 triggers"; }
 "$CAIRN" backups info "$u" --storage "$STORE" >"$WORK/info" 2>&1 || { cat "$WORK/info"; fail "info failed"; }
 grep -q 'elasticsearch 8\.' "$WORK/info" || { cat "$WORK/info"; fail "info does not name the backend"; }
-"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$Q --storage "$STORE" \
-	>"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "restore into prefix $Q failed"; }
+# page_size=2: the flows rebuild pages with search_after on [namespace, id,
+# _shard_doc], a flow's revisions across pages
+"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$Q --source-option page_size=2 \
+	--storage "$STORE" >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "restore into prefix $Q failed"; }
 [ "$(open_pits)" = 0 ] || fail "the point in time of the flows rebuild is still open after the restore"
 dump "$P" >"$WORK/src.dump"
 dump "$Q" >"$WORK/dst.dump"
@@ -187,7 +188,7 @@ note "the flows rebuild closes its point in time after a failure"
 # the target already holds revision 7 of main's flow1 (newer than the backup's
 # 1): flows keeps 7; flows the target lacks come from the backup
 N="it$$n_"
-for i in flows flows_revisions; do es PUT "/$N$i" "$mapping" >/dev/null; done
+for i in flows flows_revisions; do es PUT "/$N$i" "$ES_MAPPING" >/dev/null; done
 seven='{"tenantId":"main","namespace":"company.team","id":"flow1","revision":7,"deleted":false,"note":"newer"}'
 es PUT "/${N}flows_revisions/_doc/main_company.team_flow1_7?refresh=true" "$seven" >/dev/null
 es PUT "/${N}flows/_doc/main_company.team_flow1?refresh=true" "$seven" >/dev/null
@@ -394,14 +395,15 @@ fi
 # time: the backup must hold exactly w1..wK for some K — a prefix, no gap, and
 # nothing the snapshot had not seen when it opened
 W="it$$w_"
-for i in flows triggers settings; do es PUT "/$W$i" "$mapping" >/dev/null; done
+for i in flows triggers settings; do es PUT "/$W$i" "$ES_MAPPING" >/dev/null; done
 writer() {
 	local n=1
 	while :; do
 		curl -fsS -o /dev/null -X PUT -H 'Content-Type: application/json' \
 			--data-binary "{\"tenantId\":\"main\",\"namespace\":\"w\",\"id\":\"w$n\",\"revision\":1,\"deleted\":false}" \
 			"http://127.0.0.1:$ESPORT/${W}flows/_doc/main_w_w$n?refresh=true" || return 0
-		echo "$n" >"$WORK/written"
+		# through a rename: killed at any point, the file still holds a number
+		echo "$n" >"$WORK/written.new" && mv -f "$WORK/written.new" "$WORK/written"
 		n=$((n + 1))
 	done
 }

@@ -309,3 +309,5 @@ es() {
 	fi
 }
 esuri() { echo "elasticsearch://127.0.0.1:$ESPORT"; }
+# the mapping of Kestra's indices, as far as the plugin relies on it
+ES_MAPPING='{"mappings":{"dynamic":false,"properties":{"tenantId":{"type":"keyword"},"namespace":{"type":"keyword"},"id":{"type":"keyword"},"deleted":{"type":"boolean"}}}}'
