@@ -136,8 +136,17 @@ note "TENANT backup: acme only; an unknown tenant is refused naming acme and mai
 
 # ------------------------------------------------------------------ dry run, bulk retry
 D="it$$d_"
-"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=$D --storage "$STORE" \
-	--dry-run >"$WORK/out" 2>"$WORK/err" || { cat "$WORK/err"; fail "dry run failed"; }
+# outcomes against flows_revisions: all new in an empty target, all changed in $Q
+for pre in "$D:16:0" "$Q:0:16"; do
+	"$CAIRN" backups restore "$u" --source "$(esuri)" --source-option index_prefix=${pre%%:*} --storage "$STORE" \
+		--dry-run --output json >"$WORK/dry.json" 2>"$WORK/err" || { cat "$WORK/err"; fail "dry run failed"; }
+	python3 - "$WORK/dry.json" "${pre#*:}" <<'PY' || fail "dry run into ${pre%%:*}: FLOW outcomes are not ${pre#*:} (new:changed)"
+import json, sys
+k = json.load(open(sys.argv[1]))["kinds"]["FLOW"]
+new, changed = map(int, sys.argv[2].split(":"))
+assert (k["new"], k["changed"]) == (new, changed), k
+PY
+done
 for i in flows flows_revisions triggers; do
 	curl -s -o /dev/null -w '%{http_code}' -I "http://127.0.0.1:$ESPORT/$D$i" | grep -qx 404 ||
 		fail "the dry run created index $D$i"
