@@ -323,7 +323,11 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		rc = verify_first(run, uri, &o);
 		if (rc)
 			goto done;
+		/* the manifest read first is freed: the scope's tenant pointed into it */
 		m = o.manifest;
+		core_manifest_scope(m, &scope);
+		if (to_tenant)
+			scope.tenant = to_tenant;
 	}
 	warn_schema_version(&src, m->schema_version);
 	struct cairn_restore_opts ro = {

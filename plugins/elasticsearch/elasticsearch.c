@@ -29,10 +29,48 @@ static int es_known_opt(const char *k)
 
 static size_t es_write_cb(char *data, size_t size, size_t nmemb, void *ud)
 {
-	struct cp_buf *b = ud;
+	struct es_inst *es = ud;
 	size_t n = size * nmemb;
-	cp_buf_addn(b, data, n);
-	return b->oom ? 0 : n;
+	if (n > ES_MAX_ANSWER - es->resp.len) {
+		es->resp_too_big = 1;
+		return 0; /* curl stops the transfer: CURLE_WRITE_ERROR */
+	}
+	cp_buf_addn(&es->resp, data, n);
+	return es->resp.oom ? 0 : n;
+}
+
+struct curl_slist *es_plugin_headers(struct es_inst *es, const char *ctype)
+{
+	/* the per-request content type goes first: it is the only one sent */
+	struct cp_buf line = {0};
+	struct curl_slist *h;
+	cp_buf_addf(&line, "Content-Type: %s", ctype);
+	h = line.oom ? NULL : curl_slist_append(NULL, line.p);
+	cp_buf_free(&line);
+	for (struct curl_slist *s = es->headers; h != NULL && s != NULL; s = s->next)
+		if (curl_slist_append(h, s->data) == NULL) {
+			curl_slist_free_all(h);
+			h = NULL;
+		}
+	return h;
+}
+
+int es_plugin_curl_error(struct es_inst *es, CURLcode cc, int too_big, const char *method,
+			 const char *path)
+{
+	int st;
+	if (too_big)
+		return cp_fail(es->host, CAIRN_E_BACKEND,
+			       "%s %s%s: the answer is larger than %lu MiB (refused)", method, es->base,
+			       path, ES_MAX_ANSWER >> 20);
+	/* as in the SQL plugins, a failed TLS handshake is a failure to connect */
+	st = (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
+	      cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_PEER_FAILED_VERIFICATION ||
+	      cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_CACERT_BADFILE)
+		     ? CAIRN_E_CONNECT
+	     : cc == CURLE_OUT_OF_MEMORY ? CAIRN_E_NOMEM
+					 : CAIRN_E_IO;
+	return cp_fail(es->host, st, "%s %s%s: %s", method, es->base, path, curl_easy_strerror(cc));
 }
 
 int es_plugin_request(struct es_inst *es, const char *method, const char *path,
@@ -44,32 +82,21 @@ int es_plugin_request(struct es_inst *es, const char *method, const char *path,
 	int rc = CAIRN_OK;
 
 	cp_buf_reset(&es->resp);
+	es->resp_too_big = 0;
 	es->status = 0;
 	cp_buf_add(&url, es->base);
 	cp_buf_add(&url, path);
-	if (url.oom)
+	if (ctype != NULL && (h = es_plugin_headers(es, ctype)) == NULL)
+		url.oom = 1;
+	if (url.oom) {
+		cp_buf_free(&url);
 		return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
-	if (ctype != NULL) {
-		/* the per-request content type goes first: it is the only one sent */
-		struct cp_buf line = {0};
-		cp_buf_addf(&line, "Content-Type: %s", ctype);
-		h = line.oom ? NULL : curl_slist_append(NULL, line.p);
-		cp_buf_free(&line);
-		if (h == NULL) {
-			cp_buf_free(&url);
-			return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
-		}
-		for (struct curl_slist *s = es->headers; s != NULL; s = s->next)
-			if (curl_slist_append(h, s->data) == NULL) {
-				curl_slist_free_all(h);
-				cp_buf_free(&url);
-				return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
-			}
-		hdrs = h;
 	}
+	if (h != NULL)
+		hdrs = h;
 	curl_easy_setopt(es->curl, CURLOPT_URL, url.p);
 	curl_easy_setopt(es->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(es->curl, CURLOPT_WRITEDATA, &es->resp);
+	curl_easy_setopt(es->curl, CURLOPT_WRITEDATA, es);
 	if (strcmp(method, "HEAD") == 0) {
 		curl_easy_setopt(es->curl, CURLOPT_NOBODY, 1L);
 		curl_easy_setopt(es->curl, CURLOPT_CUSTOMREQUEST, NULL);
@@ -89,31 +116,27 @@ int es_plugin_request(struct es_inst *es, const char *method, const char *path,
 	cc = curl_easy_perform(es->curl);
 	if (body != NULL)
 		curl_easy_setopt(es->curl, CURLOPT_POSTFIELDS, NULL);
-	if (cc != CURLE_OK) {
-		/* as in the SQL plugins, a failed TLS handshake is a failure to connect */
-		int st = (cc == CURLE_COULDNT_CONNECT || cc == CURLE_COULDNT_RESOLVE_HOST ||
-			  cc == CURLE_OPERATION_TIMEDOUT || cc == CURLE_PEER_FAILED_VERIFICATION ||
-			  cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_SSL_CACERT_BADFILE)
-				 ? CAIRN_E_CONNECT
-				 : cc == CURLE_WRITE_ERROR && es->resp.oom ? CAIRN_E_NOMEM : CAIRN_E_IO;
-		rc = cp_fail(es->host, st, "%s %s%s: %s", method, es->base, path,
-			     curl_easy_strerror(cc));
-	} else {
+	/* the per-request list is freed below: the handle must not keep it */
+	curl_easy_setopt(es->curl, CURLOPT_HTTPHEADER, es->headers);
+	if (cc != CURLE_OK)
+		rc = es->resp.oom ? cp_fail(es->host, CAIRN_E_NOMEM, "out of memory")
+				  : es_plugin_curl_error(es, cc, es->resp_too_big, method, path);
+	else
 		curl_easy_getinfo(es->curl, CURLINFO_RESPONSE_CODE, &es->status);
-	}
 	curl_slist_free_all(h);
 	cp_buf_free(&url);
 	return rc;
 }
 
-int es_plugin_http_error(struct es_inst *es, const char *what)
+int es_plugin_http_error_of(struct es_inst *es, long status, const char *body, size_t len,
+			    const char *what)
 {
-	int st = es->status == 401 || es->status == 403 ? CAIRN_E_AUTH
-		 : es->status == 429 || es->status == 503 ? CAIRN_E_TRANSIENT
-		 : es->status == 404			   ? CAIRN_E_NOT_FOUND
-							   : CAIRN_E_BACKEND;
+	int st = status == 401 || status == 403 ? CAIRN_E_AUTH
+		 : status == 429 || status == 503 ? CAIRN_E_TRANSIENT
+		 : status == 404		   ? CAIRN_E_NOT_FOUND
+						   : CAIRN_E_BACKEND;
 	const char *type = NULL, *reason = NULL;
-	json_t *j = es->resp.p ? json_loadb(es->resp.p, es->resp.len, 0, NULL) : NULL;
+	json_t *j = body ? json_loadb(body, len, 0, NULL) : NULL;
 	json_t *e = j ? json_object_get(j, "error") : NULL;
 	int rc;
 
@@ -126,10 +149,15 @@ int es_plugin_http_error(struct es_inst *es, const char *what)
 	} else if (json_is_string(e)) {
 		reason = json_string_value(e);
 	}
-	rc = cp_fail(es->host, st, "%s: HTTP %ld%s%s%s%s", what, es->status, type ? ": " : "",
+	rc = cp_fail(es->host, st, "%s: HTTP %ld%s%s%s%s", what, status, type ? ": " : "",
 		     type ? type : "", reason ? ": " : "", reason ? reason : "");
 	json_decref(j);
 	return rc;
+}
+
+int es_plugin_http_error(struct es_inst *es, const char *what)
+{
+	return es_plugin_http_error_of(es, es->status, es->resp.p, es->resp.len, what);
 }
 
 void es_plugin_json_str(struct cp_buf *b, const char *s, size_t n)
@@ -185,6 +213,54 @@ int es_plugin_index_name(struct es_inst *es, const struct cairn_kind_desc *kind,
 	return b->oom ? cp_fail(es->host, CAIRN_E_NOMEM, "out of memory") : CAIRN_OK;
 }
 
+int es_plugin_is_flow(const struct cairn_kind_desc *kind)
+{
+	return kind != NULL && kind->kind != NULL && strcmp(kind->kind, "FLOW") == 0;
+}
+
+int es_plugin_kind_index(struct es_inst *es, const struct cairn_kind_desc *kind, int revisions,
+			 struct cp_buf *b)
+{
+	int rc = es_plugin_index_name(es, kind, b);
+	if (rc == CAIRN_OK && revisions && es_plugin_is_flow(kind)) {
+		cp_buf_add(b, "_revisions");
+		if (b->oom)
+			rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+	}
+	return rc;
+}
+
+int es_plugin_name_has(const struct es_name *list, const char *name)
+{
+	for (; list != NULL; list = list->next)
+		if (strcmp(list->name, name) == 0)
+			return 1;
+	return 0;
+}
+
+int es_plugin_name_add(struct es_name **list, const char *name)
+{
+	size_t n = strlen(name) + 1;
+	struct es_name *e;
+	if (es_plugin_name_has(*list, name))
+		return 0;
+	if ((e = malloc(sizeof *e + n)) == NULL)
+		return CAIRN_E_NOMEM;
+	memcpy(e->name, name, n);
+	e->next = *list;
+	*list = e;
+	return 1;
+}
+
+void es_plugin_names_free(struct es_name **list)
+{
+	while (*list != NULL) {
+		struct es_name *n = (*list)->next;
+		free(*list);
+		*list = n;
+	}
+}
+
 int es_plugin_index_exists(struct es_inst *es, const char *index)
 {
 	struct cp_buf path = {0};
@@ -220,6 +296,30 @@ void es_plugin_sleep_ms(long ms)
 {
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 	nanosleep(&ts, NULL);
+}
+
+int es_plugin_pit_open(struct es_inst *es, const char *indices)
+{
+	struct cp_buf path = {0};
+	json_t *pit;
+	int rc;
+
+	cp_buf_addf(&path, "/%s/_pit?keep_alive=%s", indices, ES_KEEP_ALIVE);
+	if (path.oom)
+		return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+	rc = es_plugin_request(es, "POST", path.p, NULL, 0, NULL);
+	cp_buf_free(&path);
+	if (rc == CAIRN_OK && es->status != 200)
+		rc = es_plugin_http_error(es, "opening a point in time");
+	if (rc != CAIRN_OK)
+		return rc;
+	pit = json_loadb(es->resp.p ? es->resp.p : "", es->resp.len, 0, NULL);
+	free(es->pit_id);
+	es->pit_id = cp_strdup(json_string_value(json_object_get(pit, "id")));
+	json_decref(pit);
+	if (es->pit_id == NULL)
+		return cp_fail(es->host, CAIRN_E_CORRUPT, "opening a point in time: no id");
+	return CAIRN_OK;
 }
 
 void es_plugin_pit_close(struct es_inst *es)
@@ -391,6 +491,7 @@ static int es_plugin_open(const struct cairn_host *host, const char *uri,
 	curl_easy_setopt(es->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(es->curl, CURLOPT_CONNECTTIMEOUT, 10L);
 	curl_easy_setopt(es->curl, CURLOPT_TIMEOUT, timeout);
+	es->timeout = timeout;
 	curl_easy_setopt(es->curl, CURLOPT_PROTOCOLS_STR, "http,https");
 	curl_easy_setopt(es->curl, CURLOPT_ACCEPT_ENCODING, "");
 

@@ -1,6 +1,7 @@
 /*
  * elasticsearch_restore.c — restore through _bulk (index actions with _id),
- * delete-by-query for --replace, a refresh at commit.
+ * delete-by-query for --replace, a refresh at commit (and, when flows were
+ * written, the rebuild of the flows index: elasticsearch_flows.c).
  *
  * Elasticsearch has no transactions: what a _bulk request wrote stays
  * written whatever follows, and restore_rollback can only say so. The
@@ -19,23 +20,27 @@
 /*
  * The mapping of an index the restore creates: Kestra's indices use
  * dynamic: false, and the plugin itself needs tenantId as a keyword (tenant
- * scopes are term queries on it).
+ * scopes are term queries on it). The flows rebuild sorts on namespace and
+ * id, so those are keywords as well, and the two FLOW indices map revision
+ * as Kestra's integer.
  */
-static const char es_new_index_body[] =
-	"{\"mappings\":{\"dynamic\":false,\"properties\":{"
-	"\"tenantId\":{\"type\":\"keyword\"},"
-	"\"namespace\":{\"type\":\"keyword\"},"
-	"\"id\":{\"type\":\"keyword\"},"
-	"\"deleted\":{\"type\":\"boolean\"}}}}";
+#define ES_MAPPING_HEAD                                                                    \
+	"{\"mappings\":{\"dynamic\":false,\"properties\":{"                                      \
+	"\"tenantId\":{\"type\":\"keyword\"},"                                                 \
+	"\"namespace\":{\"type\":\"keyword\"},"                                                \
+	"\"id\":{\"type\":\"keyword\"},"                                                       \
+	"\"deleted\":{\"type\":\"boolean\"}"
+static const char es_new_index_body[] = ES_MAPPING_HEAD "}}}";
+static const char es_new_flow_index_body[] =
+	ES_MAPPING_HEAD ",\"revision\":{\"type\":\"integer\"}}}}";
 
 void es_plugin_restore_reset(struct es_inst *es)
 {
-	while (es->ensured != NULL) {
-		struct es_index *n = es->ensured->next;
-		free(es->ensured->name);
-		free(es->ensured);
-		es->ensured = n;
-	}
+	es_plugin_names_free(&es->ensured);
+	es_plugin_names_free(&es->flow_tenants);
+	free(es->flows_latest);
+	es->flows_latest = NULL;
+	es->flow_no_tenant = 0;
 	es->dry_run = 0;
 	if (es->tx == CP_TX_RESTORE)
 		es->tx = CP_TX_NONE;
@@ -54,25 +59,22 @@ int es_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 	return CAIRN_OK;
 }
 
-/* Creates the index when it is missing (not in a dry run); remembers it. */
-static int es_ensure_index(struct es_inst *es, const char *index)
+int es_plugin_ensure_index(struct es_inst *es, const char *index, int flow)
 {
-	struct es_index *e;
 	struct cp_buf path = {0};
 	int r;
 
-	for (e = es->ensured; e != NULL; e = e->next)
-		if (strcmp(e->name, index) == 0)
-			return CAIRN_OK;
+	if (es_plugin_name_has(es->ensured, index))
+		return CAIRN_OK;
 	r = es_plugin_index_exists(es, index);
 	if (r < 0)
 		return r;
 	if (r == 0 && !es->dry_run) {
+		const char *body = flow ? es_new_flow_index_body : es_new_index_body;
 		cp_buf_addf(&path, "/%s", index);
 		if (path.oom)
 			return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
-		r = es_plugin_request(es, "PUT", path.p, es_new_index_body,
-				      sizeof es_new_index_body - 1, "application/json");
+		r = es_plugin_request(es, "PUT", path.p, body, strlen(body), "application/json");
 		cp_buf_free(&path);
 		if (r != CAIRN_OK)
 			return r;
@@ -80,21 +82,37 @@ static int es_ensure_index(struct es_inst *es, const char *index)
 			return es_plugin_http_error(es, index);
 		CAIRN_LOG_INFO(es->host, ES_NAME, "created index '%s'", index);
 	}
-	e = calloc(1, sizeof *e);
-	if (e == NULL || (e->name = cp_strdup(index)) == NULL) {
-		free(e);
+	if (es_plugin_name_add(&es->ensured, index) < 0)
 		return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
-	}
-	e->next = es->ensured;
-	es->ensured = e;
 	return CAIRN_OK;
+}
+
+/* --replace: deletes the scope's documents from one index (a missing one has none). */
+static int es_delete_scope_in(struct es_inst *es, const char *index, const struct cp_scope *sc)
+{
+	struct cp_buf path = {0}, body = {0};
+	int rc;
+
+	cp_buf_addf(&path, "/%s/_delete_by_query?refresh=true&conflicts=proceed", index);
+	cp_buf_add(&body, "{\"query\":");
+	es_plugin_scope_query(&body, sc);
+	cp_buf_add(&body, "}");
+	if (path.oom || body.oom)
+		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+	else
+		rc = es_plugin_request(es, "POST", path.p, body.p, body.len, "application/json");
+	if (rc == CAIRN_OK && es->status != 200 && es->status != 404)
+		rc = es_plugin_http_error(es, index);
+	cp_buf_free(&path);
+	cp_buf_free(&body);
+	return rc;
 }
 
 int es_plugin_restore_delete_scoped(void *inst, const struct cairn_kind_desc *kind,
 				    const struct cairn_scope *scope)
 {
 	struct es_inst *es = inst;
-	struct cp_buf ix = {0}, path = {0}, body = {0};
+	struct cp_buf ix = {0}, rev = {0};
 	struct cp_scope sc;
 	int rc;
 
@@ -103,27 +121,15 @@ int es_plugin_restore_delete_scoped(void *inst, const struct cairn_kind_desc *ki
 	if ((rc = cp_tx_expect(es->host, es->tx, CP_TX_RESTORE)) != CAIRN_OK ||
 	    (rc = cp_scope_read(es->host, scope, &sc)) != CAIRN_OK)
 		return rc;
-	if ((rc = es_plugin_index_name(es, kind, &ix)) != CAIRN_OK)
-		goto out;
-	if (es->dry_run)
-		goto out;
-	cp_buf_addf(&path, "/%s/_delete_by_query?refresh=true&conflicts=proceed", ix.p);
-	cp_buf_add(&body, "{\"query\":");
-	es_plugin_scope_query(&body, &sc);
-	cp_buf_add(&body, "}");
-	if (path.oom || body.oom) {
-		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
-		goto out;
+	if ((rc = es_plugin_index_name(es, kind, &ix)) == CAIRN_OK &&
+	    (rc = es_plugin_kind_index(es, kind, 1, &rev)) == CAIRN_OK && !es->dry_run) {
+		/* a flow leaves both of its indices */
+		rc = es_delete_scope_in(es, ix.p, &sc);
+		if (rc == CAIRN_OK && strcmp(rev.p, ix.p) != 0)
+			rc = es_delete_scope_in(es, rev.p, &sc);
 	}
-	rc = es_plugin_request(es, "POST", path.p, body.p, body.len, "application/json");
-	if (rc == CAIRN_OK && es->status == 404)
-		goto out; /* no index: nothing to delete */
-	if (rc == CAIRN_OK && es->status != 200)
-		rc = es_plugin_http_error(es, ix.p);
-out:
 	cp_buf_free(&ix);
-	cp_buf_free(&path);
-	cp_buf_free(&body);
+	cp_buf_free(&rev);
 	return rc;
 }
 
@@ -144,6 +150,9 @@ struct es_doc {
 	size_t len;
 	uint64_t extra;
 	size_t extra_len; /* bytes the extra columns hold */
+	const char *lm;   /* FLOW: the labelsMap to add, or NULL */
+	size_t lm_len;
+	char *lm_owned;   /* lm when it was built (free() it) */
 };
 
 /* A column's member name: snake_case to camelCase (source_code → sourceCode). */
@@ -221,6 +230,21 @@ static int es_record_doc(struct es_inst *es, const struct cairn_kind_desc *kind,
 		d->extra |= (uint64_t)1 << i;
 		d->extra_len += c->len + strlen(c->name) + 4;
 	}
+	if (es_plugin_is_flow(kind)) {
+		/* the rebuild selects a tenant's flows with a term query on tenantId */
+		if (es_plugin_object_member(d->json, d->len, "tenantId", &v, &vlen) == 1 &&
+		    *v != '"' && *v != 'n')
+			return cp_fail(es->host, CAIRN_E_SCHEMA,
+				       "%s '%s': tenantId is neither a string nor null", kind->kind,
+				       rec->key);
+		if (es_plugin_object_member(d->json, d->len, "labelsMap", &v, &vlen) == 0) {
+			int rc = es_plugin_labels_map(es->host, d->json, d->len, &d->lm, &d->lm_len,
+						      &d->lm_owned);
+			if (rc != CAIRN_OK)
+				return rc;
+			d->extra_len += d->lm_len + 14;
+		}
+	}
 	return CAIRN_OK;
 }
 
@@ -267,14 +291,15 @@ static void es_bulk_add(struct cp_buf *b, const char *index, const struct es_doc
 	es_plugin_json_str(b, rec->key, strlen(rec->key));
 	cp_buf_add(b, "}}\n");
 	size_t start = b->len;
-	if (d->extra != 0) {
+	int more = d->extra != 0 || d->lm != NULL;
+	if (more) {
 		/* es_record_doc checked one object: its last '}' closes it */
 		while (len > 0 && d->json[len - 1] != '}')
 			len--;
 		len--;
 	}
 	cp_buf_addn(b, d->json, len);
-	if (d->extra != 0) {
+	if (more) {
 		size_t k = len;
 		int empty;
 		while (k > 0 && strchr(" \t\r\n", d->json[k - 1]) != NULL)
@@ -289,6 +314,10 @@ static void es_bulk_add(struct cp_buf *b, const char *index, const struct es_doc
 			cp_buf_add(b, ":");
 			es_column_json(b, &rec->columns[i]);
 			empty = 0;
+		}
+		if (d->lm != NULL) {
+			cp_buf_add(b, empty ? "\"labelsMap\":" : ",\"labelsMap\":");
+			cp_buf_addn(b, d->lm, d->lm_len);
 		}
 		cp_buf_add(b, "}");
 		if (name->oom)
@@ -423,25 +452,47 @@ out:
 	return rc;
 }
 
-int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
-				  const struct cairn_record *const *recs, size_t n, int *outcomes)
+/* The tenants of the flows just written: the ones the flows rebuild covers at commit. */
+static int es_note_flow_tenants(struct es_inst *es, const struct cairn_kind_desc *kind,
+				const struct es_doc *docs, size_t n)
 {
-	struct es_inst *es = inst;
-	struct cp_buf ix = {0}, name = {0};
-	struct es_doc *docs = NULL;
-	size_t retry = 0, from = 0;
-	char *pending = NULL;
-	int rc;
+	struct cp_buf ix = {0}, t = {0};
+	int rc = CAIRN_OK;
 
-	if (es == NULL || kind == NULL || recs == NULL || outcomes == NULL || n == 0 ||
-	    n > CAIRN_RESTORE_BATCH_MAX)
-		return CAIRN_E_INVALID;
-	if ((rc = cp_tx_expect(es->host, es->tx, CP_TX_RESTORE)) != CAIRN_OK)
-		return rc;
-	if ((rc = es_plugin_index_name(es, kind, &ix)) != CAIRN_OK)
-		goto out;
-	docs = calloc(n, sizeof *docs);
-	pending = calloc(n, 1);
+	if (es->flows_latest == NULL) {
+		if ((rc = es_plugin_index_name(es, kind, &ix)) != CAIRN_OK)
+			return rc;
+		es->flows_latest = ix.p;
+	}
+	for (size_t i = 0; i < n && rc == CAIRN_OK; i++) {
+		const char *v;
+		size_t vlen;
+		if (es_plugin_object_member(docs[i].json, docs[i].len, "tenantId", &v, &vlen) != 1 ||
+		    *v != '"') {
+			es->flow_no_tenant = 1;
+			continue;
+		}
+		cp_buf_reset(&t);
+		if (es_plugin_string_value(v, vlen, &t) != 0)
+			rc = cp_fail(es->host, CAIRN_E_INVALID, "%s '%s': malformed tenantId",
+				     kind->kind, docs[i].rec->key);
+		else if (t.oom || es_plugin_name_add(&es->flow_tenants, t.p ? t.p : "") < 0)
+			rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
+	}
+	cp_buf_free(&t);
+	return rc;
+}
+
+static int es_write(struct es_inst *es, const struct cairn_kind_desc *kind, const char *index,
+		    const struct cairn_record *const *recs, size_t n, int *outcomes,
+		    int note_flows)
+{
+	struct cp_buf name = {0};
+	struct es_doc *docs = calloc(n, sizeof *docs);
+	char *pending = calloc(n, 1);
+	size_t retry = 0, from = 0;
+	int rc = CAIRN_OK;
+
 	if (docs == NULL || pending == NULL) {
 		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
@@ -449,10 +500,10 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 	for (size_t i = 0; i < n; i++)
 		if ((rc = es_record_doc(es, kind, recs[i], &docs[i], &name)) != CAIRN_OK)
 			goto out;
-	if ((rc = es_ensure_index(es, ix.p)) != CAIRN_OK)
+	if ((rc = es_plugin_ensure_index(es, index, es_plugin_is_flow(kind))) != CAIRN_OK)
 		goto out;
 	if (es->dry_run) {
-		rc = es_dry_outcomes(es, ix.p, recs, n, outcomes);
+		rc = es_dry_outcomes(es, index, recs, n, outcomes);
 		goto out;
 	}
 	/* requests of at most bulk_bytes of documents each, in record order */
@@ -463,7 +514,7 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 		for (size_t i = from; i < to; i++)
 			pending[i] = 1;
 		for (int attempt = 0;; attempt++) {
-			rc = es_bulk_send(es, kind, ix.p, recs + from, docs + from,
+			rc = es_bulk_send(es, kind, index, recs + from, docs + from,
 					  to - from, pending + from, outcomes + from, &retry);
 			if (rc != CAIRN_OK || retry == 0)
 				break;
@@ -488,11 +539,40 @@ int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind
 			goto out;
 		from = to;
 	}
+	if (note_flows)
+		rc = es_note_flow_tenants(es, kind, docs, n);
 out:
-	cp_buf_free(&ix);
+	for (size_t i = 0; docs != NULL && i < n; i++)
+		free(docs[i].lm_owned);
 	cp_buf_free(&name);
 	free(docs);
 	free(pending);
+	return rc;
+}
+
+int es_plugin_write_records(struct es_inst *es, const struct cairn_kind_desc *kind,
+			    const char *index, const struct cairn_record *const *recs, size_t n,
+			    int *outcomes)
+{
+	return es_write(es, kind, index, recs, n, outcomes, 0);
+}
+
+int es_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
+				  const struct cairn_record *const *recs, size_t n, int *outcomes)
+{
+	struct es_inst *es = inst;
+	struct cp_buf ix = {0};
+	int rc;
+
+	if (es == NULL || kind == NULL || recs == NULL || outcomes == NULL || n == 0 ||
+	    n > CAIRN_RESTORE_BATCH_MAX)
+		return CAIRN_E_INVALID;
+	if ((rc = cp_tx_expect(es->host, es->tx, CP_TX_RESTORE)) != CAIRN_OK)
+		return rc;
+	/* a flow record is a revision: the flows index follows at commit */
+	if ((rc = es_plugin_kind_index(es, kind, 1, &ix)) == CAIRN_OK)
+		rc = es_write(es, kind, ix.p, recs, n, outcomes, es_plugin_is_flow(kind));
+	cp_buf_free(&ix);
 	return rc;
 }
 
@@ -503,10 +583,23 @@ int es_plugin_restore_write(void *inst, const struct cairn_kind_desc *kind,
 	return es_plugin_restore_write_batch(inst, kind, one, 1, outcome);
 }
 
+int es_plugin_refresh(struct es_inst *es, const char *indices)
+{
+	struct cp_buf path = {0};
+	int rc;
+	cp_buf_addf(&path, "/%s/_refresh", indices);
+	rc = path.oom ? cp_fail(es->host, CAIRN_E_NOMEM, "out of memory")
+		      : es_plugin_request(es, "POST", path.p, NULL, 0, NULL);
+	if (rc == CAIRN_OK && es->status != 200)
+		rc = es_plugin_http_error(es, "refresh");
+	cp_buf_free(&path);
+	return rc;
+}
+
 int es_plugin_restore_commit(void *inst)
 {
 	struct es_inst *es = inst;
-	struct cp_buf path = {0};
+	struct cp_buf list = {0};
 	int rc;
 	if (es == NULL)
 		return CAIRN_E_INVALID;
@@ -514,15 +607,15 @@ int es_plugin_restore_commit(void *inst)
 		return rc;
 	if (!es->dry_run && es->ensured != NULL) {
 		/* make the restored documents visible to searches now, not at the next refresh */
-		for (struct es_index *e = es->ensured; e != NULL; e = e->next)
-			cp_buf_addf(&path, "%s%s", path.len ? "," : "/", e->name);
-		cp_buf_add(&path, "/_refresh");
-		rc = path.oom ? cp_fail(es->host, CAIRN_E_NOMEM, "out of memory")
-			      : es_plugin_request(es, "POST", path.p, NULL, 0, NULL);
-		if (rc == CAIRN_OK && es->status != 200)
-			rc = es_plugin_http_error(es, "refresh");
-		cp_buf_free(&path);
+		for (struct es_name *e = es->ensured; e != NULL; e = e->next)
+			cp_buf_addf(&list, "%s%s", list.len ? "," : "", e->name);
+		rc = list.oom ? cp_fail(es->host, CAIRN_E_NOMEM, "out of memory")
+			      : es_plugin_refresh(es, list.p);
+		cp_buf_free(&list);
 	}
+	/* the revisions are searchable now: the latest of each flow goes to the flows index */
+	if (rc == CAIRN_OK && !es->dry_run && es->flows_latest != NULL)
+		rc = es_plugin_flows_rebuild(es);
 	es_plugin_restore_reset(es);
 	return rc;
 }

@@ -61,6 +61,27 @@ digest() {
 	pg "$db" -c "$sql"
 }
 
+# pg_same_records A B WHAT [TABLE=EXPR…] — databases A and B hold the same
+# records, by the cross-backend rule: per metadata table the keys and values
+# (as JSON; EXPR replaces `value` for TABLE), and the source_code of flows
+# and dashboards.
+pg_same_records() {
+	local a=$1 b=$2 what=$3 tb v o q x y
+	shift 3
+	for tb in $METADATA_TABLES; do
+		v=value
+		for o in "$@"; do [ "${o%%=*}" = "$tb" ] && v=${o#*=}; done
+		q="SELECT count(*) || ':' || md5(coalesce(string_agg(key || '#' || ($v)::text, '|' ORDER BY key), '')) FROM $tb"
+		x=$(pg "$a" -c "$q")
+		y=$(pg "$b" -c "$q")
+		[ "$x" = "$y" ] || fail "$what: $tb differs ($x / $y)"
+	done
+	for tb in flows dashboards; do
+		q="SELECT md5(string_agg(key || '#' || source_code, '|' ORDER BY key)) FROM $tb"
+		[ "$(pg "$a" -c "$q")" = "$(pg "$b" -c "$q")" ] || fail "$what: $tb source_code differs"
+	done
+}
+
 total_rows() {
 	local db=$1 sql="" t
 	for t in $METADATA_TABLES; do
@@ -288,3 +309,5 @@ es() {
 	fi
 }
 esuri() { echo "elasticsearch://127.0.0.1:$ESPORT"; }
+# the mapping of Kestra's indices, as far as the plugin relies on it
+ES_MAPPING='{"mappings":{"dynamic":false,"properties":{"tenantId":{"type":"keyword"},"namespace":{"type":"keyword"},"id":{"type":"keyword"},"deleted":{"type":"boolean"}}}}'
