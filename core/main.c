@@ -505,6 +505,15 @@ static void warn_cli_secrets(const struct cli *c, const char *positional_uri)
 					  k ? "--storage-option" : "--source-option", sets[k][i].key);
 }
 
+static void free_cli(struct cli *c)
+{
+	free(c->recipients);
+	free(c->identities);
+	free(c->plugin_dirs);
+	free(c->source_opts);
+	free(c->storage_opts);
+}
+
 int main(int argc, char **argv)
 {
 	struct cli c = {.progress = -1};
@@ -513,7 +522,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "cairn: error: libsodium failed to initialise\n");
 		return CORE_EXIT_FAILURE;
 	}
-	while ((opt = getopt_long(argc, argv, "o:O:qvh", long_opts, NULL)) != -1) {
+	/* leaving while parsing: free what the options gathered so far */
+#define LEAVE(code_) do { int c_ = (code_); free_cli(&c); return c_; } while (0)
+	opterr = 0; /* getopt's own messages are not our one-line errors */
+	while ((opt = getopt_long(argc, argv, ":o:O:qvh", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case OPT_TENANT: c.tenant = optarg; break;
 		case OPT_NULL_TENANT: c.null_tenant = 1; c.used_create = 1; break;
@@ -540,28 +552,34 @@ int main(int argc, char **argv)
 		case OPT_STORAGE: c.storage = optarg; break;
 		case 'o':
 			if (push_opt(&c.source_opts, &c.n_source_opts, optarg))
-				return usage_error("--source-option needs KEY=VALUE, got '%s'", optarg);
+				LEAVE(usage_error("--source-option needs KEY=VALUE, got '%s'", optarg));
 			break;
 		case 'O':
 			if (push_opt(&c.storage_opts, &c.n_storage_opts, optarg))
-				return usage_error("--storage-option needs KEY=VALUE, got '%s'", optarg);
+				LEAVE(usage_error("--storage-option needs KEY=VALUE, got '%s'", optarg));
 			break;
 		case OPT_CONFIG: c.config = optarg; break;
 		case OPT_PLUGIN_DIR: push(&c.plugin_dirs, &c.n_plugin_dirs, optarg); break;
 		case OPT_OUTPUT:
 			if (strcmp(optarg, "json") != 0 && strcmp(optarg, "text") != 0)
-				return usage_error("--output must be text or json, not '%s'", optarg);
+				LEAVE(usage_error("--output must be text or json, not '%s'", optarg));
 			c.output = optarg;
 			break;
 		case OPT_PROGRESS: c.progress = 1; break;
 		case OPT_NO_PROGRESS: c.progress = 0; break;
 		case 'q': quiet = 1; break;
 		case 'v': verbose++; break;
-		case 'h': fputs(usage_text, stdout); return CORE_EXIT_OK;
-		case OPT_VERSION: printf("cairn %s (plugin ABI %d.%d)\n", CAIRN_VERSION, CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR); return CORE_EXIT_OK;
-		default: fprintf(stderr, "Try 'cairn --help'.\n"); return CORE_EXIT_USAGE;
+		case 'h': fputs(usage_text, stdout); LEAVE(CORE_EXIT_OK);
+		case OPT_VERSION: printf("cairn %s (plugin ABI %d.%d)\n", CAIRN_VERSION, CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR); LEAVE(CORE_EXIT_OK);
+		case ':':
+			LEAVE(usage_error("option '%s' needs a value", argv[optind - 1]));
+		default:
+			if (optopt)
+				LEAVE(usage_error("unknown option '-%c'", optopt));
+			LEAVE(usage_error("unknown option '%s'", argv[optind - 1]));
 		}
 	}
+#undef LEAVE
 	char **args = argv + optind;
 	int nargs = argc - optind;
 	if (nargs < 1)

@@ -14,6 +14,11 @@ expect_fail 2 "$CAIRN" backups create PARTIAL
 expect_fail 2 "$CAIRN" backups create FULL --tenant acme
 expect_fail 2 "$CAIRN" backups restore
 expect_fail 2 "$CAIRN" frobnicate
+expect_fail 2 "$CAIRN" --log-level debug backups list
+case "$ERR" in "cairn: error: unknown option '--log-level'"*) ;; *) fail "unknown option message: $ERR" ;; esac
+expect_fail 2 "$CAIRN" -x backups list
+expect_fail 2 "$CAIRN" backups list --storage
+case "$ERR" in *"option '--storage' needs a value"*) ;; *) fail "missing value message: $ERR" ;; esac
 expect_fail 2 "$CAIRN" backups restore 'cairn:///../../etc/passwd'
 expect_fail 2 "$CAIRN" backups create TENANT --tenant 'a/b' --no-encryption
 expect_fail 2 "$CAIRN" --output yaml plugins list
