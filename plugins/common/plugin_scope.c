@@ -17,6 +17,21 @@ struct cairn_scope cp_scope_of_tenant(const char *tenant)
 #define SCOPE_HAS(size, m)                                                                     \
 	((size_t)(size) >= offsetof(struct cairn_scope, m) + sizeof(((struct cairn_scope *)0)->m))
 
+/*
+ * The window goes into SQL text as a literal: only the exact shape ABI 1.3
+ * allows (digits and the fixed separators) can get there.
+ */
+static int since_valid(const char *s)
+{
+	static const char shape[] = "dddd-dd-dd dd:dd:dd";
+	size_t i;
+
+	for (i = 0; shape[i]; i++)
+		if (shape[i] == 'd' ? (s[i] < '0' || s[i] > '9') : s[i] != shape[i])
+			return 0;
+	return s[i] == '\0';
+}
+
 int cp_scope_read(const struct cairn_host *host, const struct cairn_scope *scope,
 		  struct cp_scope *out)
 {
@@ -48,6 +63,11 @@ int cp_scope_read(const struct cairn_host *host, const struct cairn_scope *scope
 	}
 	out->filter = (int)scope->filter;
 	out->tenant = scope->filter == CAIRN_TENANT_ONE ? tenant : NULL;
+	out->since = SCOPE_HAS(scope->struct_size, since) ? scope->since : NULL;
+	out->time_col = NULL;
+	if (out->since && !since_valid(out->since))
+		return cp_fail(host, CAIRN_E_INVALID, "time window '%s' is not YYYY-MM-DD HH:MM:SS",
+			       out->since);
 	return CAIRN_OK;
 }
 
@@ -77,14 +97,28 @@ void cp_scope_where(struct cp_buf *b, const struct cp_scope *s, const char *expr
 	default:
 		break;
 	}
+	if (s->since == NULL)
+		return;
+	cp_buf_add(b, s->filter == CAIRN_TENANT_ANY ? " WHERE " : " AND ");
+	if (s->time_col == NULL) {
+		cp_buf_add(b, "1 = 0"); /* a plugin bug: read nothing rather than everything */
+		return;
+	}
+	cp_buf_add(b, s->time_col);
+	cp_buf_add(b, " >= '");
+	cp_buf_add(b, s->since);
+	cp_buf_add(b, "'");
 }
 
 void cp_scope_delete_sql(struct cp_buf *b, const char *qtable, const struct cp_scope *s,
 			 const char *expr, cp_tenant_eq_fn eq, void *ud)
 {
+	struct cp_scope whole = *s;
+
+	whole.since = NULL; /* --replace clears the kind in scope, whatever its time */
 	cp_buf_add(b, "DELETE FROM ");
 	cp_buf_add(b, qtable);
-	cp_scope_where(b, s, expr, eq, ud);
+	cp_scope_where(b, &whole, expr, eq, ud);
 }
 
 void cp_scope_describe(const struct cp_scope *s, char *buf, size_t size)

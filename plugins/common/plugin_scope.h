@@ -24,6 +24,14 @@
 struct cp_scope {
 	int filter;         /* enum cairn_tenant_filter */
 	const char *tenant; /* CAIRN_TENANT_ONE: the tenant (borrowed); otherwise NULL */
+	/*
+	 * ABI 1.3's time window: "YYYY-MM-DD HH:MM:SS" (UTC, checked by
+	 * cp_scope_read), or NULL. A cursor with a window must also set
+	 * time_col, the kind's time column as the backend quotes it, before
+	 * cp_scope_where: the window then becomes "<time_col> >= '<since>'".
+	 */
+	const char *since;
+	const char *time_col;
 };
 
 /*
@@ -37,7 +45,8 @@ struct cairn_scope cp_scope_of_tenant(const char *tenant);
  * into *out. CAIRN_E_INVALID (reported) when scope is NULL or too small to
  * hold `filter`, when ONE comes without a tenant (or without room for one)
  * and when ANY or NONE comes with one; CAIRN_E_UNSUPPORTED for a filter
- * this plugin does not know (a newer core's).
+ * this plugin does not know (a newer core's). A `since` that is not exactly
+ * "YYYY-MM-DD HH:MM:SS" is CAIRN_E_INVALID. out->time_col is NULL.
  */
 int cp_scope_read(const struct cairn_host *host, const struct cairn_scope *scope,
 		  struct cp_scope *out);
@@ -57,13 +66,16 @@ typedef void (*cp_tenant_eq_fn)(void *ud, struct cp_buf *b, const char *expr,
 
 /*
  * Appends the scope's WHERE clause: nothing for ANY, " WHERE (<expr>) IS
- * NULL" for NONE, " WHERE " and eq's comparison for ONE. expr is the
- * table's tenant expression (checked with cp_scope_table_check first).
+ * NULL" for NONE, " WHERE " and eq's comparison for ONE; then, when the scope
+ * has a time window, "<time_col> >= '<since>'" joined with AND (records
+ * whose time is NULL are left out, as ABI 1.3 says). A window without a
+ * time_col selects nothing rather than everything. expr is the table's
+ * tenant expression (checked with cp_scope_table_check first).
  */
 void cp_scope_where(struct cp_buf *b, const struct cp_scope *s, const char *expr,
 		    cp_tenant_eq_fn eq, void *ud);
 
-/* "DELETE FROM <qtable>" and the scope's WHERE clause. */
+/* "DELETE FROM <qtable>" and the scope's WHERE clause (never a time window). */
 void cp_scope_delete_sql(struct cp_buf *b, const char *qtable, const struct cp_scope *s,
 			 const char *expr, cp_tenant_eq_fn eq, void *ud);
 

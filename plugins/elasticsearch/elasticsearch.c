@@ -279,7 +279,8 @@ int es_plugin_index_exists(struct es_inst *es, const char *index)
 	return es_plugin_http_error(es, index);
 }
 
-void es_plugin_scope_query(struct cp_buf *b, const struct cp_scope *s)
+/* The tenant part of a scope's query. */
+static void es_tenant_query(struct cp_buf *b, const struct cp_scope *s)
 {
 	if (s->filter == CAIRN_TENANT_ONE) {
 		cp_buf_add(b, "{\"term\":{\"tenantId\":");
@@ -290,6 +291,29 @@ void es_plugin_scope_query(struct cp_buf *b, const struct cp_scope *s)
 	} else {
 		cp_buf_add(b, "{\"match_all\":{}}");
 	}
+}
+
+void es_plugin_scope_query(struct cp_buf *b, const struct cp_scope *s)
+{
+	if (s->since == NULL) {
+		es_tenant_query(b, s);
+		return;
+	}
+	/*
+	 * ABI 1.3's window: a range on the kind's date field ("state.startDate"),
+	 * both in filter context (no scoring). "YYYY-MM-DD HH:MM:SS" becomes the
+	 * ISO 8601 instant Kestra writes; a document without the field does not
+	 * match, as the ABI says. No field known: nothing, rather than everything.
+	 */
+	cp_buf_add(b, "{\"bool\":{\"filter\":[");
+	es_tenant_query(b, s);
+	if (s->time_col == NULL) {
+		cp_buf_add(b, ",{\"match_none\":{}}]}}");
+		return;
+	}
+	cp_buf_add(b, ",{\"range\":{");
+	es_plugin_json_str(b, s->time_col, strlen(s->time_col));
+	cp_buf_addf(b, ":{\"gte\":\"%.10sT%.8sZ\"}}}]}}", s->since, s->since + 11);
 }
 
 void es_plugin_sleep_ms(long ms)
@@ -620,5 +644,5 @@ static const char *const es_plugin_schemes[] = {"elasticsearch", "elasticsearchs
 CAIRN_PLUGIN_DEFINE(.name = ES_NAME, .version = "0.1.0",
 		    .description = "Elasticsearch source (Kestra metadata indices, REST API)",
 		    .kind = CAIRN_PLUGIN_KIND_SOURCE, .schemes = es_plugin_schemes,
-		    .vtable = &es_plugin_vtable, .abi_minor = 2 /* the scoped members */)
-CAIRN_PLUGIN_NOTE(source, ES_NAME, "elasticsearch elasticsearchs", 2)
+		    .vtable = &es_plugin_vtable, .abi_minor = 3 /* scopes with a time window */)
+CAIRN_PLUGIN_NOTE(source, ES_NAME, "elasticsearch elasticsearchs", 3)

@@ -163,7 +163,10 @@ void es_plugin_restore_reset(struct es_inst *es);
 /* POST /<indices>/_refresh (comma separated). */
 int es_plugin_refresh(struct es_inst *es, const char *indices);
 /* Creates the index when it is missing (not in a dry run), with the FLOW mapping when `flow`. */
-int es_plugin_ensure_index(struct es_inst *es, const char *index, int flow);
+int es_plugin_ensure_index(struct es_inst *es, const char *index, int flow,
+			   const char *time_field);
+/* The kind's date field for time windows (ABI 1.3), or NULL (older core, or none). */
+const char *es_plugin_kind_time_field(const struct cairn_kind_desc *kind);
 /*
  * Writes the records into `index` through _bulk: requests of at most
  * bulk_bytes, items refused as busy sent again, any other refusal reported

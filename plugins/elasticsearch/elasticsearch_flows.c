@@ -155,7 +155,7 @@ static int es_rebuild_tenant(struct es_inst *es, const char *rev, const char *te
 			     struct es_flow_batch *b, struct es_flow_best *best,
 			     struct es_flow_skipped *sk)
 {
-	struct cp_scope sc = {tenant ? CAIRN_TENANT_ONE : CAIRN_TENANT_NONE, tenant};
+	struct cp_scope sc = {tenant ? CAIRN_TENANT_ONE : CAIRN_TENANT_NONE, tenant, NULL, NULL};
 	struct cp_buf query = {0}, ns = {0}, id = {0};
 	const struct cairn_record *rec;
 	void *cur = NULL;
@@ -234,7 +234,7 @@ int es_plugin_flows_rebuild(struct es_inst *es)
 		rc = cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((rc = es_plugin_ensure_index(es, es->flows_latest, 1)) != CAIRN_OK)
+	if ((rc = es_plugin_ensure_index(es, es->flows_latest, 1, NULL)) != CAIRN_OK)
 		goto out;
 	if (es->flow_no_tenant)
 		rc = es_rebuild_tenant(es, rev.p, NULL, b, &best, &sk);

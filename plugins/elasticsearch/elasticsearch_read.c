@@ -1129,6 +1129,7 @@ int es_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind,
 		return CAIRN_E_INVALID;
 	if ((rc = cp_scope_read(es->host, scope, &sc)) != CAIRN_OK)
 		return rc;
+	sc.time_col = es_plugin_kind_time_field(kind);
 	return es_cursor_new(es, kind, &sc, cursor);
 }
 

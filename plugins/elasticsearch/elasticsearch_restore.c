@@ -11,6 +11,7 @@
 #include "elasticsearch.h"
 
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -30,9 +31,6 @@
 	"\"namespace\":{\"type\":\"keyword\"},"                                                \
 	"\"id\":{\"type\":\"keyword\"},"                                                       \
 	"\"deleted\":{\"type\":\"boolean\"}"
-static const char es_new_index_body[] = ES_MAPPING_HEAD "}}}";
-static const char es_new_flow_index_body[] =
-	ES_MAPPING_HEAD ",\"revision\":{\"type\":\"integer\"}}}}";
 
 void es_plugin_restore_reset(struct es_inst *es)
 {
@@ -59,9 +57,53 @@ int es_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 	return CAIRN_OK;
 }
 
-int es_plugin_ensure_index(struct es_inst *es, const char *index, int flow)
+const char *es_plugin_kind_time_field(const struct cairn_kind_desc *kind)
 {
-	struct cp_buf path = {0};
+	size_t end = offsetof(struct cairn_kind_desc, time_field) + sizeof(kind->time_field);
+	return kind->struct_size >= end ? kind->time_field : NULL;
+}
+
+/*
+ * The mapping of a new index: the fixed keywords, plus, for a kind with a
+ * time window, its date field (a dotted path becomes nested properties:
+ * "state.startDate" → state: {properties: {startDate: date}}), without which
+ * a range query on it would match nothing under dynamic: false.
+ */
+static int es_index_body(struct cp_buf *b, int flow, const char *time_field)
+{
+	cp_buf_add(b, ES_MAPPING_HEAD);
+	if (flow)
+		cp_buf_add(b, ",\"revision\":{\"type\":\"integer\"}");
+	if (time_field != NULL && *time_field) {
+		size_t depth = 0;
+		const char *p = time_field;
+		for (;;) {
+			const char *dot = strchr(p, '.');
+			size_t n = dot ? (size_t)(dot - p) : strlen(p);
+			if (n == 0)
+				return -1;
+			if (depth == 0) /* after the fixed members; nested ones start an object */
+				cp_buf_add(b, ",");
+			es_plugin_json_str(b, p, n);
+			if (!dot) {
+				cp_buf_add(b, ":{\"type\":\"date\"}");
+				break;
+			}
+			cp_buf_add(b, ":{\"properties\":{");
+			depth++;
+			p = dot + 1;
+		}
+		while (depth--)
+			cp_buf_add(b, "}}");
+	}
+	cp_buf_add(b, "}}}");
+	return b->oom ? -1 : 0;
+}
+
+int es_plugin_ensure_index(struct es_inst *es, const char *index, int flow,
+			   const char *time_field)
+{
+	struct cp_buf path = {0}, body = {0};
 	int r;
 
 	if (es_plugin_name_has(es->ensured, index))
@@ -70,12 +112,15 @@ int es_plugin_ensure_index(struct es_inst *es, const char *index, int flow)
 	if (r < 0)
 		return r;
 	if (r == 0 && !es->dry_run) {
-		const char *body = flow ? es_new_flow_index_body : es_new_index_body;
 		cp_buf_addf(&path, "/%s", index);
-		if (path.oom)
+		if (path.oom || es_index_body(&body, flow, time_field) < 0) {
+			cp_buf_free(&path);
+			cp_buf_free(&body);
 			return cp_fail(es->host, CAIRN_E_NOMEM, "out of memory");
-		r = es_plugin_request(es, "PUT", path.p, body, strlen(body), "application/json");
+		}
+		r = es_plugin_request(es, "PUT", path.p, body.p, body.len, "application/json");
 		cp_buf_free(&path);
+		cp_buf_free(&body);
 		if (r != CAIRN_OK)
 			return r;
 		if (es->status != 200)
@@ -500,7 +545,8 @@ static int es_write(struct es_inst *es, const struct cairn_kind_desc *kind, cons
 	for (size_t i = 0; i < n; i++)
 		if ((rc = es_record_doc(es, kind, recs[i], &docs[i], &name)) != CAIRN_OK)
 			goto out;
-	if ((rc = es_plugin_ensure_index(es, index, es_plugin_is_flow(kind))) != CAIRN_OK)
+	if ((rc = es_plugin_ensure_index(es, index, es_plugin_is_flow(kind),
+					  es_plugin_kind_time_field(kind))) != CAIRN_OK)
 		goto out;
 	if (es->dry_run) {
 		rc = es_dry_outcomes(es, index, recs, n, outcomes);
