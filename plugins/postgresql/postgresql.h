@@ -21,8 +21,7 @@
 
 #define PG_NAME "postgresql"
 
-/* Rows fetched per round trip from a server-side cursor (option fetch_size). */
-#define PG_DEFAULT_FETCH 1000
+struct pg_cursor;
 
 /* One column of a table, as the catalogue describes it. */
 struct pg_col {
@@ -67,8 +66,9 @@ struct pg_inst {
 	int tx_failed;         /* a statement failed inside the transaction */
 	unsigned tx_gen;       /* counts transactions: a cursor belongs to one */
 	int dry_run;
-	long fetch_size;
-	unsigned seq;          /* names of cursors and statements */
+	unsigned seq;          /* names of statements and staging tables */
+	struct pg_cursor *copy; /* the cursor whose COPY holds the connection, or NULL */
+	const char *copy_table; /* its table's name (owned by the cursor) */
 	struct pg_table *tables; /* restore cache */
 	/* restore scratch: NUL-terminated copies of parameter values */
 	struct cp_buf scratch;
@@ -83,6 +83,7 @@ int postgresql_result_error(struct pg_inst *pg, const PGresult *res, const char 
 			    const char *name);
 const char *postgresql_first_line(const char *msg, char *buf, size_t size);
 int postgresql_exec_ok(struct pg_inst *pg, const char *sql, const char *what);
+int postgresql_conn_idle(struct pg_inst *pg);
 char *postgresql_quote_ident(struct pg_inst *pg, const char *ident);
 int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table **out);
 void postgresql_table_free(struct pg_table *t);
