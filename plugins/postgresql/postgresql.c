@@ -107,6 +107,20 @@ int postgresql_conn_idle(struct pg_inst *pg)
 		       "first", pg->copy_table ? pg->copy_table : "?");
 }
 
+/*
+ * JIT off for the transaction (PostgreSQL 11 and later have it): a COPY
+ * of a whole table, and each batch's upsert, cost more than jit_above_cost
+ * in the planner's eyes, and compiling their expressions took longer than
+ * running them (measured: LLVM's passes were most of a restore into a
+ * full target).
+ */
+int postgresql_jit_off(struct pg_inst *pg, const char *what)
+{
+	if (PQserverVersion(pg->conn) < 110000)
+		return CAIRN_OK;
+	return postgresql_exec_ok(pg, "SET LOCAL jit = off", what);
+}
+
 char *postgresql_quote_ident(struct pg_inst *pg, const char *ident)
 {
 	char *q = PQescapeIdentifier(pg->conn, ident, strlen(ident));
@@ -142,11 +156,7 @@ void postgresql_table_free(struct pg_table *t)
 		free(t->cols[i].typname);
 	}
 	free(t->cols);
-	if (t->stmt != NULL) {
-		cp_names_free(t->stmt->rec_names, t->stmt->n);
-		free(t->stmt->col);
-		free(t->stmt);
-	}
+	postgresql_stmt_free(t->stmt);
 	free(t->name);
 	free(t->qname);
 	free(t->tenant_expr);
@@ -377,9 +387,7 @@ static void inst_free(struct pg_inst *pg)
 	free(pg->backend);
 	free(pg->schema_version);
 	cp_buf_free(&pg->scratch);
-	free(pg->pvals);
-	free(pg->plens);
-	free(pg->pfmts);
+	free(pg->dup);
 	free(pg);
 }
 

@@ -73,6 +73,8 @@ int postgresql_snapshot_begin(void *inst)
 				"SET LOCAL statement_timeout = 0; "
 				"SET LOCAL idle_in_transaction_session_timeout = 0",
 				"unable to start the snapshot");
+	if (rc == CAIRN_OK)
+		rc = postgresql_jit_off(pg, "unable to start the snapshot");
 	/* describe() checked already, but a caller need not call it first. */
 	if (rc == CAIRN_OK)
 		rc = postgresql_kestra_check(pg, NULL);
