@@ -93,6 +93,34 @@ int postgresql_exec_ok(struct pg_inst *pg, const char *sql, const char *what)
 	return rc;
 }
 
+/*
+ * A cursor's COPY holds the connection until it is read to the end or
+ * closed: any other statement meanwhile is refused here, with the reason,
+ * rather than by libpq ("another command is already in progress").
+ */
+int postgresql_conn_idle(struct pg_inst *pg)
+{
+	if (pg->copy == NULL)
+		return CAIRN_OK;
+	return cp_fail(pg->host, CAIRN_E_INVALID,
+		       "a cursor of table '%s' is still reading: read it to the end or close it "
+		       "first", pg->copy_table ? pg->copy_table : "?");
+}
+
+/*
+ * JIT off for the transaction (PostgreSQL 11 and later have it): a COPY
+ * of a whole table, and each batch's upsert, cost more than jit_above_cost
+ * in the planner's eyes, and compiling their expressions took longer than
+ * running them (measured: LLVM's passes were most of a restore into a
+ * full target).
+ */
+int postgresql_jit_off(struct pg_inst *pg, const char *what)
+{
+	if (PQserverVersion(pg->conn) < 110000)
+		return CAIRN_OK;
+	return postgresql_exec_ok(pg, "SET LOCAL jit = off", what);
+}
+
 char *postgresql_quote_ident(struct pg_inst *pg, const char *ident)
 {
 	char *q = PQescapeIdentifier(pg->conn, ident, strlen(ident));
@@ -128,11 +156,7 @@ void postgresql_table_free(struct pg_table *t)
 		free(t->cols[i].typname);
 	}
 	free(t->cols);
-	if (t->stmt != NULL) {
-		cp_names_free(t->stmt->rec_names, t->stmt->n);
-		free(t->stmt->col);
-		free(t->stmt);
-	}
+	postgresql_stmt_free(t->stmt);
 	free(t->name);
 	free(t->qname);
 	free(t->tenant_expr);
@@ -363,9 +387,7 @@ static void inst_free(struct pg_inst *pg)
 	free(pg->backend);
 	free(pg->schema_version);
 	cp_buf_free(&pg->scratch);
-	free(pg->pvals);
-	free(pg->plens);
-	free(pg->pfmts);
+	free(pg->dup);
 	free(pg);
 }
 
@@ -431,7 +453,6 @@ static int postgresql_open(const struct cairn_host *host, const char *uri,
 	if (pg == NULL)
 		return host->set_error(host, CAIRN_E_NOMEM, "out of memory");
 	pg->host = host;
-	pg->fetch_size = PG_DEFAULT_FETCH;
 
 	for (size_t i = 0; i < n_opts; i++) {
 		static const char *const known[] = {"password", "schema", "connect_timeout",
@@ -506,14 +527,16 @@ static int postgresql_open(const struct cairn_host *host, const char *uri,
 	}
 	if (timeout == NULL && !uri_has_timeout)
 		timeout = "10";
+	/*
+	 * fetch_size sized the FETCHes of the cursors that backups used before
+	 * COPY: still checked, so that a configuration setting it keeps
+	 * working and a typo is still caught, but it has no effect any more.
+	 */
 	opt = cp_opt_get(opts, n_opts, "fetch_size");
-	if (opt != NULL) {
-		if (cp_parse_long(opt, 1, 1000000, &v) != 0) {
-			rc = host->set_error(host, CAIRN_E_INVALID,
-					     "option 'fetch_size' must be 1…1000000, not '%s'", opt);
-			goto fail;
-		}
-		pg->fetch_size = v;
+	if (opt != NULL && cp_parse_long(opt, 1, 1000000, &v) != 0) {
+		rc = host->set_error(host, CAIRN_E_INVALID,
+				     "option 'fetch_size' must be 1…1000000, not '%s'", opt);
+		goto fail;
 	}
 
 	/* Later keywords override what the URI (expanded from dbname) says. */
@@ -575,6 +598,9 @@ static int postgresql_describe(void *inst, struct cairn_source_desc *out)
 
 	if (pg == NULL || out == NULL)
 		return CAIRN_E_INVALID;
+	rc = postgresql_conn_idle(pg);
+	if (rc != CAIRN_OK)
+		return rc;
 	if (pg->backend == NULL) {
 		/* "15.4 (Debian 15.4-1)" → "postgresql 15.4" */
 		ver = PQparameterStatus(pg->conn, "server_version");

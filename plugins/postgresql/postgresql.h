@@ -21,8 +21,7 @@
 
 #define PG_NAME "postgresql"
 
-/* Rows fetched per round trip from a server-side cursor (option fetch_size). */
-#define PG_DEFAULT_FETCH 1000
+struct pg_cursor;
 
 /* One column of a table, as the catalogue describes it. */
 struct pg_col {
@@ -33,13 +32,26 @@ struct pg_col {
 	int generated;    /* 1 for GENERATED ALWAYS AS (…) STORED (never written) */
 };
 
-/* A prepared upsert for one column list of one table. */
+/*
+ * How one column list of one table is written (postgresql_restore.c): its
+ * staging table, the COPY statements and the prepared upsert.
+ */
 struct pg_stmt {
-	char name[32];       /* prepared statement name */
-	size_t n;            /* number of parameters */
+	char name[32];       /* prepared upsert from the staging table */
+	char stage[48];      /* staging table, pg_temp.cairn_stage_N */
+	size_t n;            /* number of parameters (columns written) */
 	size_t *col;         /* index into table->cols, per parameter */
 	char **rec_names;    /* record column names in parameter order (key may be synthetic) */
 	int synthetic_key;   /* 1 when the record had no "key" column: param 0 is rec->key */
+	unsigned char *enc;  /* per parameter: how its value goes into binary COPY */
+	int direct_ok;       /* every parameter can be COPYed into the table itself */
+	int staged;          /* the staging table exists in this transaction */
+	int prepared;        /* the upsert is prepared on the connection */
+	char *create_stage;  /* CREATE TEMP TABLE … ON COMMIT DROP */
+	char *copy_stage;    /* COPY <stage> (…) FROM STDIN (FORMAT binary) */
+	char *copy_direct;   /* COPY <table> (…) FROM STDIN (FORMAT binary) */
+	char *insert_sql;    /* the upsert's text */
+	struct pg_stmt *next;
 };
 
 /* A table as seen in the target schema, cached during one restore. */
@@ -51,8 +63,8 @@ struct pg_table {
 	int exists;
 	int has_key;         /* a real column named "key" */
 	char *tenant_expr;   /* SQL yielding the tenant id, or NULL when the table has none */
-	int checked;         /* restore: first record's columns were checked */
-	struct pg_stmt *stmt;
+	int direct;          /* restore: -1 not looked at yet, 1 COPY straight in, 0 upsert */
+	struct pg_stmt *stmt; /* restore: one per column list seen */
 	struct pg_table *next;
 };
 
@@ -67,15 +79,13 @@ struct pg_inst {
 	int tx_failed;         /* a statement failed inside the transaction */
 	unsigned tx_gen;       /* counts transactions: a cursor belongs to one */
 	int dry_run;
-	long fetch_size;
-	unsigned seq;          /* names of cursors and statements */
+	unsigned seq;          /* names of statements and staging tables */
+	struct pg_cursor *copy; /* the cursor whose COPY holds the connection, or NULL */
+	const char *copy_table; /* its table's name (owned by the cursor) */
 	struct pg_table *tables; /* restore cache */
-	/* restore scratch: NUL-terminated copies of parameter values */
-	struct cp_buf scratch;
-	const char **pvals;
-	int *plens;
-	int *pfmts;
-	size_t pcap;
+	struct cp_buf scratch;   /* restore: COPY data gathered before it goes to libpq */
+	unsigned *dup;           /* restore: the run's keys (index + 1), PG_DUP_SLOTS slots */
+	int sp_open;             /* restore: the last batch's savepoint is not released yet */
 };
 
 /* postgresql.c */
@@ -83,6 +93,8 @@ int postgresql_result_error(struct pg_inst *pg, const PGresult *res, const char 
 			    const char *name);
 const char *postgresql_first_line(const char *msg, char *buf, size_t size);
 int postgresql_exec_ok(struct pg_inst *pg, const char *sql, const char *what);
+int postgresql_conn_idle(struct pg_inst *pg);
+int postgresql_jit_off(struct pg_inst *pg, const char *what);
 char *postgresql_quote_ident(struct pg_inst *pg, const char *ident);
 int postgresql_table_load(struct pg_inst *pg, const char *table, struct pg_table **out);
 void postgresql_table_free(struct pg_table *t);
@@ -116,5 +128,6 @@ int postgresql_restore_write(void *inst, const struct cairn_kind_desc *kind,
 int postgresql_restore_commit(void *inst);
 int postgresql_restore_rollback(void *inst);
 void postgresql_restore_reset(struct pg_inst *pg);
+void postgresql_stmt_free(struct pg_stmt *s);
 
 #endif /* CAIRN_PLUGIN_POSTGRESQL_H */

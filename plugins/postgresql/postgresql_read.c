@@ -1,7 +1,30 @@
 /*
  * postgresql_read.c — the backup half: one repeatable-read, read-only
- * transaction, and a server-side cursor per kind so that memory is bounded
- * by one batch of rows whatever the table's size.
+ * transaction, and one `COPY (SELECT …) TO STDOUT` per kind.
+ *
+ * Why COPY rather than a server-side cursor and FETCH (the first design):
+ * every FETCH was a round trip, so the server and the client never worked
+ * at the same time, and the server materialised the cursor's rows
+ * (tuplestore, spilling to temp files) on top of the ORDER BY the query
+ * asked for (bench/RESULTS.md, "Where the time goes"). COPY streams: the
+ * server produces rows into the socket while the core encodes, compresses
+ * and encrypts the previous ones, and memory is one row, whatever the
+ * table's or the rows' size. The archive does not need the records in any
+ * order (docs/format.md), so there is no ORDER BY: a sequential scan.
+ *
+ * Why the binary format: every column is selected as text (or as bytea),
+ * and in binary COPY a text value is its bytes and a bytea value its raw
+ * bytes, each behind a length. The record's columns then point straight
+ * into the row libpq hands over: no unescaping of the text format's
+ * backslashes (JSON and YAML are full of them) and no hex decoding of
+ * bytea. Measured on 20 000 flows (`\copy (SELECT key::text, value::text,
+ * source_code::text, tenant_id::text FROM flows) TO '/dev/null'`, eight
+ * runs each, the backend's CPU time): text 0.75–0.98 s, binary 0.57–0.81 s,
+ * before counting the client's unescaping, which binary does not need.
+ *
+ * The one allocation per record is libpq's: PQgetCopyData returns each
+ * row in a fresh buffer, freed at the next cursor_next. Nothing else is
+ * allocated per record.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,18 +32,19 @@
 
 #include "postgresql.h"
 
+/* COPY's binary signature, flags and header-extension length open the stream. */
+static const char copy_signature[11] = "PGCOPY\n\377\r\n";
+
 struct pg_cursor {
 	struct pg_inst *pg;
-	char name[32];
 	struct pg_table *table;
 	struct cp_rowmap map;     /* real columns, in table order, then the tenant */
-	struct cp_buf *bytes;     /* decode buffer per BYTES column */
-	PGresult *batch;
-	int row, nrows;
-	int last_batch;           /* the server has nothing after this batch */
-	long fetch;               /* rows the next FETCH asks for (adapts to row size) */
-	int open;                 /* the server-side cursor is declared */
-	unsigned tx_gen;          /* the snapshot it was declared in */
+	char *row;                /* the current row (libpq's buffer), or NULL */
+	unsigned long rows;       /* rows read so far */
+	int copying;              /* the COPY still holds the connection */
+	int header_seen;          /* the stream's header has been read */
+	int failed;               /* a read failed: closing must not drain */
+	unsigned tx_gen;          /* the snapshot it was opened in */
 };
 
 int postgresql_snapshot_begin(void *inst)
@@ -41,13 +65,16 @@ int postgresql_snapshot_begin(void *inst)
 	pg->tx_failed = 0;
 	pg->tx_gen++;
 	/*
-	 * A role's statement or idle timeout must not kill a long backup: the
-	 * core may spend a while uploading between two fetches.
+	 * A role's statement or idle timeout must not kill a long backup: a COPY
+	 * runs as long as its table takes, and the core may spend a while
+	 * uploading between two tables.
 	 */
 	rc = postgresql_exec_ok(pg,
 				"SET LOCAL statement_timeout = 0; "
 				"SET LOCAL idle_in_transaction_session_timeout = 0",
 				"unable to start the snapshot");
+	if (rc == CAIRN_OK)
+		rc = postgresql_jit_off(pg, "unable to start the snapshot");
 	/* describe() checked already, but a caller need not call it first. */
 	if (rc == CAIRN_OK)
 		rc = postgresql_kestra_check(pg, NULL);
@@ -67,6 +94,8 @@ int postgresql_snapshot_end(void *inst)
 	if (pg == NULL)
 		return CAIRN_E_INVALID;
 	rc = cp_tx_expect(pg->host, pg->tx, CP_TX_SNAPSHOT);
+	if (rc == CAIRN_OK)
+		rc = postgresql_conn_idle(pg);
 	if (rc != CAIRN_OK)
 		return rc;
 	/* Read only: committing or rolling back is the same, but COMMIT reports a failed one. */
@@ -93,6 +122,9 @@ int postgresql_kind_exists(void *inst, const struct cairn_kind_desc *kind)
 		return CAIRN_E_INVALID;
 	if (kind->table == NULL || *kind->table == '\0')
 		return 0;
+	rc = postgresql_conn_idle(pg);
+	if (rc != CAIRN_OK)
+		return rc;
 	params[0] = pg->schema;
 	params[1] = kind->table;
 	res = PQexecParams(pg->conn, sql, 2, NULL, params, NULL, NULL, 0);
@@ -108,11 +140,8 @@ static void cursor_free(struct pg_cursor *c)
 {
 	if (c == NULL)
 		return;
-	PQclear(c->batch);
-	if (c->bytes != NULL)
-		for (size_t i = 0; i < c->map.n; i++)
-			cp_buf_free(&c->bytes[i]);
-	free(c->bytes);
+	if (c->row != NULL)
+		PQfreemem(c->row);
 	cp_rowmap_free(&c->map);
 	postgresql_table_free(c->table);
 	free(c);
@@ -131,7 +160,8 @@ static void select_expr(struct cp_buf *b, const struct pg_col *col, const char *
 		cp_buf_add(b, ") #>> '{}'");
 		break;
 	case CAIRN_COL_BYTES:
-		cp_buf_add(b, qcol); /* text form, bytea_output = hex: decoded in cursor_next */
+		cp_buf_add(b, qcol); /* binary COPY sends a bytea as its raw bytes */
+		cp_buf_add(b, "::bytea");
 		break;
 	default:
 		cp_buf_add(b, qcol);
@@ -153,6 +183,27 @@ static void tenant_select(struct cp_buf *b, const struct pg_table *t)
 }
 
 /*
+ * ONE's comparison inside COPY, which takes no parameters: the tenant as a
+ * literal quoted by libpq (PQescapeLiteral knows the connection's
+ * standard_conforming_strings and encoding).
+ */
+static void tenant_eq_literal(void *ud, struct cp_buf *b, const char *expr, const char *tenant)
+{
+	struct pg_inst *pg = ud;
+	char *lit = PQescapeLiteral(pg->conn, tenant, strlen(tenant));
+
+	if (lit == NULL) {
+		b->oom = 1;
+		return;
+	}
+	cp_buf_add(b, "(");
+	cp_buf_add(b, expr);
+	cp_buf_add(b, ") = ");
+	cp_buf_add(b, lit);
+	PQfreemem(lit);
+}
+
+/*
  * cursor_open_scoped (ABI 1.2); cursor_open is a thin wrapper, so this is
  * the one cursor implementation. NONE reads `(<tenant>) IS NULL`. On a
  * table without a tenant expression ONE and NONE are both refused
@@ -166,7 +217,6 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	struct cp_scope scope;
 	struct pg_cursor *c = NULL;
 	struct cp_buf sql = {0};
-	const char *params[1];
 	PGresult *res = NULL;
 	int rc = CAIRN_OK;
 	size_t n = 0;
@@ -181,6 +231,9 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	if (pg->tx != CP_TX_SNAPSHOT)
 		return cp_fail(pg->host, CAIRN_E_INVALID,
 			       "cursor_open called outside a snapshot");
+	rc = postgresql_conn_idle(pg);
+	if (rc != CAIRN_OK)
+		return rc;
 	c = calloc(1, sizeof *c);
 	if (c == NULL)
 		return cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
@@ -197,16 +250,8 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	rc = cp_rowmap_init(pg->host, &c->map, n);
 	if (rc != CAIRN_OK)
 		goto fail;
-	c->bytes = calloc(n ? n : 1, sizeof *c->bytes);
-	if (c->bytes == NULL) {
-		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
-		goto fail;
-	}
 
-	snprintf(c->name, sizeof c->name, "cairn_cur_%u", ++pg->seq);
-	cp_buf_add(&sql, "DECLARE ");
-	cp_buf_add(&sql, c->name);
-	cp_buf_add(&sql, " NO SCROLL CURSOR FOR SELECT ");
+	cp_buf_add(&sql, "COPY (SELECT ");
 	for (size_t i = 0; i < c->table->n_cols; i++) {
 		const struct pg_col *col = &c->table->cols[i];
 		char *q;
@@ -227,21 +272,30 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	tenant_select(&sql, c->table);
 	cp_buf_add(&sql, " FROM ");
 	cp_buf_add(&sql, c->table->qname);
-	cp_scope_where(&sql, &scope, c->table->tenant_expr, postgresql_tenant_eq, pg);
-	cp_buf_add(&sql, " ORDER BY \"key\"");
+	cp_scope_where(&sql, &scope, c->table->tenant_expr, tenant_eq_literal, pg);
+	cp_buf_add(&sql, ") TO STDOUT (FORMAT binary)");
 	if (sql.oom) {
 		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
-	params[0] = scope.tenant;
-	res = PQexecParams(pg->conn, sql.p, scope.tenant ? 1 : 0, NULL,
-			   scope.tenant ? params : NULL, NULL, NULL, 0);
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK) {
+	res = PQexec(pg->conn, sql.p);
+	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
 		rc = postgresql_result_error(pg, res, "unable to read table", kind->table);
 		goto fail;
 	}
-	c->open = 1;
+	c->copying = 1;
 	c->tx_gen = pg->tx_gen;
+	pg->copy = c;
+	pg->copy_table = c->table->name;
+	if ((size_t)PQnfields(res) != c->map.n + 1 || !PQbinaryTuples(res)) {
+		c->failed = 1;
+		rc = cp_fail(pg->host, CAIRN_E_BACKEND, "unexpected COPY result shape from table '%s'",
+			     kind->table);
+		PQclear(res);
+		cp_buf_free(&sql);
+		postgresql_cursor_close(c);
+		return rc;
+	}
 	PQclear(res);
 	cp_buf_free(&sql);
 	*cursor = c;
@@ -278,6 +332,8 @@ int postgresql_list_tenants(void *inst, const struct cairn_kind_desc *kind, cair
 	if (pg == NULL || kind == NULL || cb == NULL)
 		return CAIRN_E_INVALID;
 	rc = cp_kind_table(pg->host, kind);
+	if (rc == CAIRN_OK)
+		rc = postgresql_conn_idle(pg);
 	if (rc != CAIRN_OK)
 		return rc;
 	rc = postgresql_table_load(pg, kind->table, &t);
@@ -309,133 +365,218 @@ out:
 	return rc;
 }
 
-/* bytea's hex text form "\x0a1b…" into the column's reusable buffer. */
-static int decode_bytea(struct pg_cursor *c, size_t i, const char *s, size_t len)
+static uint32_t be32(const unsigned char *p)
 {
-	struct cp_buf *out = &c->bytes[i];
-	size_t n;
-
-	if (len < 2 || s[0] != '\\' || s[1] != 'x' || (len - 2) % 2 != 0)
-		return cp_fail(c->pg->host, CAIRN_E_CORRUPT,
-			       "unexpected bytea text in table '%s' (bytea_output is not hex)",
-			       c->table->name);
-	n = (len - 2) / 2;
-	cp_buf_reset(out);
-	if (cp_buf_reserve(out, n) != 0)
-		return cp_fail(c->pg->host, CAIRN_E_NOMEM, "out of memory");
-	if (cp_hex_decode(s + 2, n, (unsigned char *)out->p) != 0)
-		return cp_fail(c->pg->host, CAIRN_E_CORRUPT,
-			       "invalid bytea text in table '%s'", c->table->name);
-	out->len = n;
-	c->map.cols[i].data = out->p;
-	c->map.cols[i].len = n;
-	return CAIRN_OK;
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 /*
- * Bytes one FETCH may bring back. fetch_size rows of a few KiB is fine, but
- * rows can be megabytes (a huge source_code): the row count of the next
- * FETCH is scaled so that memory stays near this bound whatever the rows.
+ * The COPY ended (or failed): collect the command's result and free the
+ * connection. `report` 0 keeps the error already reported (an abandoned
+ * COPY ends with the server's "canceling statement").
  */
-#define PG_FETCH_BYTES (8L * 1024 * 1024)
-
-static void fetch_adapt(struct pg_cursor *c)
-{
-	long bytes = 0;
-	int rows = PQntuples(c->batch), cols = PQnfields(c->batch);
-	for (int r = 0; r < rows; r++)
-		for (int f = 0; f < cols; f++)
-			bytes += PQgetlength(c->batch, r, f);
-	if (bytes > PG_FETCH_BYTES) {
-		long n = (long)((double)c->fetch * PG_FETCH_BYTES / (double)bytes);
-		c->fetch = n > 0 ? n : 1;
-	} else if (bytes < PG_FETCH_BYTES / 4 && c->fetch < c->pg->fetch_size) {
-		c->fetch = c->fetch * 2 < c->pg->fetch_size ? c->fetch * 2 : c->pg->fetch_size;
-	}
-}
-
-static int fetch_batch(struct pg_cursor *c)
+static int copy_finish(struct pg_cursor *c, int report)
 {
 	struct pg_inst *pg = c->pg;
-	char sql[96];
+	PGresult *res;
+	int rc = CAIRN_OK;
 
-	PQclear(c->batch);
-	c->batch = NULL;
-	c->row = c->nrows = 0;
-	if (cp_check_cancelled(pg->host) != CAIRN_OK)
-		return CAIRN_E_CANCELLED;
-	if (c->fetch <= 0) /* start small; fetch_adapt doubles it while rows are small */
-		c->fetch = pg->fetch_size < 8 ? pg->fetch_size : 8;
-	long asked = c->fetch;
-	snprintf(sql, sizeof sql, "FETCH %ld FROM %s", asked, c->name);
-	c->batch = PQexec(pg->conn, sql);
-	if (c->batch == NULL || PQresultStatus(c->batch) != PGRES_TUPLES_OK) {
-		int rc = postgresql_result_error(pg, c->batch, "unable to read table", c->table->name);
-		PQclear(c->batch);
-		c->batch = NULL;
-		return rc;
+	while ((res = PQgetResult(pg->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == CAIRN_OK)
+			rc = report ? postgresql_result_error(pg, res, "unable to read table",
+							      c->table->name)
+				    : CAIRN_E_BACKEND;
+		PQclear(res);
+		if (PQstatus(pg->conn) == CONNECTION_BAD)
+			break;
 	}
-	if ((size_t)PQnfields(c->batch) != c->map.n + 1) {
-		PQclear(c->batch);
-		c->batch = NULL;
-		return cp_fail(pg->host, CAIRN_E_BACKEND, "unexpected result shape from table '%s'",
-			       c->table->name);
+	c->copying = 0;
+	if (pg->copy == c) {
+		pg->copy = NULL;
+		pg->copy_table = NULL;
 	}
-	c->nrows = PQntuples(c->batch);
-	c->last_batch = c->nrows < asked;
-	fetch_adapt(c);
-	return CAIRN_OK;
+	return rc;
 }
+
+static int bad_row(struct pg_cursor *c, const char *why)
+{
+	c->failed = 1;
+	return cp_fail(c->pg->host, CAIRN_E_BACKEND, "unexpected COPY data from table '%s': %s",
+		       c->table->name, why);
+}
+
+/*
+ * One CopyData message: the stream's header (first message only), then one
+ * tuple (16-bit field count, then per field a 32-bit length, -1 for NULL,
+ * and the bytes) or the trailer (count -1). Returns 1 for a tuple, 0 for
+ * the trailer, <0 on error. The server sends one tuple per message, so
+ * bytes left over are an error rather than the next row.
+ */
+static int parse_row(struct pg_cursor *c, unsigned char *p, size_t len)
+{
+	size_t off = 0, nf = c->map.n + 1;
+	unsigned char *field[CAIRN_RECORD_MAX_COLUMNS + 1];
+	size_t flen[CAIRN_RECORD_MAX_COLUMNS + 1];
+	int null[CAIRN_RECORD_MAX_COLUMNS + 1];
+
+	if (!c->header_seen) {
+		if (len < 19 || memcmp(p, copy_signature, sizeof copy_signature) != 0)
+			return bad_row(c, "no binary COPY header");
+		if (be32(p + 11) & 0xffff0000u) /* the high half holds the critical flags (OIDs) */
+			return bad_row(c, "unknown flags in the header");
+		uint32_t ext = be32(p + 15);
+		if (ext > len - 19)
+			return bad_row(c, "truncated header extension");
+		off = 19 + ext;
+		c->header_seen = 1;
+	}
+	if (len - off < 2)
+		return bad_row(c, "truncated row");
+	int count = (int16_t)(p[off] << 8 | p[off + 1]);
+	off += 2;
+	if (count == -1)
+		return off == len ? 0 : bad_row(c, "bytes after the trailer");
+	if (count < 0 || (size_t)count != nf || nf > CAIRN_RECORD_MAX_COLUMNS + 1)
+		return bad_row(c, "wrong number of fields");
+	for (size_t i = 0; i < nf; i++) {
+		if (len - off < 4)
+			return bad_row(c, "truncated row");
+		uint32_t l = be32(p + off);
+		off += 4;
+		null[i] = l == 0xffffffffu;
+		if (null[i]) {
+			field[i] = NULL;
+			flen[i] = 0;
+			continue;
+		}
+		if (l > len - off)
+			return bad_row(c, "truncated field");
+		field[i] = p + off;
+		flen[i] = l;
+		off += l;
+	}
+	if (off != len)
+		return bad_row(c, "bytes after the row");
+
+	for (size_t i = 0; i < c->map.n; i++) {
+		struct cairn_column *col = &c->map.cols[i];
+		if (null[i]) {
+			col->type = CAIRN_COL_NULL;
+			col->data = NULL;
+			col->len = 0;
+		} else {
+			col->type = c->table->cols[c->map.colidx[i]].ctype;
+			col->data = (const char *)field[i];
+			col->len = flen[i];
+		}
+	}
+	/*
+	 * The key and the tenant must be NUL-terminated: the byte after each is
+	 * the next field's length, already read, or for the last field the NUL
+	 * libpq puts after every buffer it returns. Text values cannot hold a
+	 * NUL byte, so nothing is cut short.
+	 */
+	size_t k = c->map.key_field, tf = c->map.n;
+	if (null[k]) {
+		c->map.rec.key = "";
+	} else {
+		field[k][flen[k]] = '\0';
+		c->map.rec.key = (const char *)field[k];
+	}
+	if (null[tf]) {
+		c->map.rec.tenant = NULL;
+	} else {
+		field[tf][flen[tf]] = '\0';
+		c->map.rec.tenant = (const char *)field[tf];
+	}
+	return 1;
+}
+
+/* Rows between two looks at the host's cancellation flag. */
+#define PG_CANCEL_EVERY 256
 
 int postgresql_cursor_next(void *cursor, const struct cairn_record **rec)
 {
 	struct pg_cursor *c = cursor;
-	PGresult *b;
+	struct pg_inst *pg;
 	int rc;
 
 	if (c == NULL || rec == NULL)
 		return CAIRN_E_INVALID;
-	if (c->row >= c->nrows) {
-		if (c->last_batch)
-			return 0;
-		rc = fetch_batch(c);
-		if (rc != CAIRN_OK)
-			return rc;
-		if (c->nrows == 0) {
-			c->last_batch = 1;
-			return 0;
-		}
+	pg = c->pg;
+	if (c->row != NULL) {
+		PQfreemem(c->row);
+		c->row = NULL;
 	}
-	b = c->batch;
-	for (size_t i = 0; i < c->map.n; i++) {
-		struct cairn_column *col = &c->map.cols[i];
-		const struct pg_col *pc = &c->table->cols[c->map.colidx[i]];
-		if (PQgetisnull(b, c->row, (int)i)) {
-			col->type = CAIRN_COL_NULL;
-			col->data = NULL;
-			col->len = 0;
-			continue;
-		}
-		col->type = pc->ctype;
-		if (pc->ctype == CAIRN_COL_BYTES) {
-			rc = decode_bytea(c, i, PQgetvalue(b, c->row, (int)i),
-					  (size_t)PQgetlength(b, c->row, (int)i));
+	if (!c->copying)
+		return 0;
+	if (c->failed)
+		return cp_fail(pg->host, CAIRN_E_INVALID, "cursor_next after a failed read of '%s'",
+			       c->table->name);
+	if (c->rows % PG_CANCEL_EVERY == 0 && cp_check_cancelled(pg->host) != CAIRN_OK) {
+		c->failed = 1;
+		return CAIRN_E_CANCELLED;
+	}
+	for (;;) {
+		char *buf = NULL;
+		int n = PQgetCopyData(pg->conn, &buf, 0);
+		if (n == -1) { /* the COPY is over: its result says whether it succeeded */
+			rc = copy_finish(c, 1);
 			if (rc != CAIRN_OK)
 				return rc;
+			if (!c->header_seen)
+				return bad_row(c, "the stream ended without a header");
+			return 0;
+		}
+		if (n < 0) {
+			c->failed = 1;
+			return postgresql_result_error(pg, NULL, "unable to read table", c->table->name);
+		}
+		c->row = buf;
+		rc = parse_row(c, (unsigned char *)buf, (size_t)n);
+		if (rc < 0)
+			return rc;
+		if (rc == 0) { /* the trailer; the next call returns -1 */
+			PQfreemem(c->row);
+			c->row = NULL;
 			continue;
 		}
-		col->data = PQgetvalue(b, c->row, (int)i);
-		col->len = (size_t)PQgetlength(b, c->row, (int)i);
+		c->rows++;
+		*rec = &c->map.rec;
+		return 1;
 	}
-	c->map.rec.key = PQgetisnull(b, c->row, (int)c->map.key_field)
-				 ? ""
-				 : PQgetvalue(b, c->row, (int)c->map.key_field);
-	c->map.rec.tenant = PQgetisnull(b, c->row, (int)c->map.n)
-				    ? NULL
-				    : PQgetvalue(b, c->row, (int)c->map.n);
-	c->row++;
-	*rec = &c->map.rec;
-	return 1;
+}
+
+/*
+ * A COPY closed before its end still holds the connection. After a failure
+ * or a cancellation the server is asked to stop (the snapshot is then
+ * aborted: the backup fails anyway); otherwise the rest of the rows is read
+ * and dropped, so that the snapshot stays usable for the next cursor, as
+ * closing a server-side cursor did.
+ */
+static void copy_abandon(struct pg_cursor *c)
+{
+	struct pg_inst *pg = c->pg;
+	char *buf;
+	int n;
+
+	if (c->row != NULL) {
+		PQfreemem(c->row);
+		c->row = NULL;
+	}
+	if (c->failed || pg->tx_failed || cp_cancelled(pg->host)) {
+		PGcancel *cancel = PQgetCancel(pg->conn);
+		char err[256];
+		if (cancel != NULL) {
+			(void)PQcancel(cancel, err, sizeof err);
+			PQfreeCancel(cancel);
+		}
+		pg->tx_failed = 1;
+	}
+	while ((n = PQgetCopyData(pg->conn, &buf, 0)) > 0)
+		PQfreemem(buf);
+	if (copy_finish(c, 0) != CAIRN_OK)
+		pg->tx_failed = 1;
 }
 
 void postgresql_cursor_close(void *cursor)
@@ -444,17 +585,12 @@ void postgresql_cursor_close(void *cursor)
 
 	if (c == NULL)
 		return;
-	/* A failed transaction refuses CLOSE; ending the transaction drops the cursor anyway. */
-	if (c->open && c->pg->tx == CP_TX_SNAPSHOT && c->tx_gen == c->pg->tx_gen &&
-	    !c->pg->tx_failed &&
-	    PQstatus(c->pg->conn) == CONNECTION_OK) {
-		char sql[64];
-		PGresult *res;
-		snprintf(sql, sizeof sql, "CLOSE %s", c->name);
-		res = PQexec(c->pg->conn, sql);
-		if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
-			c->pg->tx_failed = 1;
-		PQclear(res);
+	if (c->copying && c->pg->copy == c && c->tx_gen == c->pg->tx_gen &&
+	    PQstatus(c->pg->conn) == CONNECTION_OK)
+		copy_abandon(c);
+	else if (c->pg->copy == c) {
+		c->pg->copy = NULL;
+		c->pg->copy_table = NULL;
 	}
 	cursor_free(c);
 }

@@ -1,8 +1,14 @@
 #!/bin/sh
 # Throwaway PostgreSQL server for the tests, on loopback only.
 #
-#   postgresql.sh start DIR PORT   create a cluster in DIR (if needed) and start it
+#   postgresql.sh start DIR PORT [--durable]
+#                                  create a cluster in DIR (if needed) and start it
 #   postgresql.sh stop DIR         stop it (nothing to do if it is not running)
+#
+# The tests run with fsync, synchronous_commit and full_page_writes off:
+# nothing they write needs to survive a crash, and they are quicker. With
+# --durable those stay at PostgreSQL's defaults (on), as an operator runs a
+# server: bench/run.sh measures with it.
 #
 # The distribution's own cluster is never used or touched. When run as root,
 # the server runs as the `postgres` user (the server refuses to run as root)
@@ -11,7 +17,7 @@
 set -eu
 
 usage() {
-	echo "usage: $0 start DIR PORT | stop DIR" >&2
+	echo "usage: $0 start DIR PORT [--durable] | stop DIR" >&2
 	exit 2
 }
 
@@ -54,8 +60,9 @@ dir=$2
 
 case "$cmd" in
 start)
-	[ $# -eq 3 ] || usage
+	[ $# -eq 3 ] || { [ $# -eq 4 ] && [ "$4" = --durable ]; } || usage
 	port=$3
+	durable=${4:-}
 	case "$port" in '' | *[!0-9]*) usage ;; esac
 	bindir=$(find_bindir)
 	mkdir -p "$dir"
@@ -95,8 +102,10 @@ start)
 		echo "postgresql ready on 127.0.0.1:$port"
 		exit 0
 	fi
-	opts="-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off"
-	opts="$opts -c synchronous_commit=off -c full_page_writes=off"
+	opts="-c listen_addresses=127.0.0.1 -p $port -k $dir"
+	if [ -z "$durable" ]; then
+		opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+	fi
 	if ! as_owner "$bindir/pg_ctl" -D "$data" -l "$dir/server.log" -w -t 60 \
 		-o "$opts" start >/dev/null 2>&1; then
 		echo "$0: PostgreSQL did not start, see $dir/server.log" >&2

@@ -60,10 +60,31 @@ static struct cairn_scope scope_of(uint32_t filter, const char *tenant)
 	return s;
 }
 
+static int by_word(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorts the blank-separated words of s in place (at most 64 of them). */
+static void sort_words(char *s, size_t cap)
+{
+	char *words[64], copy[512];
+	size_t n = 0, len = 0;
+
+	snprintf(copy, sizeof copy, "%s", s);
+	for (char *w = strtok(copy, " "); w != NULL && n < 64; w = strtok(NULL, " "))
+		words[n++] = w;
+	qsort(words, n, sizeof words[0], by_word);
+	s[0] = '\0';
+	for (size_t i = 0; i < n && len < cap; i++)
+		len += (size_t)snprintf(s + len, cap - len, "%s%s", i ? " " : "", words[i]);
+}
+
 /*
  * Reads every record of the scope as "key[@tenant] …" ('@' and the tenant
- * only for records that have one) into out; the status of the first failing
- * call otherwise. Keys sort the same in every backend's key order here.
+ * only for records that have one) into out, sorted by key: a cursor
+ * promises no order (the PostgreSQL plugin streams a table in its physical
+ * order). The status of the first failing call otherwise.
  */
 static int read_scope(const struct cairn_kind_desc *kind, const struct cairn_scope *s,
 		      const char *tenant_1_0, int use_1_0, char *out, size_t cap)
@@ -86,6 +107,7 @@ static int read_scope(const struct cairn_kind_desc *kind, const struct cairn_sco
 		len += (size_t)n;
 	}
 	vt->cursor_close(cur);
+	sort_words(out, cap);
 	return rc < 0 ? rc : CAIRN_OK;
 }
 
