@@ -130,3 +130,10 @@ void cp_scope_describe(const struct cp_scope *s, char *buf, size_t size)
 	else if (size > 0)
 		buf[0] = '\0';
 }
+
+const char *cp_kind_time_column(const struct cairn_kind_desc *kind)
+{
+	size_t end = offsetof(struct cairn_kind_desc, time_column) + sizeof(kind->time_column);
+
+	return kind->struct_size >= end ? kind->time_column : NULL;
+}

@@ -79,6 +79,9 @@ void cp_scope_where(struct cp_buf *b, const struct cp_scope *s, const char *expr
 void cp_scope_delete_sql(struct cp_buf *b, const char *qtable, const struct cp_scope *s,
 			 const char *expr, cp_tenant_eq_fn eq, void *ud);
 
+/* The kind's time column (ABI 1.3), or NULL when the core's struct is older or has none. */
+const char *cp_kind_time_column(const struct cairn_kind_desc *kind);
+
 /* For log lines: " of tenant <t>", " without tenant", or "" (ANY). */
 void cp_scope_describe(const struct cp_scope *s, char *buf, size_t size);
 

@@ -870,5 +870,5 @@ static const char *const mysql_plugin_schemes[] = {"mysql", "mariadb", NULL};
 CAIRN_PLUGIN_DEFINE(.name = MY_NAME, .version = "0.1.0",
 		    .description = "MySQL/MariaDB source (Kestra JDBC schema, MariaDB Connector/C)",
 		    .kind = CAIRN_PLUGIN_KIND_SOURCE, .schemes = mysql_plugin_schemes,
-		    .vtable = &mysql_plugin_vtable, .abi_minor = 2 /* the scoped members */)
-CAIRN_PLUGIN_NOTE(source, MY_NAME, "mysql mariadb", 2)
+		    .vtable = &mysql_plugin_vtable, .abi_minor = 3 /* scopes with a time window */)
+CAIRN_PLUGIN_NOTE(source, MY_NAME, "mysql mariadb", 3)

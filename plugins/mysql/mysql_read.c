@@ -186,6 +186,19 @@ int mysql_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *ki
 	cp_buf_add(&sql, c->table->tenant_expr != NULL ? c->table->tenant_expr : "NULL");
 	cp_buf_add(&sql, " FROM ");
 	cp_buf_add(&sql, c->table->qname);
+	if (scope.since != NULL) {
+		/* ABI 1.3's window: the kind's time column, which must be this table's */
+		const char *tc = cp_kind_time_column(kind);
+		size_t i = 0;
+		while (tc && i < c->table->n_cols && strcmp(c->table->cols[i].name, tc) != 0)
+			i++;
+		if (tc == NULL || i == c->table->n_cols) {
+			rc = cp_fail(my->host, CAIRN_E_SCHEMA, "table '%s' has no time column '%s' for --since",
+				     kind->table, tc ? tc : "(none)");
+			goto fail;
+		}
+		scope.time_col = c->table->cols[i].qname;
+	}
 	cp_scope_where(&sql, &scope, c->table->tenant_expr, mysql_plugin_tenant_eq, my);
 	cp_buf_add(&sql, " ORDER BY `key`");
 	if (sql.oom) {

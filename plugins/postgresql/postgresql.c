@@ -654,5 +654,5 @@ static const char *const postgresql_schemes[] = {"postgresql", "postgres", NULL}
 CAIRN_PLUGIN_DEFINE(.name = PG_NAME, .version = "0.1.0",
 		    .description = "PostgreSQL source (Kestra JDBC schema, libpq)",
 		    .kind = CAIRN_PLUGIN_KIND_SOURCE, .schemes = postgresql_schemes,
-		    .vtable = &postgresql_vtable, .abi_minor = 2 /* the scoped members */)
-CAIRN_PLUGIN_NOTE(source, PG_NAME, "postgresql postgres", 2)
+		    .vtable = &postgresql_vtable, .abi_minor = 3 /* scopes with a time window */)
+CAIRN_PLUGIN_NOTE(source, PG_NAME, "postgresql postgres", 3)

@@ -272,7 +272,24 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 	tenant_select(&sql, c->table);
 	cp_buf_add(&sql, " FROM ");
 	cp_buf_add(&sql, c->table->qname);
+	char *qtime = NULL;
+	if (scope.since != NULL) {
+		/* ABI 1.3's window: the kind's time column, which must be this table's */
+		const char *tc = cp_kind_time_column(kind);
+		size_t i = 0;
+		while (tc && i < c->table->n_cols && strcmp(c->table->cols[i].name, tc) != 0)
+			i++;
+		if (tc == NULL || i == c->table->n_cols) {
+			rc = cp_fail(pg->host, CAIRN_E_SCHEMA, "table '%s' has no time column '%s' for --since",
+				     kind->table, tc ? tc : "(none)");
+			goto fail;
+		}
+		scope.time_col = qtime = postgresql_quote_ident(pg, tc);
+		if (qtime == NULL)
+			sql.oom = 1;
+	}
 	cp_scope_where(&sql, &scope, c->table->tenant_expr, tenant_eq_literal, pg);
+	free(qtime);
 	cp_buf_add(&sql, ") TO STDOUT (FORMAT binary)");
 	if (sql.oom) {
 		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");

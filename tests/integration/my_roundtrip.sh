@@ -205,3 +205,10 @@ pgdst=$(new_db xdst)
 pg_same_records "$pgsrc" "$pgdst" "PostgreSQL → MariaDB → PostgreSQL"
 note "PostgreSQL → MariaDB → PostgreSQL: every record equal"
 note "ok"
+
+# --since on MariaDB: executions by start_date, logs and metrics by timestamp
+u=$(create FULL --source "$(myuri "$src")" --include-data --since 2025-10-01T05:00:00Z)
+grep -q 'EXECUTION: 1, .*LOG: 1, METRIC: 1,' "$WORK/create.err" || { cat "$WORK/create.err"; fail "--since summary on MariaDB"; }
+u=$(create FULL --source "$(myuri "$src")" --include-data)
+grep -q 'EXECUTION: 2, .*LOG: 1, METRIC: 2,' "$WORK/create.err" || { cat "$WORK/create.err"; fail "execution data from MariaDB"; }
+note "--since and --include-data on MariaDB"

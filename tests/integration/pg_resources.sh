@@ -93,3 +93,14 @@ case "$ERR" in *"--since needs a UTC date"*) ;; *) fail "--since message: $ERR" 
 expect_fail 2 "$CAIRN" backups create FULL --source "$(uri "$src")" --storage "$STORE" --since 30d
 case "$ERR" in *"add --include-data"*) ;; *) fail "--since without execution data: $ERR" ;; esac
 note "--since: malformed or impossible dates and a window over no execution data refused (exit 2)"
+
+# --since on PostgreSQL: executions by start_date, logs and metrics by timestamp; metadata whole
+u=$(create FULL --source "$(uri "$src")" --include-data --since 2025-10-01T05:00:00Z)
+grep -q 'EXECUTION: 1, .*LOG: 1, METRIC: 1,' "$WORK/create.err" || { cat "$WORK/create.err"; fail "--since summary"; }
+grep -q "FLOW: $(rows "$src" flows)," "$WORK/create.err" || fail "--since limited the metadata"
+win=$(new_db win)
+"$CAIRN" backups restore "$u" --source "$(uri "$win")" --storage "$STORE" >/dev/null 2>"$WORK/err" || { cat "$WORK/err"; fail "restore of a --since backup"; }
+[ "$(pg "$win" -c "SELECT key FROM executions")" = 7Yc4kN1dWrQ2 ] || fail "--since kept the wrong executions"
+u=$(create FULL --source "$(uri "$src")" --include-data --since 2020-01-01)
+grep -q 'EXECUTION: 2, .*METRIC: 2,' "$WORK/create.err" || fail "--since long ago dropped rows"
+note "--since on PostgreSQL: the window by each kind's time column"
