@@ -335,11 +335,14 @@ static int read_head(struct core_file_in *in, size_t ki, unsigned num, const voi
 			   !core_text_valid(in->tenant.data, in->tenant.len)))
 		return refuse(in, "its tenant is malformed");
 	if (tenant_mismatch(in, has_tenant))
-		return refuse(in, "it belongs to %s, not to this backup's %s",
-			      has_tenant ? core_name_shown(in->tenant.data, in->tenant.len, a, sizeof(a)) : "no tenant",
-			      !in->scoped ? "storage root (a FULL backup names no tenant)"
-			      : in->scope_tenant ? core_name_shown(in->scope_tenant, strlen(in->scope_tenant), b, sizeof(b))
-						 : "files without a tenant");
+		return refuse(in, "it belongs to %s%s%s, not to this backup's %s%s%s",
+			      has_tenant ? "tenant '" : "no tenant",
+			      has_tenant ? core_name_shown(in->tenant.data, in->tenant.len, a, sizeof(a)) : "",
+			      has_tenant ? "'" : "", !in->scoped ? "storage root (a FULL backup names no tenant)"
+			      : in->scope_tenant ? "tenant '" : "files without a tenant",
+			      in->scoped && in->scope_tenant
+				      ? core_name_shown(in->scope_tenant, strlen(in->scope_tenant), b, sizeof(b)) : "",
+			      in->scoped && in->scope_tenant ? "'" : "");
 	/* the kind must be what the storage name says it is: a KV_STORE entry writes only KV values */
 	struct core_buf full = CORE_BUF_INIT;
 	if (core_file_storage_name(has_tenant ? in->tenant.data : NULL, in->path.data, &full)) {
@@ -627,8 +630,10 @@ json_t *core_orphans_report(struct core_orphans *o, int json)
 		if (!o->checked[p])
 			continue;
 		struct names *r = &o->rows[p], *f = &o->files[p];
-		qsort(r->v, r->n, sizeof(*r->v), by_name);
-		qsort(f->v, f->n, sizeof(*f->v), by_name);
+		if (r->n) /* qsort's pointer must not be NULL, even for 0 elements */
+			qsort(r->v, r->n, sizeof(*r->v), by_name);
+		if (f->n)
+			qsort(f->v, f->n, sizeof(*f->v), by_name);
 		json_t *jr = j ? json_array() : NULL, *jf = j ? json_array() : NULL;
 		size_t a = 0, b = 0, nr = 0, nf = 0;
 		char n1[400], n2[200];

@@ -156,7 +156,7 @@ static int by_object_name(const void *a, const void *b)
 static const struct object *find(const struct listing *l, const char *name)
 {
 	struct object key = {.name = (char *)name};
-	return bsearch(&key, l->v, l->n, sizeof(*l->v), by_object_name);
+	return l->n ? bsearch(&key, l->v, l->n, sizeof(*l->v), by_object_name) : NULL;
 }
 
 static void listing_free(struct listing *l)
@@ -436,7 +436,8 @@ int core_files_backup(struct core_files_plan *p, struct core_source *src, char *
 		rc = core_fail(run, CORE_EXIT_FAILURE, l.failed);
 	if (rc)
 		goto out;
-	qsort(l.v, l.n, sizeof(*l.v), by_object_name);
+	if (l.n)
+		qsort(l.v, l.n, sizeof(*l.v), by_object_name);
 	const char *tenant = scope->filter == CAIRN_TENANT_ONE ? scope->tenant : NULL;
 	for (size_t i = 0; i < p->n && !rc; i++) {
 		c.num = 0;
