@@ -24,6 +24,7 @@
 #include "buf.h"
 #include "commands.h"
 #include "error.h"
+#include "files_backup.h"
 #include "plugin_host.h"
 #include "log.h"
 #include "pipe.h"
@@ -147,6 +148,8 @@ static int backup_kind(struct core_run *run, struct core_source *src,
 		if (n == 0)
 			break;
 		rc = core_record_pack(&pk, rec);
+		if (!rc && run->orphans) /* the rows the orphan check compares with the files */
+			rc = core_fail(run, CORE_EXIT_FAILURE, core_orphans_note_record(run->orphans, kd->kind, rec));
 		if (rc) {
 			core_error_prefix("%s", kd->kind);
 			core_fail(run, rc == CAIRN_E_PLUGIN ? CORE_EXIT_PLUGIN : CORE_EXIT_SOURCE, rc);
@@ -313,6 +316,8 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	uint64_t *counts = NULL;
 	size_t n_kinds = 0;
 	int snapshot = 0;
+	struct core_files_plan files = {0}; /* Kestra's internal storage: files_backup.h */
+	json_t *extra = NULL;
 
 	int rc = core_source_open(run, run->source_uri, &src);
 	if (rc)
@@ -332,6 +337,8 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		goto out;
 	}
 	rc = covered_kinds(run, full, kinds, &n_kinds);
+	if (!rc)
+		rc = core_files_plan_make(run, kinds, n_kinds, &files);
 	if (rc)
 		goto out;
 
@@ -369,7 +376,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	char created[64];
 	iso_now(created, sizeof(created));
 	struct core_manifest m = {
-		.format = CORE_FORMAT_VERSION,
+		.format = files.n ? CORE_FORMAT_FILES : CORE_FORMAT_RECORDS,
 		.tool_version = CAIRN_VERSION,
 		.type = (char *)type,
 		.tenant = full ? NULL : (char *)tenant,
@@ -380,6 +387,8 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		.kinds = kinds,
 		.n_kinds = n_kinds,
 		.since = run->since[0] ? run->since : NULL,
+		.files = files.kinds,
+		.n_files = files.n,
 	};
 	core_manifest_pack(&m, &buf);
 	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_put(aw, "manifest.msgpack", buf.data, buf.len));
@@ -400,6 +409,8 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		rc = backup_kind(run, &src, core_kinds_find(&run->kinds, kinds[i]), &scope, pipe, &counts[i]);
 		total += counts[i];
 	}
+	if (!rc) /* after every record, inside the snapshot: files_backup.h */
+		rc = core_files_backup(&files, &src, kinds, n_kinds, &scope, pipe);
 	/* the archive is this thread's again once every chunk is written */
 	if (!rc)
 		rc = core_fail(run, CORE_EXIT_STORAGE, core_pipe_finish(pipe));
@@ -413,7 +424,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		goto out;
 
 	core_buf_reset(&buf);
-	core_summary_pack(kinds, counts, n_kinds, &buf);
+	core_summary_pack_files(kinds, counts, n_kinds, files.kinds, files.files, files.bytes, files.n, &buf);
 	rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_put(aw, "summary.msgpack", buf.data, buf.len));
 	if (!rc)
 		rc = core_fail(run, CORE_EXIT_STORAGE, core_archive_writer_finish(aw));
@@ -430,6 +441,8 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	core_format_summary(kinds, counts, n_kinds, line, sizeof(line));
 	long long elapsed = now_ms() - t0;
 	core_info("Backup summary: %s", line);
+	extra = run->json ? json_object() : NULL;
+	core_files_plan_report(&files, extra);
 	core_info("Backup %s created in %lld ms", full ? "instance" : "tenant", elapsed);
 
 	char uri[1024];
@@ -447,6 +460,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 		json_t *o = json_pack("{s:s, s:s, s:s?, s:o, s:I, s:I}", "uri", shown, "type", type,
 				      "tenant", full ? NULL : tenant, "summary", summary,
 				      "elapsed_ms", (json_int_t)elapsed, "bytes", (json_int_t)sink.bytes);
+		json_object_update(o, extra);
 		json_dumpf(o, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(o);
@@ -464,6 +478,8 @@ out:
 	core_storage_abort(&st, sink.writer);
 	core_storage_close(&st);
 	core_source_close(&src);
+	core_files_plan_free(&files);
+	json_decref(extra);
 	core_buf_free(&buf);
 	free(kinds);
 	free(counts);

@@ -13,6 +13,8 @@
 #include "run.h"
 #include "uri.h"
 
+static void watch_files(struct core_opened *o);
+
 static int storage_source(void *ud, void *buf, size_t cap, size_t *got)
 {
 	struct core_opened *o = ud;
@@ -109,9 +111,13 @@ int core_backup_open(struct core_run *run, const char *uri, struct core_opened *
 	if (!rc) {
 		o->counts = calloc(o->manifest->n_kinds + 1, sizeof(*o->counts));
 		o->expected = calloc(o->manifest->n_kinds + 1, sizeof(*o->expected));
-		if (!o->counts || !o->expected)
+		o->files_expected = calloc(o->manifest->n_files + 1, sizeof(*o->files_expected));
+		o->bytes_expected = calloc(o->manifest->n_files + 1, sizeof(*o->bytes_expected));
+		if (!o->counts || !o->expected || !o->files_expected || !o->bytes_expected)
 			rc = CAIRN_E_NOMEM;
 	}
+	if (!rc)
+		watch_files(o);
 	if (rc)
 		open_fail(run, rc);
 out:
@@ -120,12 +126,44 @@ out:
 	return rc;
 }
 
+/* The file reader follows the manifest: its file kinds, and a TENANT backup's tenant. */
+static void watch_files(struct core_opened *o)
+{
+	const struct core_manifest *m = o->manifest;
+	core_file_in_init(&o->fin);
+	o->fin.kinds = m->files;
+	o->fin.n_kinds = m->n_files;
+	for (size_t i = 0; i < m->n_files; i++)
+		o->fin.fk[i] = core_fkind_index(m->files[i]); /* known: core_manifest_unpack */
+	if (strcmp(m->type, "TENANT") == 0) {
+		o->fin.scoped = 1;
+		o->fin.scope_tenant = m->tenant;
+	}
+}
+
+void core_backup_watch(struct core_opened *o, const struct core_file_events *ev,
+		       struct core_orphans *orphans)
+{
+	o->fin.ev = ev;
+	o->fin.orphans = orphans;
+}
+
 /* The end: a summary was read and every count matches it. */
 static int check_end(struct core_opened *o)
 {
 	const struct core_manifest *m = o->manifest;
 	if (!o->seen_summary)
 		return corrupt(o, "no summary", NULL);
+	for (size_t i = 0; i < m->n_files; i++)
+		if (o->fin.files[i] != o->files_expected[i] || o->fin.bytes[i] != o->bytes_expected[i])
+			return core_fail(o->run, CORE_EXIT_CORRUPT,
+					 core_error_set(CAIRN_E_CORRUPT,
+							"archive is corrupted: summary says %llu %s files of %llu "
+							"bytes, %llu of %llu bytes read",
+							(unsigned long long)o->files_expected[i], m->files[i],
+							(unsigned long long)o->bytes_expected[i],
+							(unsigned long long)o->fin.files[i],
+							(unsigned long long)o->fin.bytes[i]));
 	for (size_t i = 0; i < m->n_kinds; i++)
 		if (o->counts[i] != o->expected[i])
 			return core_fail(o->run, CORE_EXIT_CORRUPT,
@@ -153,13 +191,24 @@ static int next_chunk(struct core_opened *o)
 		if (o->seen_summary)
 			return corrupt(o, "entry after the summary", name);
 		if (strcmp(name, "summary.msgpack") == 0) {
-			int rc = core_fail(o->run, CORE_EXIT_CORRUPT,
-					   core_summary_unpack(data, len, m->kinds, m->n_kinds, o->expected));
+			int rc = core_summary_unpack(data, len, m->kinds, m->n_kinds, o->expected);
+			if (!rc)
+				rc = core_summary_unpack_files(data, len, m->files, m->n_files,
+							       o->files_expected, o->bytes_expected);
+			if (!rc)
+				rc = core_file_in_finish(&o->fin);
 			if (rc)
-				return rc;
+				return core_fail(o->run, CORE_EXIT_CORRUPT, rc);
 			o->seen_summary = 1;
 			continue;
 		}
+		int f = core_file_in_entry(&o->fin, name, data, len);
+		if (f < 0)
+			return o->run->exit_class ? f : read_fail(o->run, f); /* a hook's failure has its class */
+		if (f == 1)
+			continue;
+		if (o->fin.num) /* files come after every record */
+			return corrupt(o, "records after the files:", name);
 		char kind[80];
 		size_t ki = m->n_kinds;
 		if (core_chunk_name_kind(name, kind, sizeof(kind)) == 0)
@@ -197,6 +246,9 @@ int core_backup_next(struct core_opened *o, size_t *kind_index, const struct cai
 		if (r == 1) {
 			o->counts[o->ki]++;
 			*kind_index = o->ki;
+			if (o->fin.orphans &&
+			    (r = core_orphans_note_record(o->fin.orphans, o->manifest->kinds[o->ki], *rec)))
+				return core_fail(o->run, CORE_EXIT_FAILURE, r);
 			return 1;
 		}
 		core_chunk_iter_free(&o->it);
@@ -216,6 +268,9 @@ void core_backup_close(struct core_opened *o)
 	}
 	free(o->counts);
 	free(o->expected);
+	free(o->files_expected);
+	free(o->bytes_expected);
+	core_file_in_free(&o->fin);
 	core_archive_reader_free(o->ar);
 	core_env_reader_free(o->env);
 	if (o->st.inst)

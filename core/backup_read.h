@@ -10,6 +10,10 @@
  *     r == 0: the archive was read to its authenticated end and every
  *             count matches the summary (o.counts); r < 0: failure, exit
  *             class set.
+ *
+ * File entries (format 2) are read and checked inside core_backup_next as
+ * they come, between records and the summary; a command that wants them
+ * sets hooks with core_backup_watch (files.h) before the loop.
  */
 #ifndef CORE_BACKUP_READ_H
 #define CORE_BACKUP_READ_H
@@ -17,6 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "files.h"
 #include "record.h"
 #include "storage.h"
 
@@ -37,6 +42,9 @@ struct core_opened {
 	struct core_chunk_iter it;
 	int in_chunk, seen_summary, done;
 	size_t ki;
+	/* files (format 2): per manifest file kind, from the summary; the reader's state */
+	uint64_t *files_expected, *bytes_expected;
+	struct core_file_in fin;
 };
 
 /*
@@ -49,6 +57,13 @@ int core_backup_open(struct core_run *run, const char *uri, struct core_opened *
 /* The next record: 1, 0 at the verified end, <0 on failure (see above). */
 int core_backup_next(struct core_opened *o, size_t *kind_index, const struct cairn_record **rec);
 void core_backup_close(struct core_opened *o);
+/*
+ * Hooks for the files as they are read (NULL: checked only), and an orphan
+ * check fed with the KV / namespace-file records and files read (NULL:
+ * none). Call after core_backup_open, before the first core_backup_next.
+ */
+void core_backup_watch(struct core_opened *o, const struct core_file_events *ev,
+		       struct core_orphans *orphans);
 
 /* "records/FLOW/000001.msgpack" → "FLOW" (0), or -1 for any other name. */
 int core_chunk_name_kind(const char *name, char *kind, size_t cap);

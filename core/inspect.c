@@ -14,6 +14,7 @@
 #include "backup_read.h"
 #include "commands.h"
 #include "error.h"
+#include "files.h"
 #include "log.h"
 #include "record.h"
 #include "scope.h"
@@ -158,15 +159,18 @@ int core_cmd_info(struct core_run *run, const char *uri)
 	core_log_redact(uri, shown, sizeof(shown));
 	slot_names(ei.slot_types_mask, slots, sizeof(slots));
 	if (run->json) {
-		json_t *kinds = json_array();
+		json_t *kinds = json_array(), *files = json_array();
 		for (size_t i = 0; i < m->n_kinds; i++)
 			json_array_append_new(kinds, json_string(m->kinds[i]));
+		for (size_t i = 0; i < m->n_files; i++)
+			json_array_append_new(files, json_string(m->files[i]));
 		json_t *j = json_pack("{s:s, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:o}",
 				      "uri", shown, "format", m->format, "type", m->type, "tenant", m->tenant,
 				      "created_at", m->created_at, "tool_version", m->tool_version,
 				      "source_backend", m->source_backend, "schema_version",
 				      m->schema_version, "since", m->since, "encrypted", ei.encrypted, "key_slots", slots,
 				      "kinds", kinds);
+		json_object_set_new(j, "files", files);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(j);
@@ -187,6 +191,10 @@ int core_cmd_info(struct core_run *run, const char *uri)
 		for (size_t i = 0; i < m->n_kinds; i++)
 			printf("%s%s", i ? ", " : "", m->kinds[i]);
 		printf("\n");
+		printf("files:          ");
+		for (size_t i = 0; i < m->n_files; i++)
+			printf("%s%s", i ? ", " : "", m->files[i]);
+		printf("%s\n", m->n_files ? "" : "none (made without --internal-storage)");
 	}
 	core_backup_close(&o);
 	return CORE_EXIT_OK;
@@ -194,6 +202,7 @@ int core_cmd_info(struct core_run *run, const char *uri)
 
 int core_cmd_verify(struct core_run *run, const char *uri)
 {
+	struct core_orphans *orphans = NULL;
 	struct core_opened o;
 	int rc = core_backup_open(run, uri, &o);
 	if (rc)
@@ -203,7 +212,10 @@ int core_cmd_verify(struct core_run *run, const char *uri)
 	rc = core_manifest_check(run, m);
 	if (rc)
 		goto out;
-	/* decoding and checking every record (JSON included) is the check: nothing is written */
+	/* decoding and checking every record (JSON included) and every file is the check:
+	 * nothing is written; the orphan check needs the archive alone */
+	orphans = core_orphans_for(m);
+	core_backup_watch(&o, NULL, orphans);
 	const struct cairn_record *rec;
 	size_t ki;
 	while ((rc = core_backup_next(&o, &ki, &rec)) == 1)
@@ -213,18 +225,35 @@ int core_cmd_verify(struct core_run *run, const char *uri)
 	char line[8192];
 	core_format_summary(m->kinds, o.counts, m->n_kinds, line, sizeof(line));
 	core_info("Backup summary: %s", line);
+	if (m->n_files) {
+		core_files_format(m->files, m->n_files, o.fin.files, o.fin.bytes, line, sizeof(line));
+		core_info("Backup files: %s", line);
+	}
+	json_t *orphan_json = core_orphans_report(orphans, run->json);
 	char shown[2048];
 	core_log_redact(uri, shown, sizeof(shown));
 	if (run->json) {
 		json_t *j = json_pack("{s:s, s:b}", "uri", shown, "verified", 1);
+		if (m->n_files) {
+			json_t *files = json_object();
+			for (size_t i = 0; i < m->n_files; i++)
+				json_object_set_new(files, m->files[i],
+						    json_pack("{s:I, s:I}", "files", (json_int_t)o.fin.files[i],
+							      "bytes", (json_int_t)o.fin.bytes[i]));
+			json_object_set_new(j, "files", files);
+		}
+		if (orphan_json)
+			json_object_set_new(j, "orphans", orphan_json);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(j);
 	} else {
+		json_decref(orphan_json);
 		printf("Backup verified: %s\n", shown);
 	}
 out:
 	core_backup_close(&o);
+	core_orphans_free(orphans);
 	if (rc && run->exit_class == CORE_EXIT_OK)
 		run->exit_class = CORE_EXIT_FAILURE;
 	return rc ? (int)run->exit_class : CORE_EXIT_OK;

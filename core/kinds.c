@@ -9,6 +9,7 @@
 #include "cairn/status.h"
 #include "config.h"
 #include "error.h"
+#include "files.h"
 
 /*
  * Every resource Kestra's backup documentation names (docs/operations.md,
@@ -79,9 +80,49 @@ const struct cairn_kind_desc *core_kinds_find(const struct core_kinds *k, const 
 	return i < 0 ? NULL : &k->v[i];
 }
 
+static int by_text(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* "APP, AUDIT_LOG, …": the catalogue and the file-only kinds, sorted. */
+static void valid_names(const struct core_kinds *k, char *out, size_t cap)
+{
+	const char **v = malloc((k->n + CORE_FK_N) * sizeof(*v));
+	size_t n = 0, used = 0;
+	out[0] = '\0';
+	if (!v)
+		return;
+	for (size_t j = 0; j < k->n; j++)
+		v[n++] = k->v[j].kind;
+	for (int f = 0; f < CORE_FK_N; f++)
+		if (core_kinds_index(k, core_fkind_names[f]) < 0)
+			v[n++] = core_fkind_names[f];
+	qsort(v, n, sizeof(*v), by_text);
+	for (size_t j = 0; j < n && used < cap; j++)
+		used += (size_t)snprintf(out + used, cap - used, "%s%s", j ? ", " : "", v[j]);
+	free(v);
+}
+
+/* Mark `name` in sel: a catalogue kind, a file kind, or both; -1 if neither. */
+static int select_name(const struct core_kinds *k, const char *name, unsigned char *sel)
+{
+	int i = core_kinds_index(k, name), f = core_fkind_index(name);
+	if (i < 0 && f < 0)
+		return -1;
+	if (i >= 0)
+		sel[i] = 1;
+	if (f >= 0)
+		sel[k->n + (size_t)f] = 1;
+	int kv = core_kinds_index(k, "KV");
+	if (f == CORE_FK_KV && kv >= 0 && !sel[kv])
+		sel[kv] = 2; /* the values without their rows are no KV entries */
+	return 0;
+}
+
 int core_kinds_select(const struct core_kinds *k, const char *list, unsigned char *sel)
 {
-	memset(sel, 0, k->n);
+	memset(sel, 0, k->n + CORE_FK_N);
 	size_t picked = 0;
 	for (const char *s = list; *s;) {
 		const char *end = strchr(s, ',');
@@ -96,18 +137,14 @@ int core_kinds_select(const struct core_kinds *k, const char *list, unsigned cha
 			for (size_t j = 0; j < n; j++)
 				name[j] = (char)(s[j] >= 'a' && s[j] <= 'z' ? s[j] - 'a' + 'A' : s[j]);
 			name[n] = '\0';
-			i = core_kinds_index(k, name);
+			i = select_name(k, name, sel);
 		}
 		if (i < 0) {
 			char valid[2048];
-			size_t used = 0;
-			for (size_t j = 0; j < k->n && used < sizeof(valid); j++)
-				used += (size_t)snprintf(valid + used, sizeof(valid) - used, "%s%s",
-							 j ? ", " : "", k->v[j].kind);
+			valid_names(k, valid, sizeof(valid));
 			return core_error_set(CAIRN_E_INVALID, "unknown resource '%.*s'; valid: %s",
 					      (int)(n < 64 ? n : 64), s, valid);
 		}
-		sel[i] = 1;
 		picked++;
 		if (!end)
 			break;
@@ -172,6 +209,9 @@ static int override(void *ud, const char *key, const char *value)
 		return core_error_set(CAIRN_E_INVALID,
 				      "configuration [kinds]: '%s' is not a kind name (A-Z, 0-9, _)", name);
 	int i = core_kinds_index(k, name);
+	if (i < 0 && core_fkind_index(name) >= 0)
+		return core_error_set(CAIRN_E_INVALID,
+				      "configuration [kinds]: %s is internal-storage content, not a table", name);
 	if (i < 0) {
 		char lower[80];
 		for (size_t j = 0; j <= len; j++)

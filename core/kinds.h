@@ -39,9 +39,13 @@ const struct cairn_kind_desc *core_kinds_find(const struct core_kinds *k, const 
 int core_kinds_index(const struct core_kinds *k, const char *kind);
 /*
  * --resources: mark in sel[0..k->n) each kind the comma-separated `list`
- * names (case does not matter, blanks around names are ignored). A name the
- * catalogue does not know is CAIRN_E_INVALID, and the message lists the
- * valid ones; so is an empty list.
+ * names (case does not matter, blanks around names are ignored), and in
+ * sel[k->n + f] each internal-storage file kind f (files.h): KV_STORE
+ * (the KV values, and the KV rows: sel of KV is 2, "implied", unless KV is
+ * named too), NAMESPACE_FILE (its rows and its files), EXECUTION_FILE. sel
+ * has k->n + CORE_FK_N entries. A name neither the catalogue nor the file
+ * kinds know is CAIRN_E_INVALID, and the message lists the valid ones; so
+ * is an empty list.
  */
 int core_kinds_select(const struct core_kinds *k, const char *list, unsigned char *sel);
 /* Kind names are upper-case letters, digits and '_', 1..64 chars. */

@@ -19,6 +19,7 @@
 #include "container.h"
 #include "commands.h"
 #include "error.h"
+#include "files.h"
 #include "plugin_host.h"
 #include "keys.h"
 #include "log.h"
@@ -63,7 +64,14 @@ static const char usage_text[] =
 "  --include-data             also back up execution data: EXECUTION, LOG, METRIC,\n"
 "                             AUDIT_LOG, TEST_RUN (where the tables exist)\n"
 "  --resources KIND,...       back up only these kinds (names as in the summary;\n"
-"                             with --include-data, plus every execution-data kind)\n"
+"                             with --include-data, plus every execution-data kind);\n"
+"                             KV_STORE (KV values and rows), NAMESPACE_FILE (rows and\n"
+"                             files) and EXECUTION_FILE name internal-storage files\n"
+"  --internal-storage URI     Kestra's internal storage (file:///app/storage,\n"
+"                             s3://bucket/prefix …): also back up its KV values and\n"
+"                             namespace files, and with --include-data its execution files;\n"
+"                             default: CAIRN_INTERNAL_STORAGE, else [internal-storage] uri\n"
+"  --internal-storage-option K=V  option for its storage plugin; repeatable\n"
 "  --since WHEN               execution data from WHEN on only (UTC: 2026-01-31,\n"
 "                             2026-01-31T08:00:00Z, or back from now: 30d, 12h)\n"
 "\n"
@@ -80,6 +88,9 @@ static const char usage_text[] =
 "  --to-tenant T              restore a TENANT backup into tenant T\n"
 "  --resources KIND,...       restore only these kinds of the backup (and --replace\n"
 "                             only them)\n"
+"  --internal-storage URI     write the backup's files there, each atomically, before the\n"
+"                             database commit (and --internal-storage-option K=V); without\n"
+"                             it a backup's files are checked, not restored, with a warning\n"
 "\n"
 "Options for backups check:\n"
 "  --tenant T                 check the series of tenant T (default: the FULL series)\n"
@@ -143,7 +154,7 @@ enum {
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
 	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
 	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES, OPT_SINCE, OPT_MAX_AGE,
-	OPT_VERIFY_LATEST, OPT_PROMETHEUS
+	OPT_VERIFY_LATEST, OPT_PROMETHEUS, OPT_INTERNAL_STORAGE, OPT_INTERNAL_OPTION
 };
 
 static const struct option long_opts[] = {
@@ -157,6 +168,8 @@ static const struct option long_opts[] = {
 	{"max-age", required_argument, NULL, OPT_MAX_AGE},
 	{"verify-latest", no_argument, NULL, OPT_VERIFY_LATEST},
 	{"prometheus", required_argument, NULL, OPT_PROMETHEUS},
+	{"internal-storage", required_argument, NULL, OPT_INTERNAL_STORAGE},
+	{"internal-storage-option", required_argument, NULL, OPT_INTERNAL_OPTION},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -193,8 +206,9 @@ struct cli {
 	size_t n_recipients, n_identities, n_plugin_dirs;
 	int no_encryption, dry_run, replace, progress; /* progress: -1 auto */
 	int null_tenant, allow_empty, allow_unencrypted;
-	struct cairn_option *source_opts, *storage_opts;
-	size_t n_source_opts, n_storage_opts;
+	struct cairn_option *source_opts, *storage_opts, *internal_opts;
+	size_t n_source_opts, n_storage_opts, n_internal_opts;
+	const char *internal_storage;
 	/* which command-specific options were given, for "does not apply" errors */
 	int used_create, used_restore, used_prune, used_read;
 	const char *keep_last, *keep_within;
@@ -488,6 +502,9 @@ static void warn_cli_secrets(const struct cli *c, const char *positional_uri)
 			 "put the URI in CAIRN_STORAGE or [storage] uri of the configuration file, and "
 			 "credentials in the plugin's environment variables or configuration section");
 	check_uri_secret(getenv("CAIRN_STORAGE"), NULL, NULL);
+	check_uri_secret(c->internal_storage, "--internal-storage",
+			 "put the URI in CAIRN_INTERNAL_STORAGE or [internal-storage] uri of the "
+			 "configuration file");
 	check_uri_secret(core_config_get("storage", "uri"), NULL, NULL);
 	check_uri_secret(positional_uri, "the backup URI",
 			 "give credentials through the storage plugin's environment variables or "
@@ -495,14 +512,15 @@ static void warn_cli_secrets(const struct cli *c, const char *positional_uri)
 	if (c->key)
 		core_warn("--encryption-key puts the passphrase in the process list, where other users "
 			  "can read it; use --encryption-key-file FILE or CAIRN_BACKUP_PASSPHRASE");
-	const struct cairn_option *sets[2] = {c->source_opts, c->storage_opts};
-	size_t ns[2] = {c->n_source_opts, c->n_storage_opts};
-	for (int k = 0; k < 2; k++)
+	const struct cairn_option *sets[3] = {c->source_opts, c->storage_opts, c->internal_opts};
+	size_t ns[3] = {c->n_source_opts, c->n_storage_opts, c->n_internal_opts};
+	for (int k = 0; k < 3; k++)
 		for (size_t i = 0; i < ns[k]; i++)
 			if (strstr(sets[k][i].key, "password") || strstr(sets[k][i].key, "secret"))
 				core_warn("%s %s=… is visible to other users in the process list; set it in "
 					  "the configuration file or the plugin's environment variable",
-					  k ? "--storage-option" : "--source-option", sets[k][i].key);
+					  k == 2 ? "--internal-storage-option" : k ? "--storage-option"
+					  : "--source-option", sets[k][i].key);
 }
 
 static void free_cli(struct cli *c)
@@ -512,6 +530,7 @@ static void free_cli(struct cli *c)
 	free(c->plugin_dirs);
 	free(c->source_opts);
 	free(c->storage_opts);
+	free(c->internal_opts);
 }
 
 int main(int argc, char **argv)
@@ -537,6 +556,11 @@ int main(int argc, char **argv)
 		case OPT_MAX_AGE: c.max_age = optarg; c.used_check = 1; break;
 		case OPT_VERIFY_LATEST: c.verify_latest = 1; c.used_check = 1; break;
 		case OPT_PROMETHEUS: c.prometheus = optarg; c.used_check = 1; break;
+		case OPT_INTERNAL_STORAGE: c.internal_storage = optarg; break;
+		case OPT_INTERNAL_OPTION:
+			if (push_opt(&c.internal_opts, &c.n_internal_opts, optarg))
+				LEAVE(usage_error("--internal-storage-option needs KEY=VALUE, got '%s'", optarg));
+			break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
@@ -675,17 +699,23 @@ int main(int argc, char **argv)
 	if ((c.used_create && !creating) || (c.used_restore && !restoring) ||
 	    (c.used_prune && !pruning) || (c.used_read && !reading) ||
 	    (c.used_check && !checking) || (c.tenant && !creating && !checking) ||
-	    (c.dry_run && !restoring && !pruning) || (c.resources && !creating && !restoring)) {
+	    (c.dry_run && !restoring && !pruning) ||
+	    ((c.resources || c.internal_storage || c.n_internal_opts) && !creating && !restoring)) {
 		code = usage_error("an option given does not apply to 'backups %s'", cmd);
 		goto out;
 	}
 	run.include_data = c.include_data;
 	if (c.resources) {
-		run.resources = malloc(run.kinds.n + 1);
+		run.resources = malloc(run.kinds.n + CORE_FK_N); /* then the file kinds: kinds.h */
 		if (!run.resources || core_kinds_select(&run.kinds, c.resources, run.resources)) {
 			code = run.resources ? usage_error("%s", core_error_message()) : CORE_EXIT_FAILURE;
 			goto out;
 		}
+	}
+	if ((creating || restoring) &&
+	    core_files_configure(&run, c.internal_storage, c.internal_opts, c.n_internal_opts)) {
+		code = CORE_EXIT_FAILURE;
+		goto out;
 	}
 	if (creating) {
 		if (nargs != 3 || (strcmp(args[2], "FULL") != 0 && strcmp(args[2], "TENANT") != 0)) {
@@ -811,6 +841,7 @@ int main(int argc, char **argv)
 		report(&run, code);
 out:
 	core_plugins_free(&run.plugins);
+	core_files_unconfigure(&run);
 	free(run.resources);
 	core_kinds_free(&run.kinds);
 	core_config_free();
@@ -831,5 +862,6 @@ out:
 	free(c.plugin_dirs);
 	free(c.source_opts);
 	free(c.storage_opts);
+	free(c.internal_opts);
 	return code;
 }

@@ -16,6 +16,7 @@
 #include "cairn/status.h"
 #include "codec.h"
 #include "error.h"
+#include "files.h"
 #include "mpack.h"
 
 static int buf_write(void *data, const char *buf, size_t len)
@@ -49,7 +50,8 @@ int core_manifest_pack(const struct core_manifest *m, struct core_buf *out)
 {
 	msgpack_packer pk;
 	core_packer_init(&pk, out);
-	msgpack_pack_map(&pk, m->since ? 11 : 10); /* "since" only when given: older readers ignore it */
+	/* "since" and "files" only when there are: older readers ignore unknown keys */
+	msgpack_pack_map(&pk, 10 + (m->since ? 1 : 0) + (m->n_files ? 1 : 0));
 	pack_str(&pk, "format");
 	msgpack_pack_int(&pk, m->format);
 	pack_kv(&pk, "tool", "cairn");
@@ -66,6 +68,12 @@ int core_manifest_pack(const struct core_manifest *m, struct core_buf *out)
 		pack_str(&pk, m->kinds[i]);
 	if (m->since)
 		pack_kv(&pk, "since", m->since);
+	if (m->n_files) {
+		pack_str(&pk, "files");
+		msgpack_pack_array(&pk, m->n_files);
+		for (size_t i = 0; i < m->n_files; i++)
+			pack_str(&pk, m->files[i]);
+	}
 	return CAIRN_OK;
 }
 
@@ -102,7 +110,7 @@ static int dup_str(const msgpack_object *o, char **out, int nil_ok)
 #define META_MAX_DEPTH 8
 
 /* Decode data[0..len) as exactly one msgpack object into *root, allocated
- * from a new *zone that the caller frees (also on failure). */
+ * from a new *zone that the caller frees; on failure there is no zone. */
 static int unpack_one(const void *data, size_t len, msgpack_zone **zone, msgpack_object *root,
 		      const char *what)
 {
@@ -111,10 +119,36 @@ static int unpack_one(const void *data, size_t len, msgpack_zone **zone, msgpack
 	if (!*zone)
 		return core_error_set(CAIRN_E_NOMEM, "out of memory reading the %s", what);
 	int rc = core_mpack_next(data, len, &off, *zone, root, META_MAX_DEPTH);
-	if (rc == CAIRN_E_NOMEM)
-		return rc;
-	if (rc || off != len)
-		return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed %s", what);
+	if (!rc && off != len)
+		rc = core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed %s", what);
+	else if (rc == CAIRN_E_CORRUPT)
+		core_error_set(rc, "archive is corrupted: malformed %s", what);
+	if (rc) {
+		msgpack_zone_free(*zone);
+		*zone = NULL;
+	}
+	return rc;
+}
+
+/* The file kinds: known names, each once, in core_fkind order. */
+static int unpack_files(const msgpack_object *v, struct core_manifest *m)
+{
+	if (v->type != MSGPACK_OBJECT_ARRAY || m->files || v->via.array.size > CORE_FK_N)
+		return CAIRN_E_CORRUPT;
+	m->files = calloc(v->via.array.size + 1, sizeof(char *));
+	if (!m->files)
+		return CAIRN_E_NOMEM;
+	int last = -1;
+	for (uint32_t j = 0; j < v->via.array.size; j++) {
+		int rc = dup_str(&v->via.array.ptr[j], &m->files[j], 0);
+		if (rc)
+			return rc;
+		m->n_files++;
+		int fk = core_fkind_index(m->files[j]);
+		if (fk <= last)
+			return CAIRN_E_CORRUPT;
+		last = fk;
+	}
 	return CAIRN_OK;
 }
 
@@ -124,11 +158,8 @@ int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m)
 	msgpack_zone *zone;
 	msgpack_object obj;
 	int rc = unpack_one(data, len, &zone, &obj, "manifest");
-	if (rc) {
-		if (zone)
-			msgpack_zone_free(zone);
+	if (rc)
 		return rc;
-	}
 	const msgpack_object *root = &obj;
 	if (root->type != MSGPACK_OBJECT_MAP) {
 		rc = CAIRN_E_CORRUPT;
@@ -172,6 +203,8 @@ int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m)
 				if (!rc)
 					m->n_kinds++;
 			}
+		} else if (obj_is_str(k, "files")) {
+			rc = unpack_files(v, m);
 		}
 		/* unknown keys are ignored: later format minors may add some */
 	}
@@ -181,6 +214,8 @@ int core_manifest_unpack(const void *data, size_t len, struct core_manifest *m)
 				    m->format, CORE_FORMAT_VERSION);
 		goto out;
 	}
+	if (!rc && m->files && m->format < CORE_FORMAT_FILES)
+		rc = CAIRN_E_CORRUPT; /* file entries came with format 2 */
 	if (!rc && (m->format < 1 || !m->type || !m->kinds ||
 		    (strcmp(m->type, "FULL") != 0 && strcmp(m->type, "TENANT") != 0)))
 		rc = CAIRN_E_CORRUPT;
@@ -206,20 +241,97 @@ void core_manifest_free(struct core_manifest *m)
 	for (size_t i = 0; i < m->n_kinds; i++)
 		free(m->kinds[i]);
 	free(m->kinds);
+	for (size_t i = 0; i < m->n_files; i++)
+		free(m->files[i]);
+	free(m->files);
 	memset(m, 0, sizeof(*m));
 }
 
 int core_summary_pack(char *const *kinds, const uint64_t *counts, size_t n, struct core_buf *out)
 {
+	return core_summary_pack_files(kinds, counts, n, NULL, NULL, NULL, 0, out);
+}
+
+int core_summary_pack_files(char *const *kinds, const uint64_t *counts, size_t n,
+			    char *const *fkinds, const uint64_t *files, const uint64_t *bytes, size_t nf,
+			    struct core_buf *out)
+{
 	msgpack_packer pk;
 	core_packer_init(&pk, out);
-	msgpack_pack_map(&pk, 1);
+	msgpack_pack_map(&pk, nf ? 2 : 1);
 	pack_str(&pk, "records");
 	msgpack_pack_map(&pk, n);
 	for (size_t i = 0; i < n; i++) {
 		pack_str(&pk, kinds[i]);
 		msgpack_pack_uint64(&pk, counts[i]);
 	}
+	if (nf) {
+		pack_str(&pk, "files");
+		msgpack_pack_map(&pk, nf);
+		for (size_t i = 0; i < nf; i++) {
+			pack_str(&pk, fkinds[i]);
+			msgpack_pack_map(&pk, 2);
+			pack_str(&pk, "files");
+			msgpack_pack_uint64(&pk, files[i]);
+			pack_str(&pk, "bytes");
+			msgpack_pack_uint64(&pk, bytes[i]);
+		}
+	}
+	return CAIRN_OK;
+}
+
+/* {"files": n, "bytes": b}, both required, other keys ignored. */
+static int unpack_file_count(const msgpack_object *v, uint64_t *files, uint64_t *bytes)
+{
+	int seen = 0;
+	if (v->type != MSGPACK_OBJECT_MAP)
+		return CAIRN_E_CORRUPT;
+	for (uint32_t i = 0; i < v->via.map.size; i++) {
+		const msgpack_object *k = &v->via.map.ptr[i].key, *x = &v->via.map.ptr[i].val;
+		int which = obj_is_str(k, "files") ? 1 : obj_is_str(k, "bytes") ? 2 : 0;
+		if (!which)
+			continue;
+		if ((seen & which) || x->type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+			return CAIRN_E_CORRUPT;
+		seen |= which;
+		*(which == 1 ? files : bytes) = x->via.u64;
+	}
+	return seen == 3 ? CAIRN_OK : CAIRN_E_CORRUPT;
+}
+
+int core_summary_unpack_files(const void *data, size_t len, char *const *fkinds, size_t nf,
+			      uint64_t *files, uint64_t *bytes)
+{
+	for (size_t i = 0; i < nf; i++)
+		files[i] = bytes[i] = 0;
+	if (nf == 0)
+		return CAIRN_OK;
+	msgpack_zone *zone;
+	msgpack_object obj;
+	int rc = unpack_one(data, len, &zone, &obj, "summary");
+	if (rc)
+		return rc;
+	rc = CAIRN_E_CORRUPT;
+	for (uint32_t i = 0; obj.type == MSGPACK_OBJECT_MAP && i < obj.via.map.size; i++) {
+		const msgpack_object *k = &obj.via.map.ptr[i].key, *v = &obj.via.map.ptr[i].val;
+		if (!obj_is_str(k, "files") || v->type != MSGPACK_OBJECT_MAP || rc == CAIRN_OK)
+			continue;
+		rc = CAIRN_OK;
+		uint64_t seen = 0;
+		for (uint32_t j = 0; j < v->via.map.size && !rc; j++) {
+			size_t x = 0;
+			while (x < nf && !obj_is_str(&v->via.map.ptr[j].key, fkinds[x]))
+				x++;
+			if (x == nf || (seen & (UINT64_C(1) << x)))
+				rc = CAIRN_E_CORRUPT;
+			else
+				rc = unpack_file_count(&v->via.map.ptr[j].val, &files[x], &bytes[x]);
+			seen |= UINT64_C(1) << (x < 63 ? x : 63);
+		}
+	}
+	msgpack_zone_free(zone);
+	if (rc)
+		return core_error_set(CAIRN_E_CORRUPT, "archive is corrupted: malformed summary (files)");
 	return CAIRN_OK;
 }
 
@@ -229,11 +341,8 @@ int core_summary_unpack(const void *data, size_t len, char *const *kinds, size_t
 	msgpack_zone *zone;
 	msgpack_object obj;
 	int rc = unpack_one(data, len, &zone, &obj, "summary");
-	if (rc) {
-		if (zone)
-			msgpack_zone_free(zone);
+	if (rc)
 		return rc;
-	}
 	for (size_t i = 0; i < n; i++)
 		counts[i] = 0;
 	const msgpack_object *root = &obj;

@@ -3,6 +3,7 @@
  * "Inner archive"):
  *   manifest.msgpack          first entry: what this backup is
  *   records/<KIND>/NNNNNN.msgpack   bounded chunks of records of one kind
+ *   files/<KIND>/…            internal-storage files (format 2, files.h)
  *   summary.msgpack           last entry: counts per kind
  * A record is the array [key, tenant|nil, [[column, type, value] …]];
  * JSON column values are native msgpack (codec.h), other values are str,
@@ -19,7 +20,10 @@
 #include "buf.h"
 #include "cairn/source.h"
 
-#define CORE_FORMAT_VERSION 1
+/* The newest inner format this cairn reads; a backup is written as 1 unless it covers files. */
+#define CORE_FORMAT_VERSION 2
+#define CORE_FORMAT_RECORDS 1 /* manifest, records, summary */
+#define CORE_FORMAT_FILES 2   /* format 1 plus file entries (manifest `files`) */
 #define CORE_MAX_COLUMNS 64
 
 struct core_manifest {
@@ -34,6 +38,8 @@ struct core_manifest {
 	char **kinds;          /* kinds this backup covers, sorted; empty ones included */
 	char *since;           /* --since "YYYY-MM-DD HH:MM:SS" (UTC) of the execution data, or NULL */
 	size_t n_kinds;
+	char **files;          /* file kinds covered (format 2), in core_fkind order; empty ones included */
+	size_t n_files;
 };
 
 int core_manifest_pack(const struct core_manifest *m, struct core_buf *out);
@@ -46,6 +52,16 @@ int core_summary_pack(char *const *kinds, const uint64_t *counts, size_t n, stru
 /* Fills counts[i] for kinds[i]; a kind in the summary but not in kinds is corrupt. */
 int core_summary_unpack(const void *data, size_t len, char *const *kinds, size_t n,
 			uint64_t *counts);
+/*
+ * The same with the files (format 2): files[i] files of bytes[i] content
+ * bytes for fkinds[i]; nf 0 writes what core_summary_pack writes.
+ */
+int core_summary_pack_files(char *const *kinds, const uint64_t *counts, size_t n,
+			    char *const *fkinds, const uint64_t *files, const uint64_t *bytes, size_t nf,
+			    struct core_buf *out);
+/* The "files" map: required when nf > 0; a kind not in fkinds is corrupt. */
+int core_summary_unpack_files(const void *data, size_t len, char *const *fkinds, size_t nf,
+			      uint64_t *files, uint64_t *bytes);
 
 /* msgpack_packer that appends to a core_buf. */
 void core_packer_init(msgpack_packer *pk, struct core_buf *out);

@@ -7,6 +7,12 @@
  * summary's counts match what was read. Any failure before that — wrong key,
  * corruption, truncation, a record the target rejects — rolls back, so the
  * target is left exactly as it was.
+ *
+ * Files (format 2) cannot be rolled back: when a restore writes them to the
+ * internal storage, the whole backup is read and checked first (as for a
+ * target without transactions), then read again to write — the records
+ * into the transaction, then each file (files_restore.h), then the commit,
+ * so that no committed row ever points at a file that was not written.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -20,6 +26,7 @@
 #include "backup_read.h"
 #include "commands.h"
 #include "error.h"
+#include "files_restore.h"
 #include "plugin_host.h"
 #include "log.h"
 #include "record.h"
@@ -187,21 +194,24 @@ static int same_manifest(const struct core_manifest *a, const struct core_manife
 {
 #define SAME(f) ((!a->f && !b->f) || (a->f && b->f && strcmp(a->f, b->f) == 0))
 	if (!SAME(type) || !SAME(tenant) || !SAME(created_at) || !SAME(tool_version) ||
-	    a->n_kinds != b->n_kinds)
+	    a->n_kinds != b->n_kinds || a->n_files != b->n_files)
 		return 0;
 #undef SAME
 	for (size_t i = 0; i < a->n_kinds; i++)
 		if (strcmp(a->kinds[i], b->kinds[i]) != 0)
 			return 0;
+	for (size_t i = 0; i < a->n_files; i++)
+		if (strcmp(a->files[i], b->files[i]) != 0)
+			return 0;
 	return 1;
 }
 
-static int verify_first(struct core_run *run, const char *uri, struct core_opened *o)
+static int verify_first(struct core_run *run, const char *uri, struct core_opened *o, const char *why)
 {
 	const struct cairn_record *rec;
 	size_t ki;
 	int rc;
-	core_info("The target cannot roll back: reading the whole backup before the first write");
+	core_info("%s: reading the whole backup before the first write", why);
 	while ((rc = core_backup_next(o, &ki, &rec)) == 1)
 		;
 	if (rc)
@@ -230,8 +240,8 @@ static int choose_kinds(struct core_run *run, const struct core_manifest *m, cha
 	if (!run->resources)
 		return CAIRN_OK;
 	for (size_t i = 0; i < run->kinds.n; i++) {
-		if (!run->resources[i])
-			continue;
+		if (run->resources[i] != 1)
+			continue; /* 2: implied by a file kind (KV by KV_STORE), restored where the backup has it */
 		size_t j = 0;
 		while (j < m->n_kinds && strcmp(m->kinds[j], run->kinds.v[i].kind) != 0)
 			j++;
@@ -263,6 +273,8 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	const struct cairn_kind_desc **kds = NULL;
 	char *skipped = NULL; /* per manifest kind: the target lacks its table */
 	int in_tx = 0;
+	struct core_files_restore files = {0};
+	struct core_orphans *orphans = NULL;
 
 	core_info("Restoring %s", uri);
 	int rc = core_backup_open(run, uri, &o);
@@ -313,14 +325,18 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		goto done;
 	}
 	rc = choose_kinds(run, m, skipped); /* before the target is touched */
+	if (!rc)
+		rc = core_files_restore_begin(run, m, dry_run, to_tenant, &files);
 	if (rc)
 		goto done;
 
 	rc = core_source_open(run, run->source_uri, &src);
 	if (rc)
 		goto done;
-	if (!core_source_transactional(&src)) {
-		rc = verify_first(run, uri, &o);
+	if (!core_source_transactional(&src) || core_files_restore_writes(&files)) {
+		rc = verify_first(run, uri, &o, !core_source_transactional(&src)
+						? "The target cannot roll back"
+						: "Files cannot be rolled back");
 		if (rc)
 			goto done;
 		/* the manifest read first is freed: the scope's tenant pointed into it */
@@ -329,6 +345,9 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		if (to_tenant)
 			scope.tenant = to_tenant;
 	}
+	/* the orphan check of the archive alone, and the files to the internal storage */
+	orphans = core_orphans_for(m);
+	core_backup_watch(&o, &files.ev, orphans);
 	warn_schema_version(&src, m->schema_version);
 	struct cairn_restore_opts ro = {
 		.struct_size = sizeof(ro),
@@ -404,6 +423,10 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		}
 	core_format_summary(m->kinds, o.counts, m->n_kinds, line, sizeof(line));
 	core_info("Backup summary: %s", line);
+	if (m->n_files) {
+		core_files_format(m->files, m->n_files, o.fin.files, o.fin.bytes, line, sizeof(line));
+		core_info("Backup files: %s", line);
+	}
 	core_format_summary(chosen, restored, n_chosen, line, sizeof(line));
 	core_info("%s: %s", dry_run ? "Restore summary (dry run, nothing written)" : "Restore summary", line);
 	/*
@@ -435,6 +458,11 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 	if (strlen(line) + strlen(tail) < sizeof(line))
 		strcat(line, tail);
 	core_info("%s: %s", dry_run ? "Would change" : "Changes", line);
+	json_t *extra = run->json ? json_object() : NULL;
+	core_files_restore_report(&files, extra);
+	json_t *orphan_json = core_orphans_report(orphans, run->json);
+	if (orphan_json)
+		json_object_set_new(extra, "orphans", orphan_json);
 	for (size_t i = 0; i < m->n_kinds; i++)
 		if (out[i].skipped)
 			core_warn("%s: %llu records skipped: the target has no table '%s'", m->kinds[i],
@@ -455,6 +483,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		json_t *j = json_pack("{s:s, s:s, s:s?, s:b, s:o}", "uri", shown, "type", m->type,
 				      "tenant", to_tenant ? to_tenant : m->tenant, "dry_run", dry_run,
 				      "kinds", kinds);
+		json_object_update(j, extra);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(j);
@@ -464,6 +493,7 @@ int core_cmd_restore(struct core_run *run, const char *uri, int dry_run, int rep
 		printf("Backup restored from URI: %s\n", shown);
 	}
 	fflush(stdout);
+	json_decref(extra);
 	free(restored);
 	free(chosen);
 done:
@@ -481,9 +511,13 @@ done:
 			free(written);
 		}
 	}
+	if (rc)
+		core_files_restore_failed(&files);
 	if (in_tx)
 		core_source_rollback(&src);
 	core_source_close(&src);
+	core_files_restore_end(&files);
+	core_orphans_free(orphans);
 	core_backup_close(&o);
 	free(out);
 	free(kds);

@@ -55,6 +55,11 @@ struct core_run {
 	int allow_empty;              /* create a TENANT backup of a tenant with no record */
 	int json;                     /* --output json */
 	enum core_exit exit_class;    /* set by the step that failed */
+	/* Kestra's internal storage (files.h): create reads files from it, restore writes them */
+	const char *internal_storage_uri; /* --internal-storage, CAIRN_INTERNAL_STORAGE, [internal-storage] uri */
+	struct cairn_option *internal_opts; /* --internal-storage-option, then [internal-storage] keys */
+	size_t n_internal_opts;
+	struct core_orphans *orphans; /* create: KV and namespace-file rows noted for the orphan check */
 };
 
 /*

@@ -52,6 +52,12 @@ const char *core_storage_vt_refusal(const struct cairn_storage_vtable *vt, char 
 
 int core_storage_open(struct core_run *run, const char *location, struct core_storage *st)
 {
+	return core_storage_open_with(run, location, run->storage_opts, run->n_storage_opts, st);
+}
+
+int core_storage_open_with(struct core_run *run, const char *location, const struct cairn_option *opts,
+			   size_t n_opts, struct core_storage *st)
+{
 	memset(st, 0, sizeof(*st));
 	st->run = run;
 	st->plugin = core_run_plugin(run, CAIRN_PLUGIN_KIND_STORAGE, location);
@@ -59,7 +65,7 @@ int core_storage_open(struct core_run *run, const char *location, struct core_st
 		return core_error_status();
 	st->vt = core_storage_vt(st->plugin);
 	core_error_clear();
-	int rc = st->vt->open(core_host(), location, run->storage_opts, run->n_storage_opts, &st->inst);
+	int rc = st->vt->open(core_host(), location, opts, n_opts, &st->inst);
 	if (rc) {
 		if (!*core_error_message())
 			core_error_set(rc, "unable to open storage '%s'", location);
@@ -107,6 +113,19 @@ int core_storage_reader_open(struct core_storage *st, const char *name, void **r
 	int rc = st->vt->reader_open(st->inst, name, reader);
 	if (rc)
 		*reader = NULL;
+	return fail(st, rc);
+}
+
+int core_storage_reader_open_maybe(struct core_storage *st, const char *name, void **reader)
+{
+	*reader = NULL;
+	int rc = st->vt->reader_open(st->inst, name, reader);
+	if (rc)
+		*reader = NULL;
+	if (rc == CAIRN_E_NOT_FOUND) {
+		core_error_clear();
+		return rc;
+	}
 	return fail(st, rc);
 }
 

@@ -37,8 +37,11 @@ struct core_object {
 const char *core_storage_vt_refusal(const struct cairn_storage_vtable *vt, char *why, size_t cap,
 				    unsigned *needs, const char **newest);
 
-/* Open the plugin serving `location`'s scheme on that location. */
+/* Open the plugin serving `location`'s scheme on that location, with the -O options. */
 int core_storage_open(struct core_run *run, const char *location, struct core_storage *st);
+/* The same with other options: a second storage (Kestra's internal storage) has its own. */
+int core_storage_open_with(struct core_run *run, const char *location, const struct cairn_option *opts,
+			   size_t n_opts, struct core_storage *st);
 void core_storage_close(struct core_storage *st);
 
 int core_storage_writer_begin(struct core_storage *st, const char *name, void **writer);
@@ -48,6 +51,8 @@ int core_storage_commit(struct core_storage *st, void *writer);
 void core_storage_abort(struct core_storage *st, void *writer);
 
 int core_storage_reader_open(struct core_storage *st, const char *name, void **reader);
+/* reader_open where an absent object is an answer: CAIRN_E_NOT_FOUND is not recorded. */
+int core_storage_reader_open_maybe(struct core_storage *st, const char *name, void **reader);
 int core_storage_read(struct core_storage *st, void *reader, void *buf, size_t cap, size_t *got);
 void core_storage_reader_close(struct core_storage *st, void *reader);
 

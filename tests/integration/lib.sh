@@ -82,6 +82,17 @@ pg_same_records() {
 	done
 }
 
+DATA_TABLES="executions logs metrics"
+# data_digest DB — every column of every row of the execution-data tables, with counts
+data_digest() {
+	local sql="" t
+	for t in $DATA_TABLES; do
+		[ -n "$sql" ] && sql+=" UNION ALL "
+		sql+="SELECT '$t', count(*)::text || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY key), '')) FROM $t x"
+	done
+	pg "$1" -c "$sql"
+}
+
 total_rows() {
 	local db=$1 sql="" t
 	for t in $METADATA_TABLES; do
@@ -311,3 +322,31 @@ es() {
 esuri() { echo "elasticsearch://127.0.0.1:$ESPORT"; }
 # the mapping of Kestra's indices, as far as the plugin relies on it
 ES_MAPPING='{"mappings":{"dynamic":false,"properties":{"tenantId":{"type":"keyword"},"namespace":{"type":"keyword"},"id":{"type":"keyword"},"deleted":{"type":"boolean"}}}}'
+
+# ---- Kestra's internal storage (files.h, docs/full-backup.md) ----
+# sample_files DIR — the internal storage of the sample data (kestra-sample*.sql)
+# as Kestra's local storage lays it out: every KV row's value (one with a
+# .metadata sidecar, one version 2), the namespace file (the directory row has
+# none), two execution files (one of 4 MiB + 123 bytes: two parts in the archive, one
+# empty), and a state-store file that no backup takes.
+sample_files() {
+	local d=$1
+	local run="$d/main/company/team/hello/executions/7Yc4kN1dWrQ2"
+	local trig="$d/acme/acme/ops/cleanup_job/executions/6Xb3jM0cVqP1/trigger/nightly"
+	mkdir -p "$d/main/company/team/_kv" "$d/acme/acme/sales/_kv" "$d/main/company/team/_files/scripts" \
+		"$d/beta/beta/lab/_files/notes" "$run/tasks/log/1a" "$trig" "$d/main/company/team/hello/states"
+	printf '"s3cr3t-t0ken"' >"$d/main/company/team/_kv/api_token.ion"
+	printf '{"description":"the token"}' >"$d/main/company/team/_kv/api_token.ion.metadata"
+	printf '10' >"$d/acme/acme/sales/_kv/threshold.ion"
+	printf '20' >"$d/acme/acme/sales/_kv/threshold.ion.v2"
+	printf 'import sys\nprint(sys.argv)\n' >"$d/main/company/team/_files/scripts/etl.py"
+	printf 'notes: façade\n' >"$d/beta/beta/lab/_files/notes/readme façade.md"
+	head -c $((4 * 1024 * 1024 + 123)) /dev/urandom >"$run/tasks/log/1a/out.bin"
+	: >"$trig/empty.txt"
+	printf 'last run' >"$d/main/company/team/hello/states/last"
+}
+
+# tree_digest DIR [EXCLUDE-REGEX] — every file's path and SHA-256, sorted
+tree_digest() {
+	(cd "$1" && find . -type f -print0 | sort -z | xargs -0 -r sha256sum) | { grep -Ev "${2:-^$}" || true; }
+}

@@ -3,15 +3,6 @@
 . "$(dirname "$0")/lib.sh"
 need_pg
 
-DATA_TABLES="executions logs metrics"
-data_digest() { # every column of every row of the execution-data tables
-	local sql="" t
-	for t in $DATA_TABLES; do
-		[ -n "$sql" ] && sql+=" UNION ALL "
-		sql+="SELECT '$t', count(*)::text || ':' || md5(coalesce(string_agg(x::text, '|' ORDER BY key), '')) FROM $t x"
-	done
-	pg "$1" -c "$sql"
-}
 kinds_of() { "$CAIRN" backups info "$1" --storage "$STORE" --output json | python3 -c 'import json,sys; print(",".join(json.load(sys.stdin)["kinds"]))'; }
 rows() { pg "$1" -c "SELECT count(*) FROM $2"; }
 

@@ -13,10 +13,19 @@
  *                                  manifest's kinds when absent) and count it
  *                                  in the summary, so the archive stays
  *                                  consistent and only its content is hostile
+ *   craft IN OUT addfile KIND FJSON  append one internal-storage file of file
+ *                                  kind KIND (KV_STORE …) just before the
+ *                                  summary, as the next file of its kind;
+ *                                  the manifest's files (format 2) and the
+ *                                  summary's counts follow it
  * JSON is {"key": K, "tenant": T|null, "columns": [[NAME, TYPE, VALUE]…]}
  * with TYPE the cairn_column_type number; VALUE is any JSON for a JSON
  * column, null for NULL, else a string or {"hex": "…"} for raw bytes
  * (invalid UTF-8, NUL).
+ * FJSON is {"tenant": T|null (default: the manifest's), "path": P (a string or
+ * {"hex": …}), "content": C, "parts": [sizes…] (default: one part),
+ * "order": [part numbers…] (default 1, 2, …), "size": N (the head's size,
+ * default C's length), "bad_hash": true, "num": N (the file's number)}.
  *
  * The output is encrypted with CAIRN_ENCRYPTION_KEY when it is set (an
  * *authentic* archive: what an attacker holding the key, or Cairn itself,
@@ -37,6 +46,7 @@
 #include "container.h"
 #include "envelope.h"
 #include "error.h"
+#include "files.h"
 #include "keys.h"
 #include "record.h"
 
@@ -137,7 +147,10 @@ static void pack_record(const char *text, struct core_buf *chunk)
 	json_decref(j);
 }
 
-/* The manifest, patched for `manifest` and `addrec`. */
+static void add_file_kind(struct core_manifest *m, const char *kind);
+static int file_kind_added; /* addfile: the input's manifest did not list the kind */
+
+/* The manifest, patched for `manifest`, `addrec` and `addfile`. */
 static void patch_manifest(struct core_archive_writer *aw, const char *name, const void *data,
 			   size_t len, char **argv, struct core_manifest *m)
 {
@@ -155,6 +168,8 @@ static void patch_manifest(struct core_archive_writer *aw, const char *name, con
 		}
 		free(*slot);
 		*slot = dup_or_nil(argv[5]);
+	} else if (strcmp(op, "addfile") == 0) {
+		add_file_kind(m, argv[4]);
 	} else if (strcmp(op, "addrec") == 0) {
 		size_t i = 0;
 		while (i < m->n_kinds && strcmp(m->kinds[i], argv[4]) != 0)
@@ -170,6 +185,143 @@ static void patch_manifest(struct core_archive_writer *aw, const char *name, con
 	if (core_archive_put(aw, name, b.data, b.len))
 		die("put");
 	core_buf_free(&b);
+}
+
+/* FJSON's numbers, or a default. */
+static uint64_t num_or(json_t *j, const char *key, uint64_t dflt)
+{
+	json_t *v = json_object_get(j, key);
+	return json_is_integer(v) ? (uint64_t)json_integer_value(v) : dflt;
+}
+
+/* addfile: the head and parts of one file, numbered `num` in its kind. */
+static void put_file(struct core_archive_writer *aw, const char *kind, const char *text,
+		     const struct core_manifest *m, unsigned num, uint64_t *size_out)
+{
+	json_error_t err;
+	json_t *j = json_loads(text, 0, &err);
+	if (!j || !json_object_get(j, "path") || !json_is_string(json_object_get(j, "content"))) {
+		fprintf(stderr, "craft: bad file JSON: %s\n", j ? "needs path and content" : err.text);
+		exit(2);
+	}
+	char *path;
+	size_t plen;
+	value_bytes(json_object_get(j, "path"), &path, &plen);
+	const char *content = json_string_value(json_object_get(j, "content"));
+	size_t clen = json_string_length(json_object_get(j, "content"));
+	json_t *t = json_object_get(j, "tenant");
+	struct core_file_head h = {
+		.tenant = json_is_string(t) ? json_string_value(t) : t ? NULL : m->tenant,
+		.path = path,
+		.size = num_or(j, "size", clen),
+	};
+	crypto_generichash(h.hash, sizeof(h.hash), (const unsigned char *)content, clen, NULL, 0);
+	if (json_is_true(json_object_get(j, "bad_hash")))
+		h.hash[0] ^= 1;
+	struct core_buf b = CORE_BUF_INIT;
+	char name[160];
+	if (core_file_head_pack(&h, &b))
+		die("pack head");
+	num = (unsigned)num_or(j, "num", num);
+	core_file_entry_name(name, sizeof(name), kind, num, 0);
+	if (core_archive_put(aw, name, b.data, b.len))
+		die("put");
+	/* the parts: their sizes, then the order they are written in */
+	size_t sizes[64], offs[64], n = 0, off = 0;
+	json_t *parts = json_object_get(j, "parts");
+	if (json_is_array(parts)) {
+		for (size_t i = 0; i < json_array_size(parts) && n < 64; i++) {
+			sizes[n] = (size_t)json_integer_value(json_array_get(parts, i));
+			offs[n++] = off;
+			off += sizes[n - 1];
+		}
+	} else if (clen) {
+		sizes[0] = clen;
+		offs[0] = 0;
+		n = 1;
+	}
+	json_t *order = json_object_get(j, "order");
+	size_t n_out = json_is_array(order) ? json_array_size(order) : n;
+	for (size_t i = 0; i < n_out; i++) {
+		size_t p = json_is_array(order) ? (size_t)json_integer_value(json_array_get(order, i)) : i + 1;
+		if (p < 1 || p > n || offs[p - 1] + sizes[p - 1] > clen) {
+			fprintf(stderr, "craft: part %zu is not within the content\n", p);
+			exit(2);
+		}
+		core_file_entry_name(name, sizeof(name), kind, num, (unsigned)p);
+		if (core_archive_put(aw, name, content + offs[p - 1], sizes[p - 1]))
+			die("put");
+	}
+	*size_out = h.size;
+	core_buf_free(&b);
+	free(path);
+	json_decref(j);
+}
+
+/* addfile: the manifest lists the file kind (format 2). */
+static void add_file_kind(struct core_manifest *m, const char *kind)
+{
+	if (core_fkind_index(kind) < 0) {
+		fprintf(stderr, "craft: '%s' is no file kind\n", kind);
+		exit(2);
+	}
+	m->format = m->format < CORE_FORMAT_FILES ? CORE_FORMAT_FILES : m->format;
+	for (size_t i = 0; i < m->n_files; i++)
+		if (strcmp(m->files[i], kind) == 0)
+			return;
+	m->files = realloc(m->files, (m->n_files + 2) * sizeof(*m->files));
+	size_t at = m->n_files;
+	while (at > 0 && core_fkind_index(m->files[at - 1]) > core_fkind_index(kind)) {
+		m->files[at] = m->files[at - 1];
+		at--;
+	}
+	m->files[at] = strdup(kind);
+	m->files[++m->n_files] = NULL;
+	file_kind_added = 1;
+}
+
+/* addfile: the file goes in as the next of its kind; the summary counts it. */
+static void add_file(struct core_archive_writer *aw, const char *name, const void *data, size_t len,
+		     const struct core_manifest *m, const char *kind, const char *text)
+{
+	uint64_t *counts = calloc(m->n_kinds + 1, sizeof(*counts));
+	uint64_t *files = calloc(m->n_files + 1, sizeof(*files)), *bytes = calloc(m->n_files + 1, sizeof(*bytes));
+	if (core_summary_unpack(data, len, m->kinds, m->n_kinds, counts))
+		die("summary");
+	/* a summary written before the kind was added has no entry for it yet */
+	char **had = calloc(m->n_files + 1, sizeof(*had));
+	size_t n_had = 0, at = 0;
+	for (size_t i = 0; i < m->n_files; i++)
+		if (strcmp(m->files[i], kind) != 0)
+			had[n_had++] = m->files[i];
+	uint64_t *hf = calloc(n_had + 1, sizeof(*hf)), *hb = calloc(n_had + 1, sizeof(*hb));
+	int fresh = file_kind_added;
+	if (core_summary_unpack_files(data, len, fresh ? had : m->files, fresh ? n_had : m->n_files,
+				      fresh ? hf : files, fresh ? hb : bytes))
+		core_error_clear(); /* format 1: no files yet */
+	for (size_t i = 0; fresh && i < m->n_files; i++)
+		if (strcmp(m->files[i], kind) != 0) {
+			files[i] = hf[at];
+			bytes[i] = hb[at++];
+		}
+	for (size_t i = 0; i < m->n_files; i++)
+		if (strcmp(m->files[i], kind) == 0) {
+			uint64_t size;
+			put_file(aw, kind, text, m, (unsigned)files[i] + 1, &size);
+			files[i]++;
+			bytes[i] += size;
+		}
+	struct core_buf b = CORE_BUF_INIT;
+	core_summary_pack_files(m->kinds, counts, m->n_kinds, m->files, files, bytes, m->n_files, &b);
+	if (core_archive_put(aw, name, b.data, b.len))
+		die("put");
+	core_buf_free(&b);
+	free(counts);
+	free(files);
+	free(bytes);
+	free(had);
+	free(hf);
+	free(hb);
 }
 
 /* addrec: the summary counts one more record of the kind. */
@@ -193,12 +345,12 @@ static void patch_summary(struct core_archive_writer *aw, const char *name, cons
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: craft IN OUT add|rename|format|drop|manifest|addrec ARG [ARG]\n");
+		fprintf(stderr, "usage: craft IN OUT add|rename|format|drop|manifest|addrec|addfile ARG [ARG]\n");
 		return 2;
 	}
 	const char *op = argv[3];
 	int two_args = strcmp(op, "rename") == 0 || strcmp(op, "manifest") == 0 ||
-		       strcmp(op, "addrec") == 0;
+		       strcmp(op, "addrec") == 0 || strcmp(op, "addfile") == 0;
 	if (two_args && argc < 6) {
 		fprintf(stderr, "craft: %s needs two arguments\n", op);
 		return 2;
@@ -238,6 +390,10 @@ int main(int argc, char **argv)
 			patch_manifest(aw, name, data, len, argv, &m);
 			if (strcmp(op, "add") == 0 && core_archive_put(aw, argv[4], "", 0))
 				die("put");
+			continue;
+		}
+		if (strcmp(op, "addfile") == 0 && strcmp(name, "summary.msgpack") == 0) {
+			add_file(aw, name, data, len, &m, argv[4], argv[5]);
 			continue;
 		}
 		if (strcmp(op, "addrec") == 0 && strcmp(name, "summary.msgpack") == 0) {
