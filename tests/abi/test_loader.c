@@ -209,14 +209,19 @@ static void test_vt_minor(void **state)
 	assert_int_equal(cairn_source_vt_minor(&so, &m), 1);
 }
 
-/* The in-tree plugins declare exactly what they set, in info and note alike. */
+/*
+ * The in-tree plugins declare what they set, in info and note alike. 1.3
+ * added struct members (time windows), not vtable members: a source that
+ * reads them declares 1.3 over a vtable of 1.2, so the vtable only bounds
+ * the declaration from below; the table says exactly.
+ */
 static void test_real_plugins_declare_what_they_set(void **state)
 {
 	(void)state;
 	static const struct {
 		const char *name;
 		unsigned minor;
-	} want[] = {{"fs", 2}, {"postgresql", 2}, {"mysql", 2}, {"s3", 0}, {"minio", 0}};
+	} want[] = {{"fs", 2}, {"postgresql", 3}, {"mysql", 3}, {"s3", 0}, {"minio", 0}};
 	char list[] = ABI_REAL_PLUGINS;
 	int n = 0;
 	for (char *path = strtok(list, ":"); path; path = strtok(NULL, ":")) {
@@ -226,7 +231,7 @@ static void test_real_plugins_declare_what_they_set(void **state)
 		unsigned needs = p.info->kind == CAIRN_PLUGIN_KIND_SOURCE
 					 ? cairn_source_vt_minor(core_source_vt(&p), &newest)
 					 : cairn_storage_vt_minor(core_storage_vt(&p), &newest);
-		if (needs != p.info->abi_minor)
+		if (needs > p.info->abi_minor)
 			fail_msg("%s declares 1.%u but needs 1.%u", path, p.info->abi_minor, needs);
 		int listed = 0;
 		for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++)
