@@ -212,3 +212,17 @@ grep -q 'EXECUTION: 1, .*LOG: 1, METRIC: 1,' "$WORK/create.err" || { cat "$WORK/
 u=$(create FULL --source "$(myuri "$src")" --include-data)
 grep -q 'EXECUTION: 2, .*LOG: 1, METRIC: 2,' "$WORK/create.err" || { cat "$WORK/create.err"; fail "execution data from MariaDB"; }
 note "--since and --include-data on MariaDB"
+
+# PostgreSQL → MariaDB → PostgreSQL with execution data: every execution, log and metric equal
+xdata=$(new_my_db xdata)
+pu=$(create FULL --source "$(uri "$pgsrc")" --include-data)
+"$CAIRN" backups restore "$pu" --source "$(myuri "$xdata")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||
+	{ cat "$WORK/err"; fail "PostgreSQL → MariaDB restore with data failed"; }
+[ "$(my "$xdata" "SELECT COUNT(*) FROM executions")" = 2 ] && [ "$(my "$xdata" "SELECT COUNT(*) FROM metrics")" = 2 ] ||
+	fail "execution data missing in MariaDB"
+mu=$(create FULL --source "$(myuri "$xdata")" --include-data)
+pgback=$(new_db xback)
+"$CAIRN" backups restore "$mu" --source "$(uri "$pgback")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||
+	{ cat "$WORK/err"; fail "MariaDB → PostgreSQL restore with data failed"; }
+[ "$(data_digest "$pgsrc")" = "$(data_digest "$pgback")" ] || { data_digest "$pgsrc"; data_digest "$pgback"; fail "execution data differs after PostgreSQL → MariaDB → PostgreSQL"; }
+note "PostgreSQL → MariaDB → PostgreSQL with execution data: every row equal"
