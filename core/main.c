@@ -200,7 +200,7 @@ static const struct option long_opts[] = {
 struct cli {
 	const char *tenant, *key, *key_file, *to_tenant, *source, *storage, *config, *output;
 	const char *compression_level, *resources, *since, *max_age, *prometheus;
-	int verify_latest, used_check;
+	int verify_latest, used_check, help;
 	int include_data;
 	const char **recipients, **identities, **plugin_dirs;
 	size_t n_recipients, n_identities, n_plugin_dirs;
@@ -523,6 +523,71 @@ static void warn_cli_secrets(const struct cli *c, const char *positional_uri)
 					  : "--source-option", sets[k][i].key);
 }
 
+/*
+ * `cairn backups create --help`: the lines of usage_text for that command —
+ * its line under "Commands:", the "Options for …" blocks that name it, and
+ * the common options — so that each subcommand's help is specific while the
+ * text stays written once. `cairn --help` (or an unknown command) prints all.
+ */
+static void print_help(const char *group, const char *cmd)
+{
+	char want[64];
+	if (!group || !cmd || (strcmp(group, "backups") != 0 && strcmp(group, "keys") != 0 &&
+			       strcmp(group, "plugins") != 0)) {
+		fputs(usage_text, stdout);
+		return;
+	}
+	snprintf(want, sizeof(want), "%s %s", group, cmd);
+	if (!strstr(usage_text, want)) {
+		fputs(usage_text, stdout);
+		return;
+	}
+	printf("Usage: cairn [OPTIONS] %s …\n\n", want);
+	enum { OTHER, COMMANDS, BLOCK_WANTED, BLOCK_OTHER, COMMON } at = OTHER;
+	int in_cmd = 0, last_blank = 0;
+	for (const char *l = usage_text; *l;) {
+		const char *e = strchr(l, '\n');
+		size_t n = e ? (size_t)(e - l) : strlen(l);
+		char line[256];
+		snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) - 1 ? n : sizeof(line) - 1), l);
+		if (strncmp(line, "Commands:", 9) == 0) {
+			at = COMMANDS;
+		} else if (strncmp(line, "Options for backups ", 20) == 0) {
+			/* "Options for backups restore, info and verify:" names several */
+			char names[128];
+			snprintf(names, sizeof(names), " %s", line + 20);
+			for (char *q = names; *q; q++)
+				if (*q == ',' || *q == ':')
+					*q = ' ';
+			char needle[40];
+			snprintf(needle, sizeof(needle), " %s ", cmd);
+			at = strcmp(group, "backups") == 0 && strstr(names, needle) ? BLOCK_WANTED : BLOCK_OTHER;
+			if (at == BLOCK_WANTED)
+				printf("%s%s\n", last_blank ? "" : "\n", line);
+		} else if (strncmp(line, "Common options:", 15) == 0) {
+			at = COMMON;
+			printf("%s%s\n", last_blank ? "" : "\n", line);
+		} else if (line[0] != ' ' && line[0] != '\0') {
+			at = OTHER;
+		} else if (at == COMMANDS) {
+			/* a command's line and the continuation lines under it */
+			if (strncmp(line, "  ", 2) == 0 && line[2] != ' ')
+				in_cmd = strncmp(line + 2, want, strlen(want)) == 0;
+			if (in_cmd)
+				puts(line);
+		} else if (at == BLOCK_WANTED || at == COMMON) {
+			puts(line);
+			last_blank = line[0] == '\0';
+			l = e ? e + 1 : l + n;
+			continue;
+		}
+		if (at == COMMANDS && in_cmd)
+			last_blank = 0;
+		l = e ? e + 1 : l + n;
+	}
+	printf("See cairn --help for every command and the exit codes, and cairn(1).\n");
+}
+
 static void free_cli(struct cli *c)
 {
 	free(c->recipients);
@@ -593,7 +658,7 @@ int main(int argc, char **argv)
 		case OPT_NO_PROGRESS: c.progress = 0; break;
 		case 'q': quiet = 1; break;
 		case 'v': verbose++; break;
-		case 'h': fputs(usage_text, stdout); LEAVE(CORE_EXIT_OK);
+		case 'h': c.help = 1; break; /* the rest of the line says which help */
 		case OPT_VERSION: printf("cairn %s (plugin ABI %d.%d)\n", CAIRN_VERSION, CAIRN_ABI_MAJOR, CAIRN_ABI_MINOR); LEAVE(CORE_EXIT_OK);
 		case ':':
 			LEAVE(usage_error("option '%s' needs a value", argv[optind - 1]));
@@ -603,11 +668,15 @@ int main(int argc, char **argv)
 			LEAVE(usage_error("unknown option '%s'", argv[optind - 1]));
 		}
 	}
-#undef LEAVE
 	char **args = argv + optind;
 	int nargs = argc - optind;
+	if (c.help) {
+		print_help(nargs > 0 ? args[0] : NULL, nargs > 1 ? args[1] : NULL);
+		LEAVE(CORE_EXIT_OK);
+	}
 	if (nargs < 1)
-		return usage_error("%s", "missing command");
+		LEAVE(usage_error("%s", "missing command"));
+#undef LEAVE
 	const char *group = args[0], *cmd = nargs > 1 ? args[1] : NULL;
 
 	core_log_set_level(quiet ? CAIRN_LOG_WARN : verbose > 1 ? CAIRN_LOG_TRACE : verbose ? CAIRN_LOG_DEBUG : CAIRN_LOG_INFO);
