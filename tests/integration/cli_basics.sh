@@ -10,6 +10,14 @@ for w in "backups create" "backups restore" "backups list" "backups info" "backu
 	grep -q -- "$w" "$WORK/help" || fail "--help does not mention '$w'"
 done
 "$CAIRN" --version | grep -q '^cairn [0-9]' || fail "--version"
+# a subcommand's help is its own: its options and the common ones, no other command's
+"$CAIRN" backups create --help >"$WORK/h" || fail "backups create --help failed"
+grep -q -- "--include-data" "$WORK/h" && grep -q -- "--source URI" "$WORK/h" || fail "create --help lacks its options"
+if grep -q -- "--dry-run\|--keep-last" "$WORK/h"; then fail "create --help shows other commands' options"; fi
+"$CAIRN" backups restore -h >"$WORK/h" || fail "backups restore -h failed"
+grep -q -- "--to-tenant" "$WORK/h" && grep -q -- "--identity" "$WORK/h" || fail "restore --help lacks its options"
+if grep -q -- "--null-tenant" "$WORK/h"; then fail "restore --help shows create's options"; fi
+"$CAIRN" backups check --help | grep -q -- "--max-age" || fail "check --help"
 expect_fail 2 "$CAIRN" backups create PARTIAL
 expect_fail 2 "$CAIRN" backups create FULL --tenant acme
 expect_fail 2 "$CAIRN" backups restore
