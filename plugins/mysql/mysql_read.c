@@ -205,6 +205,7 @@ int mysql_plugin_cursor_open_scoped(void *inst, const struct cairn_kind_desc *ki
 		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
+	CAIRN_LOG_DEBUG(my->host, MY_NAME, "%s: %s", kind->kind, sql.p);
 	if (mysql_real_query(my->conn, sql.p, (unsigned long)sql.len) != 0) {
 		rc = mysql_plugin_conn_error(my, "unable to read table", kind->table);
 		goto fail;

@@ -295,6 +295,7 @@ int postgresql_cursor_open_scoped(void *inst, const struct cairn_kind_desc *kind
 		rc = cp_fail(pg->host, CAIRN_E_NOMEM, "out of memory");
 		goto fail;
 	}
+	CAIRN_LOG_DEBUG(pg->host, PG_NAME, "%s: %s", kind->kind, sql.p);
 	res = PQexec(pg->conn, sql.p);
 	if (res == NULL || PQresultStatus(res) != PGRES_COPY_OUT) {
 		rc = postgresql_result_error(pg, res, "unable to read table", kind->table);
