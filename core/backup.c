@@ -59,40 +59,16 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/*
- * Start the writer of <series>/backup-YYYYMMDDHHMMSS[-N].cairn on the first
- * free name. stat skips names that are plainly taken; writer_begin has the
- * last word, because a backup running in parallel may take a name between
- * the two: a storage that claims names answers CAIRN_E_EXISTS (storage.h),
- * and the next -N is tried.
- */
-static int begin_writer(struct core_run *run, struct core_storage *st, const char *series,
-			time_t t, char *out, size_t cap, void **writer)
+/* Start the writer of <series>/backup-YYYYMMDDHHMMSS[-N].cairn on the first free name. */
+static int begin_writer(struct core_storage *st, const char *series, time_t t, char *out,
+			size_t cap, void **writer)
 {
-	char stamp[32];
+	char stamp[32], base[400];
 	struct tm tm;
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d%H%M%S", &tm);
-	*writer = NULL;
-	for (int n = 0; n < 1000; n++) {
-		char suffix[16] = "";
-		if (n)
-			snprintf(suffix, sizeof(suffix), "-%d", n);
-		snprintf(out, cap, "%s/backup-%s%s.cairn", series, stamp, suffix);
-		struct core_object info;
-		int rc = core_storage_stat(st, out, &info);
-		if (rc == CAIRN_OK)
-			continue;
-		if (rc == CAIRN_E_NOT_FOUND)
-			rc = core_storage_writer_begin(st, out, writer);
-		if (rc == CAIRN_OK)
-			return CAIRN_OK;
-		if (rc != CAIRN_E_EXISTS)
-			return rc;
-		core_error_clear();
-	}
-	return core_fail(run, CORE_EXIT_STORAGE,
-			 core_error_set(CAIRN_E_EXISTS, "too many backups named backup-%s", stamp));
+	snprintf(base, sizeof(base), "%s/backup-%s", series, stamp);
+	return core_storage_writer_begin_free(st, base, 0, out, cap, writer);
 }
 
 static int flush_chunk(struct core_pipe *pipe, const char *kind, unsigned *seq,
@@ -358,7 +334,7 @@ int core_cmd_create(struct core_run *run, const char *type, const char *tenant)
 	rc = core_storage_housekeep(&st, prefix);
 	if (rc)
 		goto out;
-	rc = begin_writer(run, &st, series, time(NULL), name, sizeof(name), &sink.writer);
+	rc = begin_writer(&st, series, time(NULL), name, sizeof(name), &sink.writer);
 	if (rc)
 		goto out;
 	struct core_keyring kr;

@@ -22,7 +22,7 @@ static int storage_source(void *ud, void *buf, size_t cap, size_t *got)
 }
 
 /* Opening: a bad key or header is the key's class, damage the archive's. */
-static int open_fail(struct core_run *run, int rc)
+int core_backup_open_fail(struct core_run *run, int rc)
 {
 	switch (rc) {
 	case CAIRN_E_AUTH:
@@ -58,6 +58,14 @@ static int corrupt(struct core_opened *o, const char *what, const char *entry)
 
 int core_backup_open(struct core_run *run, const char *uri, struct core_opened *o)
 {
+	struct core_keyring kr;
+	core_run_keyring(run, &kr);
+	return core_backup_open_with(run, uri, &kr, o);
+}
+
+int core_backup_open_with(struct core_run *run, const char *uri, const struct core_keyring *kr,
+			  struct core_opened *o)
+{
 	memset(o, 0, sizeof(*o));
 	o->run = run;
 	char *location = NULL, *name = NULL;
@@ -69,12 +77,10 @@ int core_backup_open(struct core_run *run, const char *uri, struct core_opened *
 		rc = core_storage_reader_open(&o->st, name, &o->reader);
 	if (rc)
 		goto out;
-	struct core_keyring kr;
-	core_run_keyring(run, &kr);
-	rc = core_env_reader_new(&kr, storage_source, o, &o->env);
+	rc = core_env_reader_new(kr, storage_source, o, &o->env);
 	if (rc) {
 		o->env = NULL;
-		open_fail(run, rc);
+		core_backup_open_fail(run, rc);
 		goto out;
 	}
 	struct core_env_info ei;
@@ -91,7 +97,7 @@ int core_backup_open(struct core_run *run, const char *uri, struct core_opened *
 	rc = core_archive_reader_new(o->env, &o->ar);
 	if (rc) {
 		o->ar = NULL;
-		open_fail(run, rc);
+		core_backup_open_fail(run, rc);
 		goto out;
 	}
 	const char *ename;
@@ -119,7 +125,7 @@ int core_backup_open(struct core_run *run, const char *uri, struct core_opened *
 	if (!rc)
 		watch_files(o);
 	if (rc)
-		open_fail(run, rc);
+		core_backup_open_fail(run, rc);
 out:
 	free(location);
 	free(name);

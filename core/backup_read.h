@@ -26,6 +26,7 @@
 #include "storage.h"
 
 struct core_run;
+struct core_keyring;
 struct core_archive_reader;
 struct core_env_reader;
 
@@ -54,6 +55,15 @@ struct core_opened {
  * could otherwise plant one.
  */
 int core_backup_open(struct core_run *run, const char *uri, struct core_opened *o);
+/* The same with the keys of *kr (borrowed for the call) instead of the run's. */
+int core_backup_open_with(struct core_run *run, const char *uri, const struct core_keyring *kr,
+			  struct core_opened *o);
+/*
+ * The exit class of a failure to open an envelope (core_env_reader_new):
+ * a key that opens nothing or is malformed 3, damage or an unsupported
+ * version 4, memory 1, anything else the storage's 6. Passes rc through.
+ */
+int core_backup_open_fail(struct core_run *run, int rc);
 /* The next record: 1, 0 at the verified end, <0 on failure (see above). */
 int core_backup_next(struct core_opened *o, size_t *kind_index, const struct cairn_record **rec);
 void core_backup_close(struct core_opened *o);

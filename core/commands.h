@@ -32,6 +32,21 @@ long long core_parse_duration(const char *s);
 int core_cmd_check(struct core_run *run, const char *tenant, long long max_age, int verify,
 		   const char *prometheus);
 
+/*
+ * backups rekey: the same backup under other key slots, as a new object of
+ * its series that replaces it once verified (rekey.c). remove: slot ids (16
+ * hex digits, or "passphrase"); add: recipient key files; new_passphrase
+ * replaces the passphrase slot (or adds one), NULL leaves it. All borrowed.
+ */
+struct core_rekey_args {
+	const char *const *remove;
+	size_t n_remove;
+	const char *const *add;
+	size_t n_add;
+	const char *new_passphrase;
+};
+int core_cmd_rekey(struct core_run *run, const char *uri, const struct core_rekey_args *a);
+
 /* "[BINDING: 3, FLOW: 13, …]" for kinds[i]/counts[i], cut to cap. */
 void core_format_summary(char *const *kinds, const uint64_t *counts, size_t n, char *out,
 			 size_t cap);

@@ -5,15 +5,21 @@
  *  - Unencrypted backups use the same secretstream framing under a key
  *    published in the header, so truncation and corruption are caught by the
  *    same code path as for encrypted ones (it is a checksum, not a seal).
- *  - The first message's additional data is a hash of the whole header, so
- *    a flipped header byte fails authentication even when it sits in a slot
- *    the reader never opened.
+ *  - Version 2 binds the body to what describes it (magic, version, flags,
+ *    stream header) but not to the slot list, and each slot to the same
+ *    fixed bytes without H: slots can then be added or removed by whoever
+ *    holds the data key (cairn backups rekey) without touching the body,
+ *    and a kept slot still opens. Version 1 bound the body to a hash of the
+ *    whole header and each slot to H; it is still read, never written by
+ *    cairn (tests and tools write it to keep the reader of old backups
+ *    exercised).
  *  - Instance and recipient slots carry a key id, so a wrong key is told
  *    apart (CAIRN_E_AUTH) from a damaged slot that matches (CAIRN_E_CORRUPT).
  */
 #include "envelope.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,16 +31,17 @@
 
 #define MAGIC "CAIRN\0\r\n"
 #define MAGIC_LEN 8
-#define FORMAT_VERSION 1
+#define FORMAT_VERSION CORE_ENV_VERSION /* the newest this code reads and writes */
 #define FLAG_ENCRYPTED 0x0001u
 #define FIXED_LEN 16                /* magic, version, flags, H */
+#define BOUND_LEN 12                /* magic, version, flags: bound to body and slots (v2) */
 #define HEADER_BODY_MAX 65536u
 #define SLOTS_MAX 32
 #define KEY_LEN crypto_secretstream_xchacha20poly1305_KEYBYTES      /* 32 */
 #define SS_HEADER_LEN crypto_secretstream_xchacha20poly1305_HEADERBYTES /* 24 */
 #define SS_ABYTES crypto_secretstream_xchacha20poly1305_ABYTES      /* 17 */
 #define MSG_CT_MAX (CORE_ENV_MESSAGE_MAX + SS_ABYTES)
-#define KEY_ID_LEN 8
+#define KEY_ID_LEN CORE_ENV_KEY_ID_LEN
 #define AEAD_NONCE_LEN crypto_aead_xchacha20poly1305_ietf_NPUBBYTES /* 24 */
 #define WRAPPED_LEN (KEY_LEN + crypto_aead_xchacha20poly1305_ietf_ABYTES) /* 48 */
 #define SEALED_LEN (KEY_LEN + crypto_box_SEALBYTES)               /* 80 */
@@ -55,6 +62,7 @@
 
 static const char key_id_context[] = "cairn key id";
 static const char instance_context[] = "cairn instance slot v1";
+static const char body_context[] = "cairn body v2";
 
 /* Everything secret, in one sodium_malloc'd block (locked, wiped on free). */
 struct secrets {
@@ -67,8 +75,8 @@ struct core_env_writer {
 	core_sink_fn sink;
 	void *ud;
 	struct secrets *sec;
-	unsigned char hdr_hash[32];
-	int first;      /* next message is the first: bind the header hash */
+	unsigned char hdr_hash[32]; /* the first message's additional data (body_ad) */
+	int first;      /* next message is the first: bind hdr_hash */
 	int finished;
 	int status;     /* sticky failure */
 	size_t pt_len;
@@ -76,11 +84,20 @@ struct core_env_writer {
 	unsigned char *ct; /* u32 length + ciphertext of one message */
 };
 
+struct slot {
+	int type;
+	const unsigned char *body; /* inside core_env_reader.hdr */
+	size_t len;
+};
+
 struct core_env_reader {
 	core_source_fn src;
 	void *ud;
 	struct secrets *sec;
 	unsigned char hdr_hash[32];
+	unsigned char *hdr;   /* the whole header, kept for the slots and core_env_rekey */
+	size_t hdr_len;
+	struct slot slots[SLOTS_MAX];
 	unsigned long msg_no; /* messages pulled so far */
 	int done;             /* FINAL authenticated and end of input seen */
 	int status;
@@ -133,7 +150,7 @@ static int sodium_ready(void)
 	return CAIRN_OK;
 }
 
-static void instance_key_id(const unsigned char *key, size_t len, unsigned char id[KEY_ID_LEN])
+void core_env_instance_key_id(const unsigned char *key, size_t len, unsigned char id[KEY_ID_LEN])
 {
 	unsigned char h[32];
 	crypto_generichash(h, sizeof(h), (const unsigned char *)key_id_context,
@@ -141,7 +158,7 @@ static void instance_key_id(const unsigned char *key, size_t len, unsigned char 
 	memcpy(id, h, KEY_ID_LEN);
 }
 
-static void public_key_id(const unsigned char pk[32], unsigned char id[KEY_ID_LEN])
+void core_env_public_key_id(const unsigned char pk[32], unsigned char id[KEY_ID_LEN])
 {
 	unsigned char h[32];
 	crypto_generichash(h, sizeof(h), pk, 32, NULL, 0);
@@ -172,6 +189,33 @@ static struct secrets *secrets_new(void)
 	return s;
 }
 
+/* Additional data of every slot's AEAD: the fixed bytes of the header, H only in version 1. */
+static size_t slot_ad_len(unsigned version)
+{
+	return version == 1 ? FIXED_LEN : BOUND_LEN;
+}
+
+/*
+ * Additional data of the body's first message. Version 1: the hash of the
+ * whole header. Version 2: what the body needs to stay bound to (its version,
+ * flags and stream header), leaving out H and the slots so that these can
+ * change.
+ */
+static void body_ad(unsigned version, const unsigned char *hdr, size_t hdr_len,
+		    unsigned char out[32])
+{
+	if (version == 1) {
+		crypto_generichash(out, 32, hdr, hdr_len, NULL, 0);
+		return;
+	}
+	crypto_generichash_state h;
+	crypto_generichash_init(&h, NULL, 0, 32);
+	crypto_generichash_update(&h, (const unsigned char *)body_context, sizeof(body_context) - 1);
+	crypto_generichash_update(&h, hdr, BOUND_LEN);
+	crypto_generichash_update(&h, hdr + hdr_len - SS_HEADER_LEN, SS_HEADER_LEN);
+	crypto_generichash_final(&h, out, 32);
+}
+
 /* ---- writer ---- */
 
 /* Append one slot (type, u16 body length, body) at *p; advances *p. */
@@ -182,22 +226,43 @@ static unsigned char *slot_begin(unsigned char *p, int type, size_t body_len)
 	return p + 3;
 }
 
-static int write_slots(const struct core_keyring *kr, struct secrets *sec,
-		       const unsigned char *fixed, unsigned char *p)
+/* The keys of *kr that make slots: their count and bytes (type and length included). */
+static int count_slots(const struct core_keyring *kr, size_t *nslots, size_t *len)
 {
-	if (kr->no_encryption) {
-		p = slot_begin(p, CORE_ENV_SLOT_PLAIN, PLAIN_BODY_LEN);
-		memcpy(p, sec->data_key, KEY_LEN);
-		return CAIRN_OK;
+	*nslots = 0;
+	*len = 0;
+	if (kr->passphrase && !kr->passphrase[0])
+		return core_error_set(CAIRN_E_INVALID, "passphrase is empty");
+	if (kr->instance_key) {
+		++*nslots;
+		*len += 3 + INSTANCE_BODY_LEN;
 	}
+	if (kr->passphrase) {
+		++*nslots;
+		*len += 3 + PASSPHRASE_BODY_LEN;
+	}
+	if (kr->n_recipients > SLOTS_MAX)
+		return core_error_set(CAIRN_E_INVALID, "too many keys (at most %d)", SLOTS_MAX);
+	*nslots += kr->n_recipients;
+	*len += kr->n_recipients * (3 + RECIPIENT_BODY_LEN);
+	return CAIRN_OK;
+}
+
+/*
+ * Write the slots of *kr's keys (not PLAIN) at p, each wrapping
+ * sec->data_key, with `ad` as the AEAD's additional data.
+ */
+static int write_slots(const struct core_keyring *kr, struct secrets *sec,
+		       const unsigned char *ad, size_t ad_len, unsigned char *p)
+{
 	if (kr->instance_key) {
 		p = slot_begin(p, CORE_ENV_SLOT_INSTANCE, INSTANCE_BODY_LEN);
-		instance_key_id(kr->instance_key, kr->instance_key_len, p);
+		core_env_instance_key_id(kr->instance_key, kr->instance_key_len, p);
 		randombytes_buf(p + KEY_ID_LEN, AEAD_NONCE_LEN);
 		instance_kek(kr->instance_key, kr->instance_key_len, sec->kek);
 		crypto_aead_xchacha20poly1305_ietf_encrypt(
-			p + KEY_ID_LEN + AEAD_NONCE_LEN, NULL, sec->data_key, KEY_LEN, fixed,
-			FIXED_LEN, NULL, p + KEY_ID_LEN, sec->kek);
+			p + KEY_ID_LEN + AEAD_NONCE_LEN, NULL, sec->data_key, KEY_LEN, ad,
+			ad_len, NULL, p + KEY_ID_LEN, sec->kek);
 		p += INSTANCE_BODY_LEN;
 	}
 	if (kr->passphrase) {
@@ -214,13 +279,13 @@ static int write_slots(const struct core_keyring *kr, struct secrets *sec,
 			return core_error_set(CAIRN_E_NOMEM,
 					      "unable to derive the passphrase key (out of memory)");
 		crypto_aead_xchacha20poly1305_ietf_encrypt(nonce + AEAD_NONCE_LEN, NULL,
-							   sec->data_key, KEY_LEN, fixed, FIXED_LEN,
+							   sec->data_key, KEY_LEN, ad, ad_len,
 							   NULL, nonce, sec->kek);
 		p += PASSPHRASE_BODY_LEN;
 	}
 	for (size_t i = 0; i < kr->n_recipients; i++) {
 		p = slot_begin(p, CORE_ENV_SLOT_RECIPIENT, RECIPIENT_BODY_LEN);
-		public_key_id(kr->recipients[i], p);
+		core_env_public_key_id(kr->recipients[i], p);
 		if (crypto_box_seal(p + KEY_ID_LEN, sec->data_key, KEY_LEN, kr->recipients[i]) != 0)
 			return core_error_set(CAIRN_E_INVALID,
 					      "recipient key %zu is not a usable public key", i + 1);
@@ -233,36 +298,27 @@ static int write_slots(const struct core_keyring *kr, struct secrets *sec,
 int core_env_writer_new(const struct core_keyring *kr, core_sink_fn sink, void *ud,
 			struct core_env_writer **out)
 {
+	return core_env_writer_new_version(CORE_ENV_VERSION, kr, sink, ud, out);
+}
+
+int core_env_writer_new_version(unsigned version, const struct core_keyring *kr,
+				core_sink_fn sink, void *ud, struct core_env_writer **out)
+{
 	*out = NULL;
 	int rc = sodium_ready();
 	if (rc)
 		return rc;
+	if (version < 1 || version > FORMAT_VERSION)
+		return core_error_set(CAIRN_E_INVALID, "envelope version %u cannot be written",
+				      version);
 	if (!kr)
 		return core_error_set(CAIRN_E_INVALID, "no key to encrypt with");
 	if ((rc = check_instance_key(kr)) != 0)
 		return rc;
-	if (!kr->no_encryption && kr->passphrase && !kr->passphrase[0])
-		return core_error_set(CAIRN_E_INVALID, "passphrase is empty");
 
-	size_t nslots = 0, slots_len = 0;
-	if (kr->no_encryption) {
-		nslots = 1;
-		slots_len = 3 + PLAIN_BODY_LEN;
-	} else {
-		if (kr->instance_key) {
-			nslots++;
-			slots_len += 3 + INSTANCE_BODY_LEN;
-		}
-		if (kr->passphrase) {
-			nslots++;
-			slots_len += 3 + PASSPHRASE_BODY_LEN;
-		}
-		if (kr->n_recipients > SLOTS_MAX)
-			return core_error_set(CAIRN_E_INVALID, "too many keys (at most %d)",
-					      SLOTS_MAX);
-		nslots += kr->n_recipients;
-		slots_len += kr->n_recipients * (3 + RECIPIENT_BODY_LEN);
-	}
+	size_t nslots = 1, slots_len = 3 + PLAIN_BODY_LEN;
+	if (!kr->no_encryption && (rc = count_slots(kr, &nslots, &slots_len)) != 0)
+		return rc;
 	if (nslots == 0)
 		return core_error_set(CAIRN_E_INVALID, "no key to encrypt with");
 	if (nslots > SLOTS_MAX)
@@ -283,17 +339,20 @@ int core_env_writer_new(const struct core_keyring *kr, core_sink_fn sink, void *
 	w->first = 1;
 
 	memcpy(hdr, MAGIC, MAGIC_LEN);
-	put16(hdr + 8, FORMAT_VERSION);
+	put16(hdr + 8, (uint16_t)version);
 	put16(hdr + 10, kr->no_encryption ? 0 : FLAG_ENCRYPTED);
 	put32(hdr + 12, (uint32_t)body_len);
 	hdr[FIXED_LEN] = (unsigned char)nslots;
 
 	crypto_secretstream_xchacha20poly1305_keygen(w->sec->data_key);
-	if ((rc = write_slots(kr, w->sec, hdr, hdr + FIXED_LEN + 1)) != 0)
+	if (kr->no_encryption)
+		memcpy(slot_begin(hdr + FIXED_LEN + 1, CORE_ENV_SLOT_PLAIN, PLAIN_BODY_LEN),
+		       w->sec->data_key, KEY_LEN);
+	else if ((rc = write_slots(kr, w->sec, hdr, slot_ad_len(version), hdr + FIXED_LEN + 1)) != 0)
 		goto fail;
 	crypto_secretstream_xchacha20poly1305_init_push(&w->sec->st, hdr + hdr_len - SS_HEADER_LEN,
 							w->sec->data_key);
-	crypto_generichash(w->hdr_hash, sizeof(w->hdr_hash), hdr, hdr_len, NULL, 0);
+	body_ad(version, hdr, hdr_len, w->hdr_hash);
 
 	if ((rc = sink(ud, hdr, hdr_len)) != 0)
 		goto fail;
@@ -392,12 +451,6 @@ static int read_full(core_source_fn src, void *ud, unsigned char *buf, size_t n,
 	return CAIRN_OK;
 }
 
-struct slot {
-	int type;
-	const unsigned char *body;
-	size_t len;
-};
-
 static const char *slot_name(int type)
 {
 	switch (type) {
@@ -494,28 +547,44 @@ static void append_id(struct core_buf *b, const unsigned char *id)
 	core_buf_printf(b, " %s", hex);
 }
 
+static void describe_slot(const struct slot *s, struct core_env_slot_desc *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->type = s->type;
+	out->has_id = s->type == CORE_ENV_SLOT_INSTANCE || s->type == CORE_ENV_SLOT_RECIPIENT;
+	if (out->has_id)
+		memcpy(out->id, s->body, KEY_ID_LEN);
+}
+
+void core_env_slot_label(const struct core_env_slot_desc *s, char *out, size_t cap)
+{
+	const char *name = slot_name(s->type);
+	char hex[2 * KEY_ID_LEN + 1] = "";
+	if (s->has_id)
+		sodium_bin2hex(hex, sizeof(hex), s->id, KEY_ID_LEN);
+	if (!name)
+		snprintf(out, cap, "unknown type %d", s->type);
+	else
+		snprintf(out, cap, "%s%s%s", name, s->has_id ? " " : "", hex);
+}
+
 /* "no key opens this backup (it has slots: …; tried: …)" */
 static int auth_failure(const struct core_keyring *kr, const struct slot *slots, size_t n)
 {
 	struct core_buf b = CORE_BUF_INIT;
 	core_buf_append_str(&b, "no key opens this backup (it has slots: ");
 	for (size_t i = 0; i < n; i++) {
-		if (i)
-			core_buf_append_str(&b, ", ");
-		const char *name = slot_name(slots[i].type);
-		if (!name) {
-			core_buf_printf(&b, "unknown type %d", slots[i].type);
-			continue;
-		}
-		core_buf_append_str(&b, name);
-		if (slots[i].type == CORE_ENV_SLOT_INSTANCE || slots[i].type == CORE_ENV_SLOT_RECIPIENT)
-			append_id(&b, slots[i].body);
+		struct core_env_slot_desc d;
+		char label[64];
+		describe_slot(&slots[i], &d);
+		core_env_slot_label(&d, label, sizeof(label));
+		core_buf_printf(&b, "%s%s", i ? ", " : "", label);
 	}
 	core_buf_append_str(&b, "; tried: ");
 	int any = 0;
 	if (kr && kr->instance_key) {
 		unsigned char id[KEY_ID_LEN];
-		instance_key_id(kr->instance_key, kr->instance_key_len, id);
+		core_env_instance_key_id(kr->instance_key, kr->instance_key_len, id);
 		core_buf_append_str(&b, "instance key");
 		append_id(&b, id);
 		any = 1;
@@ -526,7 +595,7 @@ static int auth_failure(const struct core_keyring *kr, const struct slot *slots,
 	}
 	for (size_t i = 0; kr && i < kr->n_identities; i++) {
 		unsigned char id[KEY_ID_LEN];
-		public_key_id(kr->identities[i].pk, id);
+		core_env_public_key_id(kr->identities[i].pk, id);
 		core_buf_append_str(&b, any ? ", identity" : "identity");
 		append_id(&b, id);
 		any = 1;
@@ -544,12 +613,18 @@ static int auth_failure(const struct core_keyring *kr, const struct slot *slots,
  * Try the supplied keys against the slots. 1 = opened (data key in
  * sec->data_key), 0 = nothing opened, <0 = error.
  */
-static int open_slots(const struct core_keyring *kr, struct secrets *sec,
-		      const unsigned char *fixed, const struct slot *slots, size_t n, int *opened_by)
+static int open_slots(const struct core_keyring *kr, struct secrets *sec, const unsigned char *ad,
+		      size_t ad_len, const struct slot *slots, size_t n, struct core_env_info *info)
 {
 	unsigned char want[KEY_ID_LEN], id[KEY_ID_LEN];
+	if (kr && kr->data_key) {
+		memcpy(sec->data_key, kr->data_key, KEY_LEN);
+		info->opened_by = CORE_ENV_OPENED_BY_DATA_KEY;
+		info->opened_slot = SIZE_MAX;
+		return 1;
+	}
 	if (kr && kr->instance_key)
-		instance_key_id(kr->instance_key, kr->instance_key_len, want);
+		core_env_instance_key_id(kr->instance_key, kr->instance_key_len, want);
 
 	/* Pass 0: cheap slots with key ids; pass 1: passphrase (Argon2id). */
 	for (int pass = 0; pass < 2; pass++) {
@@ -558,7 +633,8 @@ static int open_slots(const struct core_keyring *kr, struct secrets *sec,
 			switch (slots[i].type) {
 			case CORE_ENV_SLOT_PLAIN:
 				memcpy(sec->data_key, b, KEY_LEN);
-				*opened_by = CORE_ENV_SLOT_PLAIN;
+				info->opened_by = CORE_ENV_SLOT_PLAIN;
+				info->opened_slot = i;
 				return 1;
 			case CORE_ENV_SLOT_INSTANCE:
 				if (pass != 0 || !kr || !kr->instance_key ||
@@ -567,15 +643,16 @@ static int open_slots(const struct core_keyring *kr, struct secrets *sec,
 				instance_kek(kr->instance_key, kr->instance_key_len, sec->kek);
 				if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 					    sec->data_key, NULL, NULL, b + KEY_ID_LEN + AEAD_NONCE_LEN,
-					    WRAPPED_LEN, fixed, FIXED_LEN, b + KEY_ID_LEN, sec->kek) != 0)
+					    WRAPPED_LEN, ad, ad_len, b + KEY_ID_LEN, sec->kek) != 0)
 					return core_error_set(CAIRN_E_CORRUPT,
 							      "archive is corrupted (instance key slot "
 							      "%zu does not decrypt)", i + 1);
-				*opened_by = CORE_ENV_SLOT_INSTANCE;
+				info->opened_by = CORE_ENV_SLOT_INSTANCE;
+				info->opened_slot = i;
 				return 1;
 			case CORE_ENV_SLOT_RECIPIENT:
 				for (size_t k = 0; pass == 0 && kr && k < kr->n_identities; k++) {
-					public_key_id(kr->identities[k].pk, id);
+					core_env_public_key_id(kr->identities[k].pk, id);
 					if (sodium_memcmp(b, id, KEY_ID_LEN) != 0)
 						continue;
 					if (crypto_box_seal_open(sec->data_key, b + KEY_ID_LEN,
@@ -585,7 +662,8 @@ static int open_slots(const struct core_keyring *kr, struct secrets *sec,
 							CAIRN_E_CORRUPT,
 							"archive is corrupted (recipient slot %zu does "
 							"not decrypt)", i + 1);
-					*opened_by = CORE_ENV_SLOT_RECIPIENT;
+					info->opened_by = CORE_ENV_SLOT_RECIPIENT;
+					info->opened_slot = i;
 					return 1;
 				}
 				break;
@@ -603,8 +681,9 @@ static int open_slots(const struct core_keyring *kr, struct secrets *sec,
 				/* A wrong passphrase and a damaged slot look alike here. */
 				if (crypto_aead_xchacha20poly1305_ietf_decrypt(
 					    sec->data_key, NULL, NULL, nonce + AEAD_NONCE_LEN,
-					    WRAPPED_LEN, fixed, FIXED_LEN, nonce, sec->kek) == 0) {
-					*opened_by = CORE_ENV_SLOT_PASSPHRASE;
+					    WRAPPED_LEN, ad, ad_len, nonce, sec->kek) == 0) {
+					info->opened_by = CORE_ENV_SLOT_PASSPHRASE;
+					info->opened_slot = i;
 					return 1;
 				}
 				break;
@@ -628,8 +707,6 @@ int core_env_reader_new(const struct core_keyring *kr, core_source_fn src, void 
 		return rc;
 
 	struct core_env_reader *r = calloc(1, sizeof(*r));
-	unsigned char *hdr = NULL;
-	struct slot slots[SLOTS_MAX];
 	size_t nslots = 0, got = 0;
 	if (!r || !(r->sec = secrets_new())) {
 		rc = core_error_set(CAIRN_E_NOMEM, "out of memory opening the archive");
@@ -655,10 +732,10 @@ int core_env_reader_new(const struct core_keyring *kr, core_source_fn src, void 
 	}
 	unsigned version = get16(fixed + 8), flags = get16(fixed + 10);
 	uint32_t body_len = get32(fixed + 12);
-	if (version != FORMAT_VERSION) {
+	if (version < 1 || version > FORMAT_VERSION) {
 		rc = core_error_set(CAIRN_E_UNSUPPORTED,
 				    "backup format version %u is not supported (this cairn reads "
-				    "version %d)", version, FORMAT_VERSION);
+				    "versions 1 to %d)", version, FORMAT_VERSION);
 		goto fail;
 	}
 	if (flags & ~FLAG_ENCRYPTED) {
@@ -671,47 +748,110 @@ int core_env_reader_new(const struct core_keyring *kr, core_source_fn src, void 
 				    (unsigned long)body_len);
 		goto fail;
 	}
-	if (!(hdr = malloc(FIXED_LEN + body_len))) {
+	r->hdr_len = FIXED_LEN + body_len;
+	if (!(r->hdr = malloc(r->hdr_len))) {
 		rc = core_error_set(CAIRN_E_NOMEM, "out of memory opening the archive");
 		goto fail;
 	}
-	memcpy(hdr, fixed, FIXED_LEN);
-	if ((rc = read_full(src, ud, hdr + FIXED_LEN, body_len, &got)) != 0)
+	memcpy(r->hdr, fixed, FIXED_LEN);
+	if ((rc = read_full(src, ud, r->hdr + FIXED_LEN, body_len, &got)) != 0)
 		goto fail;
 	if (got < body_len) {
 		rc = core_error_set(CAIRN_E_CORRUPT, "archive is truncated");
 		goto fail;
 	}
+	r->info.version = version;
 	r->info.encrypted = (flags & FLAG_ENCRYPTED) != 0;
-	if ((rc = parse_slots(hdr + FIXED_LEN, body_len, r->info.encrypted, slots, &nslots,
+	if ((rc = parse_slots(r->hdr + FIXED_LEN, body_len, r->info.encrypted, r->slots, &nslots,
 			      &r->info)) != 0)
 		goto fail;
+	r->info.n_slots = nslots;
 
-	rc = open_slots(kr, r->sec, hdr, slots, nslots, &r->info.opened_by);
+	rc = open_slots(kr, r->sec, r->hdr, slot_ad_len(version), r->slots, nslots, &r->info);
 	sodium_memzero(r->sec->kek, sizeof(r->sec->kek));
 	if (rc < 0)
 		goto fail;
 	if (rc == 0) {
-		rc = auth_failure(kr, slots, nslots);
+		rc = auth_failure(kr, r->slots, nslots);
 		goto fail;
 	}
-	size_t hdr_len = FIXED_LEN + body_len;
 	if (crypto_secretstream_xchacha20poly1305_init_pull(
-		    &r->sec->st, hdr + hdr_len - SS_HEADER_LEN, r->sec->data_key) != 0) {
+		    &r->sec->st, r->hdr + r->hdr_len - SS_HEADER_LEN, r->sec->data_key) != 0) {
 		rc = core_error_set(CAIRN_E_CORRUPT, "malformed header (stream header)");
 		goto fail;
 	}
-	crypto_generichash(r->hdr_hash, sizeof(r->hdr_hash), hdr, hdr_len, NULL, 0);
+	body_ad(version, r->hdr, r->hdr_len, r->hdr_hash);
 	if (!(r->pt = malloc(CORE_ENV_MESSAGE_MAX)) || !(r->ct = malloc(MSG_CT_MAX))) {
 		rc = core_error_set(CAIRN_E_NOMEM, "out of memory opening the archive");
 		goto fail;
 	}
-	free(hdr);
 	*out = r;
 	return CAIRN_OK;
 fail:
-	free(hdr);
 	core_env_reader_free(r);
+	return rc;
+}
+
+void core_env_reader_slot(const struct core_env_reader *r, size_t i,
+			  struct core_env_slot_desc *out)
+{
+	describe_slot(&r->slots[i], out);
+}
+
+const unsigned char *core_env_reader_data_key(const struct core_env_reader *r)
+{
+	return r->sec->data_key;
+}
+
+int core_env_rekey(struct core_env_reader *r, const unsigned char *keep,
+		   const struct core_keyring *add, core_sink_fn sink, void *ud)
+{
+	if (r->status)
+		return r->status;
+	if (r->info.version == 1)
+		return core_error_set(CAIRN_E_UNSUPPORTED,
+				      "envelope version 1 binds the body to the key slots: they "
+				      "cannot change without re-encrypting it");
+	if (!r->info.encrypted)
+		return core_error_set(CAIRN_E_INVALID,
+				      "archive is not encrypted: it has no key slots to change");
+	if (r->msg_no)
+		return core_error_set(CAIRN_E_INVALID, "archive already read past its header");
+	int rc = check_instance_key(add);
+	size_t n_add = 0, add_len = 0, n = 0, len = 0;
+	if (rc || (rc = count_slots(add, &n_add, &add_len)) != 0)
+		return rc;
+	for (size_t i = 0; i < r->info.n_slots; i++)
+		if (keep[i]) {
+			n++;
+			len += 3 + r->slots[i].len;
+		}
+	if (n + n_add == 0)
+		return core_error_set(CAIRN_E_INVALID, "no key slot would be left");
+	if (n + n_add > SLOTS_MAX)
+		return core_error_set(CAIRN_E_INVALID, "too many key slots (at most %d)", SLOTS_MAX);
+	size_t body_len = 1 + len + add_len + SS_HEADER_LEN;
+	if (body_len > HEADER_BODY_MAX)
+		return core_error_set(CAIRN_E_INVALID, "key slots too large for a header");
+	size_t hdr_len = FIXED_LEN + body_len;
+	unsigned char *hdr = malloc(hdr_len);
+	if (!hdr)
+		return core_error_set(CAIRN_E_NOMEM, "out of memory rewriting the header");
+	memcpy(hdr, r->hdr, BOUND_LEN);
+	put32(hdr + 12, (uint32_t)body_len);
+	hdr[FIXED_LEN] = (unsigned char)(n + n_add);
+	unsigned char *p = hdr + FIXED_LEN + 1;
+	for (size_t i = 0; i < r->info.n_slots; i++)
+		if (keep[i]) {
+			p = slot_begin(p, r->slots[i].type, r->slots[i].len);
+			memcpy(p, r->slots[i].body, r->slots[i].len);
+			p += r->slots[i].len;
+		}
+	rc = write_slots(add, r->sec, hdr, BOUND_LEN, p);
+	memcpy(hdr + hdr_len - SS_HEADER_LEN, r->hdr + r->hdr_len - SS_HEADER_LEN, SS_HEADER_LEN);
+	if (!rc)
+		rc = sink(ud, hdr, hdr_len);
+	free(hdr);
 	return rc;
 }
 
@@ -797,6 +937,7 @@ void core_env_reader_free(struct core_env_reader *r)
 	if (!r)
 		return;
 	sodium_free(r->sec);
+	free(r->hdr);
 	if (r->pt) {
 		sodium_memzero(r->pt, CORE_ENV_MESSAGE_MAX);
 		free(r->pt);

@@ -29,6 +29,19 @@
 /* Largest plaintext carried by one message of the body. */
 #define CORE_ENV_MESSAGE_MAX 65536u
 
+/*
+ * The envelope version written (docs/format.md). The reader accepts 1 and 2:
+ * 2 lets key slots change without touching the body (core_env_rekey); 1,
+ * written before, binds the body to every header byte.
+ */
+#define CORE_ENV_VERSION 2
+
+/* Length of the key id that instance and recipient slots carry. */
+#define CORE_ENV_KEY_ID_LEN 8
+
+/* core_env_info.opened_by when the keyring's data_key opened the archive. */
+#define CORE_ENV_OPENED_BY_DATA_KEY (-1)
+
 /* Key slot types (docs/format.md); also bit numbers of slot_types_mask. */
 enum core_env_slot {
 	CORE_ENV_SLOT_PLAIN = 0,      /* data key in clear (--no-encryption) */
@@ -50,7 +63,13 @@ enum core_env_slot {
  * Reading: each supplied key is tried against the slots it can open
  * (`recipients` and `no_encryption` are ignored). An unencrypted archive opens
  * with any keyring, including an empty one. Cheap slots (instance,
- * recipient) are tried before passphrase slots (Argon2id is slow).
+ * recipient) are tried before passphrase slots (Argon2id is slow). With
+ * `data_key` set no slot is tried: that key is the archive's data key (a
+ * wrong one fails the first message as CAIRN_E_CORRUPT); rekey uses it to
+ * check an archive it wrote when no key it was given has a slot left.
+ *
+ * core_env_rekey: the keys to add slots for (as for writing; `identities`,
+ * `data_key` and `no_encryption` are ignored).
  */
 struct core_keyring {
 	const unsigned char *instance_key; /* decoded instance key, or NULL */
@@ -61,6 +80,7 @@ struct core_keyring {
 	const struct core_identity *identities; /* key pairs (reading) */
 	size_t n_identities;
 	int no_encryption; /* writing: PLAIN slot only */
+	const unsigned char *data_key; /* reading: 32 bytes, or NULL (see above) */
 };
 
 /*
@@ -93,6 +113,15 @@ struct core_env_reader;
  */
 int core_env_writer_new(const struct core_keyring *kr, core_sink_fn sink, void *ud,
 			struct core_env_writer **out);
+
+/*
+ * As core_env_writer_new, writing envelope `version` (1 or 2; anything else
+ * is CAIRN_E_INVALID). Cairn writes CORE_ENV_VERSION; version 1 is for the
+ * tests and tools that keep the reader of older backups exercised
+ * (tests/tools/craft.c, tests/fuzz/make_corpus.c).
+ */
+int core_env_writer_new_version(unsigned version, const struct core_keyring *kr,
+				core_sink_fn sink, void *ud, struct core_env_writer **out);
 
 /*
  * Append `len` bytes of plaintext (borrowed for the call). Data is buffered;
@@ -140,12 +169,61 @@ int core_env_read(struct core_env_reader *r, void *buf, size_t cap, size_t *got)
 
 /* What the header said and which slot opened it. */
 struct core_env_info {
+	unsigned version;         /* envelope version: 1 or 2 */
 	int encrypted;            /* header flag bit 0 */
 	unsigned slot_types_mask; /* bit t set when a slot of type t (< 32) exists */
-	int opened_by;            /* enum core_env_slot of the slot that opened it */
+	size_t n_slots;           /* slots in the header, 1..32, unknown types included */
+	int opened_by;            /* enum core_env_slot of the slot that opened it, or
+				     CORE_ENV_OPENED_BY_DATA_KEY */
+	size_t opened_slot;       /* its index (< n_slots); SIZE_MAX for the data key */
 };
 
 void core_env_reader_info(const struct core_env_reader *r, struct core_env_info *out);
+
+/* One key slot as the header has it. */
+struct core_env_slot_desc {
+	int type;   /* enum core_env_slot, or a type this version does not know */
+	int has_id; /* instance and recipient slots carry a key id */
+	unsigned char id[CORE_ENV_KEY_ID_LEN];
+};
+
+/* Slot i (< n_slots of core_env_reader_info) of an open reader. */
+void core_env_reader_slot(const struct core_env_reader *r, size_t i,
+			  struct core_env_slot_desc *out);
+
+/*
+ * A slot as operators see it and name it (backups info, the CAIRN_E_AUTH
+ * message, rekey --remove-slot): "instance key 3f2a9c01d4e5b6a7",
+ * "recipient 81c0…" (the id in 16 lower-case hex digits), "passphrase",
+ * "plain", "unknown type 9". 64 bytes always suffice.
+ */
+void core_env_slot_label(const struct core_env_slot_desc *s, char *out, size_t cap);
+
+/* The key ids a slot of that key carries (docs/format.md), to match keys to slots. */
+void core_env_instance_key_id(const unsigned char *key, size_t len,
+			      unsigned char id[CORE_ENV_KEY_ID_LEN]);
+void core_env_public_key_id(const unsigned char pk[32], unsigned char id[CORE_ENV_KEY_ID_LEN]);
+
+/*
+ * The data key of an open reader: 32 bytes in locked memory, borrowed until
+ * core_env_reader_free. Only for a keyring's data_key (rekey's check).
+ */
+const unsigned char *core_env_reader_data_key(const struct core_env_reader *r);
+
+/*
+ * Send through `sink` the header of the same archive with other key slots:
+ * r's slots whose keep[i] is non-zero (one flag per slot, n_slots of them),
+ * unchanged and in their order, then the slots core_env_writer_new would
+ * make for *add, wrapping r's data key. Version, flags and stream header are
+ * r's, so this header followed by the bytes that follow r's header in its
+ * source, unchanged, is a valid archive. r must not have been read from
+ * (core_env_read) and is left as it was.
+ * Errors: CAIRN_E_UNSUPPORTED (a version 1 archive: its body is bound to its
+ * slots), CAIRN_E_INVALID (unencrypted archive, no slot left, more than 32,
+ * an unusable key in *add, r already read), CAIRN_E_NOMEM, the sink's status.
+ */
+int core_env_rekey(struct core_env_reader *r, const unsigned char *keep,
+		   const struct core_keyring *add, core_sink_fn sink, void *ud);
 
 /* Wipe keys and buffers and free. NULL is fine. Does not call the source. */
 void core_env_reader_free(struct core_env_reader *r);

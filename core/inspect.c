@@ -155,21 +155,32 @@ int core_cmd_info(struct core_run *run, const char *uri)
 	struct core_env_info ei;
 	core_env_reader_info(o.env, &ei);
 	const struct core_manifest *m = o.manifest;
-	char slots[128], shown[2048];
+	char slots[128], shown[2048], ids[32 * 66] = "";
 	core_log_redact(uri, shown, sizeof(shown));
 	slot_names(ei.slot_types_mask, slots, sizeof(slots));
+	/* each slot as rekey --remove-slot names it */
+	json_t *slot_list = json_array();
+	for (size_t i = 0, used = 0; i < ei.n_slots; i++) {
+		struct core_env_slot_desc d;
+		char label[64];
+		core_env_reader_slot(o.env, i, &d);
+		core_env_slot_label(&d, label, sizeof(label));
+		json_array_append_new(slot_list, json_string(label));
+		used += (size_t)snprintf(ids + used, sizeof(ids) - used, "%s%s", i ? ", " : "", label);
+	}
 	if (run->json) {
 		json_t *kinds = json_array(), *files = json_array();
 		for (size_t i = 0; i < m->n_kinds; i++)
 			json_array_append_new(kinds, json_string(m->kinds[i]));
 		for (size_t i = 0; i < m->n_files; i++)
 			json_array_append_new(files, json_string(m->files[i]));
-		json_t *j = json_pack("{s:s, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:o}",
-				      "uri", shown, "format", m->format, "type", m->type, "tenant", m->tenant,
+		json_t *j = json_pack("{s:s, s:i, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:O, s:o}",
+				      "uri", shown, "format", m->format, "envelope_version", (int)ei.version,
+				      "type", m->type, "tenant", m->tenant,
 				      "created_at", m->created_at, "tool_version", m->tool_version,
 				      "source_backend", m->source_backend, "schema_version",
 				      m->schema_version, "since", m->since, "encrypted", ei.encrypted, "key_slots", slots,
-				      "kinds", kinds);
+				      "slots", slot_list, "kinds", kinds);
 		json_object_set_new(j, "files", files);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
@@ -179,14 +190,14 @@ int core_cmd_info(struct core_run *run, const char *uri)
 		printf("type:           %s%s%s\n", m->type, m->tenant ? " tenant " : "", m->tenant ? m->tenant : "");
 		printf("created at:     %s\n", m->created_at ? m->created_at : "unknown");
 		printf("cairn version:  %s\n", m->tool_version ? m->tool_version : "unknown");
-		printf("format:         %d\n", m->format);
+		printf("format:         %d (envelope version %u)\n", m->format, ei.version);
 		printf("source:         %s (%s), schema version %s\n",
 		       m->source_plugin ? m->source_plugin : "?", m->source_backend ? m->source_backend : "?",
 		       m->schema_version ? m->schema_version : "unknown");
 		if (m->since)
 			printf("data since:     %s UTC (execution data from then on only)\n", m->since);
 		printf("encrypted:      %s\n", ei.encrypted ? "yes" : "no (integrity check only)");
-		printf("key slots:      %s\n", slots);
+		printf("key slots:      %s\n", ei.encrypted ? ids : slots);
 		printf("kinds:          ");
 		for (size_t i = 0; i < m->n_kinds; i++)
 			printf("%s%s", i ? ", " : "", m->kinds[i]);
@@ -196,6 +207,7 @@ int core_cmd_info(struct core_run *run, const char *uri)
 			printf("%s%s", i ? ", " : "", m->files[i]);
 		printf("%s\n", m->n_files ? "" : "none (made without --internal-storage)");
 	}
+	json_decref(slot_list);
 	core_backup_close(&o);
 	return CORE_EXIT_OK;
 }

@@ -38,6 +38,8 @@ static const char usage_text[] =
 "  backups verify URI           decrypt and decode a whole backup; writes nothing\n"
 "  backups check                for cron and monitoring: exit 0 if the newest backup of\n"
 "                               the series is recent enough, else 8 and one line\n"
+"  backups rekey URI            change a backup's key slots without rewriting its data:\n"
+"                               a new object replaces it once verified\n"
 "  backups delete URI           delete one backup (only Cairn backups are ever deleted)\n"
 "  backups prune --keep-last N | --keep-within DURATION\n"
 "                               delete older backups, per series (full, each tenant);\n"
@@ -91,6 +93,13 @@ static const char usage_text[] =
 "  --internal-storage URI     write the backup's files there, each atomically, before the\n"
 "                             database commit (and --internal-storage-option K=V); without\n"
 "                             it a backup's files are checked, not restored, with a warning\n"
+"\n"
+"Options for backups rekey (and the keys of restore, to open it):\n"
+"  --add-recipient FILE       add a slot for the key pair of FILE (.pub); repeatable\n"
+"  --remove-slot ID           remove the slot ID: the 16 hex digits 'backups info' shows\n"
+"                             for an instance key or recipient, or 'passphrase'; repeatable\n"
+"  --new-passphrase-file F    replace the passphrase slot (or add one) with the first\n"
+"                             line of file F\n"
 "\n"
 "Options for backups check:\n"
 "  --tenant T                 check the series of tenant T (default: the FULL series)\n"
@@ -154,7 +163,8 @@ enum {
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
 	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
 	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES, OPT_SINCE, OPT_MAX_AGE,
-	OPT_VERIFY_LATEST, OPT_PROMETHEUS, OPT_INTERNAL_STORAGE, OPT_INTERNAL_OPTION
+	OPT_VERIFY_LATEST, OPT_PROMETHEUS, OPT_INTERNAL_STORAGE, OPT_INTERNAL_OPTION,
+	OPT_ADD_RECIPIENT, OPT_REMOVE_SLOT, OPT_NEW_PASSPHRASE_FILE
 };
 
 static const struct option long_opts[] = {
@@ -170,6 +180,9 @@ static const struct option long_opts[] = {
 	{"prometheus", required_argument, NULL, OPT_PROMETHEUS},
 	{"internal-storage", required_argument, NULL, OPT_INTERNAL_STORAGE},
 	{"internal-storage-option", required_argument, NULL, OPT_INTERNAL_OPTION},
+	{"add-recipient", required_argument, NULL, OPT_ADD_RECIPIENT},
+	{"remove-slot", required_argument, NULL, OPT_REMOVE_SLOT},
+	{"new-passphrase-file", required_argument, NULL, OPT_NEW_PASSPHRASE_FILE},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -212,6 +225,10 @@ struct cli {
 	/* which command-specific options were given, for "does not apply" errors */
 	int used_create, used_restore, used_prune, used_read;
 	const char *keep_last, *keep_within;
+	/* backups rekey */
+	const char **add_recipients, **remove_slots, *new_passphrase_file;
+	size_t n_add_recipients, n_remove_slots;
+	int used_rekey;
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -596,6 +613,8 @@ static void free_cli(struct cli *c)
 	free(c->source_opts);
 	free(c->storage_opts);
 	free(c->internal_opts);
+	free(c->add_recipients);
+	free(c->remove_slots);
 }
 
 int main(int argc, char **argv)
@@ -626,6 +645,9 @@ int main(int argc, char **argv)
 			if (push_opt(&c.internal_opts, &c.n_internal_opts, optarg))
 				LEAVE(usage_error("--internal-storage-option needs KEY=VALUE, got '%s'", optarg));
 			break;
+		case OPT_ADD_RECIPIENT: push(&c.add_recipients, &c.n_add_recipients, optarg); c.used_rekey = 1; break;
+		case OPT_REMOVE_SLOT: push(&c.remove_slots, &c.n_remove_slots, optarg); c.used_rekey = 1; break;
+		case OPT_NEW_PASSPHRASE_FILE: c.new_passphrase_file = optarg; c.used_rekey = 1; break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
@@ -767,7 +789,8 @@ int main(int argc, char **argv)
 	int reading = restoring || checking || strcmp(cmd, "verify") == 0 || strcmp(cmd, "info") == 0;
 	if ((c.used_create && !creating) || (c.used_restore && !restoring) ||
 	    (c.used_prune && !pruning) || (c.used_read && !reading) ||
-	    (c.used_check && !checking) || (c.tenant && !creating && !checking) ||
+	    (c.used_check && !checking) || (c.used_rekey && strcmp(cmd, "rekey") != 0) ||
+	    (c.tenant && !creating && !checking) ||
 	    (c.dry_run && !restoring && !pruning) ||
 	    ((c.resources || c.internal_storage || c.n_internal_opts) && !creating && !restoring)) {
 		code = usage_error("an option given does not apply to 'backups %s'", cmd);
@@ -870,6 +893,29 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		code = core_cmd_check(&run, c.tenant, max_age, c.verify_latest, c.prometheus);
+	} else if (strcmp(cmd, "rekey") == 0) {
+		if (nargs != 3 || !c.used_rekey) {
+			code = usage_error("%s", "usage: cairn backups rekey URI [--add-recipient FILE] "
+					   "[--remove-slot ID] [--new-passphrase-file F]");
+			goto out;
+		}
+		char *newpass = NULL;
+		if (setup_keys(&run, &c, 0, &passbuf) ||
+		    (c.new_passphrase_file && !(newpass = read_secret_file(c.new_passphrase_file)) &&
+		     core_fail(&run, CORE_EXIT_KEY, CAIRN_E_INVALID))) {
+			code = run.exit_class;
+			report(&run, code);
+			goto out;
+		}
+		if (newpass)
+			core_log_redact_add(newpass);
+		struct core_rekey_args ra = {c.remove_slots, c.n_remove_slots, c.add_recipients,
+					     c.n_add_recipients, newpass};
+		code = core_cmd_rekey(&run, args[2], &ra);
+		if (newpass) {
+			sodium_memzero(newpass, strlen(newpass));
+			free(newpass);
+		}
 	} else if (strcmp(cmd, "delete") == 0) {
 		if (nargs != 3) {
 			code = usage_error("%s", "usage: cairn backups delete URI");
@@ -928,6 +974,8 @@ out:
 	free(dirs);
 	free(c.recipients);
 	free(c.identities);
+	free(c.add_recipients);
+	free(c.remove_slots);
 	free(c.plugin_dirs);
 	free(c.source_opts);
 	free(c.storage_opts);

@@ -91,6 +91,32 @@ int core_storage_writer_begin(struct core_storage *st, const char *name, void **
 	return rc == CAIRN_E_EXISTS ? rc : fail(st, rc);
 }
 
+int core_storage_writer_begin_free(struct core_storage *st, const char *base, int first, char *out,
+				   size_t cap, void **writer)
+{
+	*writer = NULL;
+	for (int n = first; n < first + 1000; n++) {
+		char suffix[16] = "";
+		if (n)
+			snprintf(suffix, sizeof(suffix), "-%d", n);
+		snprintf(out, cap, "%s%s.cairn", base, suffix);
+		struct core_object info;
+		int rc = core_storage_stat(st, out, &info);
+		if (rc == CAIRN_OK)
+			continue;
+		if (rc == CAIRN_E_NOT_FOUND)
+			rc = core_storage_writer_begin(st, out, writer);
+		if (rc == CAIRN_OK)
+			return CAIRN_OK;
+		if (rc != CAIRN_E_EXISTS)
+			return rc;
+		core_error_clear();
+	}
+	const char *name = strrchr(base, '/');
+	return fail(st, core_error_set(CAIRN_E_EXISTS, "too many backups named %s",
+				       name ? name + 1 : base));
+}
+
 int core_storage_write(struct core_storage *st, void *writer, const void *buf, size_t len)
 {
 	return fail(st, st->vt->writer_write(writer, buf, len));

@@ -45,6 +45,16 @@ int core_storage_open_with(struct core_run *run, const char *location, const str
 void core_storage_close(struct core_storage *st);
 
 int core_storage_writer_begin(struct core_storage *st, const char *name, void **writer);
+/*
+ * Start a writer on the first free name among "<base>-N.cairn" for N =
+ * first, first + 1, … (N = 0 stands for "<base>.cairn"), written to out.
+ * stat skips names plainly taken; writer_begin has the last word, because a
+ * run in parallel may take a name between the two: a storage that claims
+ * names answers CAIRN_E_EXISTS, and the next N is tried. After 1000 names,
+ * CAIRN_E_EXISTS as a failure (exit class 6).
+ */
+int core_storage_writer_begin_free(struct core_storage *st, const char *base, int first, char *out,
+				   size_t cap, void **writer);
 int core_storage_write(struct core_storage *st, void *writer, const void *buf, size_t len);
 /* Commit and abort free the writer whatever happens. */
 int core_storage_commit(struct core_storage *st, void *writer);

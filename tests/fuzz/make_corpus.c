@@ -3,7 +3,9 @@
  * real writer APIs so the seeds are exactly what cairn writes.
  *
  *   make_corpus DIR   creates DIR/archive (whole backups: PLAIN slot and
- *                     instance slot for the fuzzers' key, 32 x 0x42),
+ *                     instance slot for the fuzzers' key, 32 x 0x42, in
+ *                     envelope versions 2 and 1, one with a recipient slot
+ *                     besides),
  *                     DIR/inner (the plaintext tar+zstd streams of those
  *                     backups, for fuzz_inner) and DIR/codec (JSON and
  *                     msgpack values, for fuzz_codec).
@@ -18,6 +20,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <sodium.h>
 
 #include "buf.h"
 #include "cairn/status.h"
@@ -149,11 +152,11 @@ static void pack_record(msgpack_packer *pk, const char *key, const char *tenant,
  * One backup: manifest, two record chunks with JSON values, summary. The
  * envelope goes to *env_out, the inner tar+zstd stream to *inner_out.
  */
-static void make_backup(const struct core_keyring *kr, const char *tenant, struct core_buf *env_out,
-			struct core_buf *inner_out)
+static void make_backup(unsigned version, const struct core_keyring *kr, const char *tenant,
+			struct core_buf *env_out, struct core_buf *inner_out)
 {
 	struct core_env_writer *ew;
-	int rc = core_env_writer_new(kr, sink, env_out, &ew);
+	int rc = core_env_writer_new_version(version, kr, sink, env_out, &ew);
 	if (rc)
 		die("core_env_writer_new", rc);
 	struct core_archive_writer *aw;
@@ -268,17 +271,27 @@ int main(int argc, char **argv)
 		mkdir_p(path);
 	}
 
+	if (sodium_init() < 0)
+		die("sodium_init", CAIRN_E_GENERIC);
 	unsigned char key[32];
 	memset(key, 0x42, sizeof(key));
+	/* a recipient nobody opens: the fuzzers' key opens the instance slot after it */
+	unsigned char recipient[1][32], unused_sk[32];
+	crypto_box_keypair(recipient[0], unused_sk);
 	struct {
 		const char *name;
 		int plain;
 		const char *tenant;
+		unsigned version;
+		int with_recipient;
 	} seeds[] = {
-		{"plain_full", 1, NULL},
-		{"plain_tenant", 1, "acme"},
-		{"instance_full", 0, NULL},
-		{"instance_tenant", 0, "acme"},
+		{"plain_full", 1, NULL, CORE_ENV_VERSION, 0},
+		{"plain_tenant", 1, "acme", CORE_ENV_VERSION, 0},
+		{"instance_full", 0, NULL, CORE_ENV_VERSION, 0},
+		{"instance_tenant", 0, "acme", CORE_ENV_VERSION, 0},
+		{"instance_recipient_full", 0, NULL, CORE_ENV_VERSION, 1},
+		{"plain_full_v1", 1, NULL, 1, 0},
+		{"instance_tenant_v1", 0, "acme", 1, 1},
 	};
 	for (size_t i = 0; i < sizeof(seeds) / sizeof(seeds[0]); i++) {
 		struct core_keyring kr;
@@ -289,10 +302,15 @@ int main(int argc, char **argv)
 			kr.instance_key = key;
 			kr.instance_key_len = sizeof(key);
 		}
+		if (seeds[i].with_recipient) {
+			kr.recipients = (const unsigned char(*)[32])recipient;
+			kr.n_recipients = 1;
+		}
 		struct core_buf env = CORE_BUF_INIT, inner = CORE_BUF_INIT;
-		make_backup(&kr, seeds[i].tenant, &env, &inner);
+		make_backup(seeds[i].version, &kr, seeds[i].tenant, &env, &inner);
 		write_file("archive", seeds[i].name, env.data, env.len);
-		if (seeds[i].plain) { /* the inner streams of instance seeds are alike */
+		if (seeds[i].plain && seeds[i].version == CORE_ENV_VERSION) {
+			/* the inner streams of the other seeds are alike */
 			char tar[64];
 			write_file("inner", seeds[i].name, inner.data, inner.len);
 			snprintf(tar, sizeof(tar), "%s.tar", seeds[i].name);

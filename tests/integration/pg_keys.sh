@@ -10,7 +10,7 @@ dst=$(new_db dst)
 expect_fail 2 "$CAIRN" keys generate "$WORK/recovery"   # never overwrites
 
 u=$(create FULL --source "$(uri "$src")" --recipient "$WORK/recovery.pub")
-"$CAIRN" backups info "$u" --storage "$STORE" | grep -q 'key slots: *instance key, recipient' || fail "info lacks the slots"
+"$CAIRN" backups info "$u" --storage "$STORE" | grep -Eq 'key slots: *instance key [0-9a-f]{16}, recipient [0-9a-f]{16}$' || fail "info lacks the slots and their ids"
 
 # the recipient alone opens it (the instance and its key are gone)
 (unset CAIRN_ENCRYPTION_KEY; "$CAIRN" backups verify "$u" --identity "$WORK/recovery.key" --storage "$STORE" >/dev/null 2>&1) ||

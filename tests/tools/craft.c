@@ -18,6 +18,8 @@
  *                                  summary, as the next file of its kind;
  *                                  the manifest's files (format 2) and the
  *                                  summary's counts follow it
+ *   craft IN OUT envelope N        write envelope version N (1: as cairn wrote
+ *                                  backups before format 2), entries unchanged
  * JSON is {"key": K, "tenant": T|null, "columns": [[NAME, TYPE, VALUE]…]}
  * with TYPE the cairn_column_type number; VALUE is any JSON for a JSON
  * column, null for NULL, else a string or {"hex": "…"} for raw bytes
@@ -345,7 +347,7 @@ static void patch_summary(struct core_archive_writer *aw, const char *name, cons
 int main(int argc, char **argv)
 {
 	if (argc < 5) {
-		fprintf(stderr, "usage: craft IN OUT add|rename|format|drop|manifest|addrec|addfile ARG [ARG]\n");
+		fprintf(stderr, "usage: craft IN OUT add|rename|format|drop|manifest|addrec|addfile|envelope ARG [ARG]\n");
 		return 2;
 	}
 	const char *op = argv[3];
@@ -374,7 +376,9 @@ int main(int argc, char **argv)
 	struct core_archive_writer *aw;
 	if (core_env_reader_new(&rk, file_source, in, &er) || core_archive_reader_new(er, &ar))
 		die("read");
-	if (core_env_writer_new(&wk, file_sink, out, &ew) || core_archive_writer_new(ew, 0, &aw))
+	unsigned version = strcmp(op, "envelope") == 0 ? (unsigned)atoi(argv[4]) : CORE_ENV_VERSION;
+	if (core_env_writer_new_version(version, &wk, file_sink, out, &ew) ||
+	    core_archive_writer_new(ew, 0, &aw))
 		die("write");
 	struct core_manifest m = {0};
 	const char *name;
