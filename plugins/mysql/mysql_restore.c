@@ -684,7 +684,7 @@ static int prep_get(struct my_inst *my, struct my_table *t, enum my_sql kind, si
 	struct my_stmt *s = t->stmt;
 	struct my_prep *pp = kind == MY_SQL_LOOK ? &s->look : kind == MY_SQL_INS ? &s->ins : &s->ups;
 	struct cp_buf sql = {0};
-	MYSQL_STMT *st;
+	MYSQL_STMT *st = NULL;
 
 	if (pp->st != NULL && pp->k == k) {
 		*out = pp->st;
@@ -744,7 +744,7 @@ static int is_dup(unsigned err)
 static int exec_rows(struct my_inst *my, struct my_table *t, enum my_sql kind,
 		     struct my_vals *v, const size_t *rows, size_t m, const char *what, int *dup)
 {
-	MYSQL_STMT *st;
+	MYSQL_STMT *st = NULL;
 	size_t p = 0;
 	int rc;
 
@@ -775,7 +775,7 @@ static int exec_rows(struct my_inst *my, struct my_table *t, enum my_sql kind,
 static int lookup(struct my_inst *my, struct my_table *t, struct my_vals *v, int *outcomes,
 		  const char *what, int *collide)
 {
-	MYSQL_STMT *st;
+	MYSQL_STMT *st = NULL;
 	MYSQL_BIND res[3];
 	long long pos = 0, equal = 0;
 	my_bool null_pos = 0, null_eq = 0, null_key = 0;
