@@ -918,8 +918,9 @@ each:
 			rc = write_rows(my, t, recs, 1, outcomes, tries + 1);
 		} else {
 			rc = cp_fail(my->host, CAIRN_E_TRANSIENT,
-				     "%s '%s': its key was inserted by another transaction "
-				     "each time it was looked up", what, t->name);
+				     "%s '%s': a duplicate key each time the record was looked up "
+				     "and not found (written meanwhile by another transaction, or "
+				     "a unique index other than the primary key)", what, t->name);
 			my->tx_failed = 1;
 		}
 		goto out;

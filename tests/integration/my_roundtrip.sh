@@ -191,6 +191,17 @@ settings_outcomes "$b" "$part" "1203 1092 2 109" "restore into a partial target"
 [ "$(my_digest "$bulk")" = "$(my_digest "$part")" ] || fail "restore into a partial target differs from the source"
 note "partial target: new records without a look-up, then exact outcomes for the existing ones"
 
+# a unique index other than the primary key (an operator's own) on which a record collides
+# with a row of another key: no amount of looking up by key explains the duplicate, so the
+# restore fails after a few tries, naming the record, and writes nothing
+uniq=$(new_my_db uniq)
+my "$uniq" "ALTER TABLE settings ADD COLUMN v VARCHAR(200) GENERATED ALWAYS AS (JSON_VALUE(\`value\`, '\$.value')) STORED,
+	ADD UNIQUE KEY ux_v (v); INSERT INTO settings (\`key\`, \`value\`) VALUES ('other', '{\"value\": 5}')"
+expect_fail 5 "$CAIRN" backups restore "$b" --source "$(myuri "$uniq")" --storage "$STORE"
+case "$ERR" in *"'bulk.5'"*"unique index other than the primary key"*) ;; *) fail "unique-index message: $ERR" ;; esac
+[ "$(my_total_rows "$uniq")" = 1 ] || fail "a restore failing on a unique index wrote rows"
+note "a duplicate on another unique index: refused, nothing written"
+
 # ------------------------------------------------------------------ bad input
 empty=$(new_my_db empty)
 expect_fail 3 env CAIRN_ENCRYPTION_KEY="$(head -c 32 /dev/urandom | base64)" \
