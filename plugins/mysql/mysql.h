@@ -35,24 +35,27 @@ struct my_col {
 	int precision;    /* DATETIME_PRECISION of datetime/timestamp columns */
 };
 
-/* The prepared statements of one column list of one table. */
+/* A prepared statement kept for the next chunk of the same number of rows. */
+struct my_prep {
+	MYSQL_STMT *st;
+	size_t k;            /* rows it was prepared for */
+};
+
+/* The statements of one column list of one table (mysql_restore.c). */
 struct my_stmt {
 	size_t n;            /* record columns, key included (synthetic or not) */
 	size_t *col;         /* index into table->cols, per record column */
 	char **rec_names;    /* record column names in order (key may be synthetic) */
 	int synthetic_key;   /* 1 when the record had no "key" column: column 0 is rec->key */
 	size_t key_pos;      /* position of the key among the n columns */
-	MYSQL_STMT *select;  /* SELECT <all equal> FROM t WHERE key = ? FOR UPDATE */
-	MYSQL_STMT *upsert;  /* INSERT … ON DUPLICATE KEY UPDATE … */
-	MYSQL_BIND *sel_bind; /* n params: the n-1 non-key values, then the key */
-	MYSQL_BIND *ups_bind; /* n params in record order */
-	unsigned long *lens; /* per record column */
-	char (*tsbuf)[40];   /* per record column: a converted timestamp */
-	/* SQL fragments, also used to build the multi-record statements of a batch */
-	char *sel_body;      /* "<all equal> FROM t WHERE `key` = ? FOR UPDATE" */
+	/* SQL fragments the k-row statements are built from */
+	char *look_head;     /* "SELECT d.p, <all equal>, t.`key` FROM (SELECT 0 AS p, ? AS c0, …" */
+	char *look_row;      /* ", ?, ?, …": the n placeholders of rows 1… */
+	char *look_tail;     /* ") AS d STRAIGHT_JOIN `t` AS t ON t.`key` = d.cK FOR UPDATE" */
 	char *ins_head;      /* "INSERT INTO t (…) VALUES " */
 	char *ins_row;       /* "(?, ?, …)" */
-	char *ins_tail;      /* " ON DUPLICATE KEY UPDATE …" */
+	char *ups_tail;      /* " ON DUPLICATE KEY UPDATE …" */
+	struct my_prep look, ins, ups;
 };
 
 /* A table as seen in the target schema, cached during one restore. */
@@ -63,6 +66,7 @@ struct my_table {
 	size_t n_cols;
 	int exists;
 	int has_key;         /* a real column named "key" */
+	int lookup;          /* a write met an existing key: look each chunk up first */
 	char *tenant_expr;   /* SQL yielding the tenant id, or NULL when the table has none */
 	struct my_stmt *stmt;
 	struct my_table *next;
@@ -80,6 +84,7 @@ struct my_inst {
 	int tx_failed;         /* a statement failed inside the transaction */
 	int dry_run;
 	int busy;              /* a streaming result (cursor) is open on the connection */
+	size_t chunk_bytes;    /* restore: most bytes of values per statement (max_allowed_packet) */
 	struct my_table *tables; /* restore cache */
 };
 

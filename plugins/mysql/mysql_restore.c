@@ -1,55 +1,108 @@
 /*
  * mysql_restore.c — the restore half: one read-committed transaction in
  * which every record's outcome (NEW / CHANGED / UNCHANGED, which the vtable
- * must report) comes from a locking look-up, and only NEW and CHANGED
- * records are written, by INSERT … ON DUPLICATE KEY UPDATE.
+ * must report) is exact, and only NEW and CHANGED records are written.
  *
- * restore_write (ABI 1.0) does it per record with two prepared statements:
+ * Records arrive in chunks (restore_write_batch, ABI 1.1; restore_write is a
+ * chunk of one) of up to MY_CHUNK_MAX records sharing a column list, sized
+ * by bytes under the server's max_allowed_packet. Each chunk costs one or a
+ * few set-based statements, prepared once per table, column list and number
+ * of rows and kept for the next chunk of the same size.
  *
- *   SELECT <every real column equal> FROM t WHERE `key` = ? FOR UPDATE
- *   INSERT INTO t (…) VALUES (…) ON DUPLICATE KEY UPDATE c = VALUES(c), …
+ * Why this shape (measured, bench/RESULTS.md "MariaDB restore: where the
+ * time goes"): the old per-chunk UNION of point look-ups cost as much as the
+ * inserts themselves into an *empty* table (41 800 sub-SELECTs parsed and
+ * optimised per 20 000 flows, not one row found) and sent every value twice;
+ * into a full table JSON_NORMALIZE of both sides was a third of the server's
+ * time although the texts were byte-identical. COMMIT (InnoDB filling the
+ * FULLTEXT indexes) and the rows themselves are the same for any client.
  *
- * restore_write_batch (ABI 1.1) does the same for up to 200 records in two
- * statements: a UNION ALL of those SELECTs (one row per existing record,
- * tagged with its position) and one multi-row INSERT … ON DUPLICATE KEY
- * UPDATE of the records that need it.
+ * 1. Optimistic insert. Every table starts with a plain multi-row
+ *    INSERT … VALUES (…), (…) — no look-up, no ON DUPLICATE KEY UPDATE. If
+ *    it succeeds no key existed: every record is NEW, exactly, and each
+ *    value crossed the wire once (an empty target, or one holding other
+ *    keys, is the common case of a restore). If a key exists the statement
+ *    fails with ER_DUP_ENTRY, InnoDB undoes that statement alone (not the
+ *    transaction), and the table switches to look-ups for the rest of the
+ *    restore: at most one wasted chunk per table, and into a target that
+ *    already holds the same rows the first row fails at once. This does
+ *    the job of an "is the table empty?" test without trusting one: a row
+ *    committed by someone else after such a test would be overwritten.
+ *    LOAD DATA LOCAL INFILE was measured no faster here (the row and index
+ *    work dominates, not the parsing) and turns strict-mode errors into
+ *    warnings, so a too-long source_code would be truncated: not used.
+ *    InnoDB's bulk insert into an empty table (unique_checks = 0) was 2–3x
+ *    slower with Kestra's FULLTEXT indexes: not used either.
  *
- * No row: NEW; 1: UNCHANGED; 0: CHANGED. FOR UPDATE locks the row, or the
- * gap where it would go, until the end of the transaction so that the
- * outcome stays true. "Equal" means the same JSON value (JSON_NORMALIZE on
- * MariaDB 10.7+, the JSON type's own comparison on MySQL), the same bytes for
- * text, the same instant for timestamps (at the column's precision) and the
- * same number for integers. A dry run does the same work and rolls back, so
- * its outcomes are exact.
+ * 2. Look-up, one statement per chunk:
+ *
+ *      SELECT d.p, (<col1 equal>) AND …, t.`key`
+ *      FROM (SELECT 0 AS p, ? AS c0, ? AS c1 … UNION ALL SELECT 1, ?, ? …) AS d
+ *      STRAIGHT_JOIN t AS t ON t.`key` = d.cK FOR UPDATE
+ *
+ *    The chunk's values form a derived table that drives primary-key
+ *    look-ups (STRAIGHT_JOIN: never a scan of the target probing the
+ *    chunk). One row per existing record: none means NEW, 1 UNCHANGED, 0
+ *    CHANGED. A staging table was measured a little cheaper only when it
+ *    is not InnoDB (an InnoDB TEMPORARY table was 8x slower), and a
+ *    non-transactional Aria table inside the transaction goes to a MIXED
+ *    or STATEMENT binary log outside it, values and all; not worth it.
+ *    FOR UPDATE locks the rows found until the end of the transaction, so
+ *    CHANGED and UNCHANGED stay true. Under READ COMMITTED it locks no gap,
+ *    so NEW is not taken on trust: the NEW records go in with a plain
+ *    INSERT, whose success proves them new, and the CHANGED ones with
+ *    INSERT … ON DUPLICATE KEY UPDATE. A duplicate key there (a writer
+ *    inserted the key meanwhile, or two keys of the chunk are one under the
+ *    collation) sends the chunk through record by record, which is exact.
+ *
+ * "Equal" means the same JSON value (JSON_NORMALIZE on MariaDB 10.7+, the
+ * JSON type's own comparison on MySQL), the same bytes for text, the same
+ * instant for timestamps (at the column's precision) and the same number
+ * for integers; the bytes of a JSON value are compared first, which is
+ * enough when they are equal (a restore of MariaDB's own backup) and spares
+ * the normalisation. A dry run does the same work and rolls back, so its
+ * outcomes are exact.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <mariadb/mysqld_error.h>
+
 #include "mysql.h"
+
+/* Records per statement, and their bytes: see restore_begin for the server's limit. */
+#define MY_CHUNK_MAX 200
+#define MY_CHUNK_BYTES (4u << 20)
+/* Placeholders of one prepared statement: the protocol counts them in 16 bits. */
+#define MY_PARAMS_MAX 65535u
+
+static void prep_close(struct my_prep *pp)
+{
+	if (pp->st != NULL)
+		mysql_stmt_close(pp->st);
+	pp->st = NULL;
+	pp->k = 0;
+}
 
 static void stmt_free(struct my_stmt *s)
 {
 	if (s == NULL)
 		return;
-	if (s->select != NULL)
-		mysql_stmt_close(s->select);
-	if (s->upsert != NULL)
-		mysql_stmt_close(s->upsert);
+	prep_close(&s->look);
+	prep_close(&s->ins);
+	prep_close(&s->ups);
 	cp_names_free(s->rec_names, s->n);
 	free(s->col);
-	free(s->sel_bind);
-	free(s->ups_bind);
-	free(s->lens);
-	free(s->tsbuf);
-	free(s->sel_body);
+	free(s->look_head);
+	free(s->look_row);
+	free(s->look_tail);
 	free(s->ins_head);
 	free(s->ins_row);
-	free(s->ins_tail);
+	free(s->ups_tail);
 	free(s);
 }
 
-/* Forgets the tables and statements of the last restore. */
 void mysql_plugin_restore_reset(struct my_inst *my)
 {
 	struct my_table *t = my->tables, *next;
@@ -90,6 +143,31 @@ static int table_get(struct my_inst *my, const struct cairn_kind_desc *kind,
 	return CAIRN_OK;
 }
 
+/*
+ * A chunk's statement travels in one packet, which the server refuses
+ * beyond max_allowed_packet (16 MiB by default on MariaDB, 64 MiB on
+ * MySQL 8, sometimes lowered): chunks stay at MY_CHUNK_BYTES or under the
+ * limit less a margin for the protocol's per-value overhead.
+ */
+static int chunk_limit(struct my_inst *my)
+{
+	MYSQL_RES *res;
+	MYSQL_ROW row;
+	unsigned long long v = 0;
+
+	if (mysql_real_query(my->conn, "SELECT @@max_allowed_packet", 27) != 0 ||
+	    (res = mysql_store_result(my->conn)) == NULL)
+		return mysql_plugin_conn_error(my, "unable to read max_allowed_packet", NULL);
+	row = mysql_fetch_row(res);
+	if (row != NULL && row[0] != NULL)
+		v = strtoull(row[0], NULL, 10);
+	mysql_free_result(res);
+	my->chunk_bytes = MY_CHUNK_BYTES;
+	if (v > 0 && v - v / 8 < my->chunk_bytes)
+		my->chunk_bytes = (size_t)(v - v / 8);
+	return CAIRN_OK;
+}
+
 int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts)
 {
 	struct my_inst *my = inst;
@@ -113,8 +191,10 @@ int mysql_plugin_restore_begin(void *inst, const struct cairn_restore_opts *opts
 			       "target database '%s' has no Kestra schema (no "
 			       "flyway_schema_history table)", my->database);
 
-	rc = mysql_plugin_exec(my, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
-			       "unable to start the restore transaction");
+	rc = chunk_limit(my);
+	if (rc == CAIRN_OK)
+		rc = mysql_plugin_exec(my, "SET TRANSACTION ISOLATION LEVEL READ COMMITTED",
+				       "unable to start the restore transaction");
 	if (rc == CAIRN_OK)
 		rc = mysql_plugin_exec(my, "START TRANSACTION READ WRITE",
 				       "unable to start the restore transaction");
@@ -218,73 +298,58 @@ static int is_string_type(const char *dt)
 }
 
 /* "stored column equals parameter", NULL-safe (<=>), by the column's kind. */
-static void compare_expr(struct my_inst *my, struct cp_buf *b, const struct my_col *col)
-{
-	char num[64];
 
+/*
+ * "stored column equals the chunk's value", NULL-safe (<=>), by the
+ * column's kind: `lhs` is the target's column (t.`c`), `rhs` the derived
+ * table's (d.cN).
+ */
+static void compare_expr(struct my_inst *my, struct cp_buf *b, const struct my_col *col,
+			 const char *lhs, const char *rhs)
+{
 	switch (col->ctype) {
 	case CAIRN_COL_JSON:
 		if (!my->mariadb) {
 			/* MySQL's JSON type compares values (key order, number forms). */
-			cp_buf_add(b, col->qname);
-			cp_buf_add(b, " <=> CAST(? AS JSON)");
-		} else if (my->server_version >= 100700) {
-			cp_buf_add(b, "CAST(JSON_NORMALIZE(");
-			cp_buf_add(b, col->qname);
-			cp_buf_add(b, ") AS BINARY) <=> CAST(JSON_NORMALIZE(?) AS BINARY)");
+			cp_buf_addf(b, "%s <=> CAST(%s AS JSON)", lhs, rhs);
 		} else {
-			/* Before 10.7 there is no JSON_NORMALIZE: spacing only, not key order. */
-			cp_buf_add(b, "CAST(JSON_COMPACT(");
-			cp_buf_add(b, col->qname);
-			cp_buf_add(b, ") AS BINARY) <=> CAST(JSON_COMPACT(?) AS BINARY)");
+			/*
+			 * The same bytes are the same value; only when they differ
+			 * is the normalisation worth its cost (OR stops at the first
+			 * true). Before 10.7 there is no JSON_NORMALIZE: spacing only.
+			 */
+			const char *fn = my->server_version >= 100700 ? "JSON_NORMALIZE" : "JSON_COMPACT";
+			cp_buf_addf(b, "CAST(%s AS BINARY) <=> CAST(%s AS BINARY) OR "
+				    "CAST(%s(%s) AS BINARY) <=> CAST(%s(%s) AS BINARY)",
+				    lhs, rhs, fn, lhs, fn, rhs);
 		}
 		break;
 	case CAIRN_COL_TIMESTAMP:
 		/* Compared at the column's precision: what storing the value would keep. */
-		cp_buf_add(b, col->qname);
-		snprintf(num, sizeof num, " <=> CAST(? AS DATETIME(%d))",
-			 col->precision >= 0 && col->precision <= 6 ? col->precision : 6);
-		cp_buf_add(b, num);
+		cp_buf_addf(b, "%s <=> CAST(%s AS DATETIME(%d))", lhs, rhs,
+			    col->precision >= 0 && col->precision <= 6 ? col->precision : 6);
 		break;
 	case CAIRN_COL_INT:
-		cp_buf_add(b, col->qname);
-		cp_buf_add(b, " <=> CAST(? AS DECIMAL(65,0))");
+		cp_buf_addf(b, "%s <=> CAST(%s AS DECIMAL(65,0))", lhs, rhs);
 		break;
 	default:
-		if (is_string_type(col->data_type)) {
+		if (is_string_type(col->data_type))
 			/* Bytes, not the collation: case and trailing spaces are changes. */
-			cp_buf_add(b, "CAST(");
-			cp_buf_add(b, col->qname);
-			cp_buf_add(b, " AS BINARY) <=> CAST(? AS BINARY)");
-		} else {
-			cp_buf_add(b, col->qname);
-			cp_buf_add(b, " <=> ?");
-		}
+			cp_buf_addf(b, "CAST(%s AS BINARY) <=> CAST(%s AS BINARY)", lhs, rhs);
+		else
+			cp_buf_addf(b, "%s <=> %s", lhs, rhs);
 		break;
 	}
 }
 
-static int prepare(struct my_inst *my, struct my_table *t, MYSQL_STMT **out,
-		   const struct cp_buf *sql)
-{
-	MYSQL_STMT *st = mysql_stmt_init(my->conn);
-
-	if (st == NULL)
-		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
-	if (mysql_stmt_prepare(st, sql->p, (unsigned long)sql->len) != 0) {
-		int rc = mysql_plugin_stmt_error(my, st, "unable to prepare a statement for table",
-						 t->name);
-		mysql_stmt_close(st);
-		return rc;
-	}
-	*out = st;
-	return CAIRN_OK;
-}
-
+/*
+ * The statement fragments of a table and column list; the k-row
+ * statements are built from them when a chunk of k rows first needs one.
+ */
 static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn_record *rec)
 {
 	struct my_stmt *s;
-	struct cp_buf body = {0}, head = {0}, row = {0}, tail = {0};
+	struct cp_buf look = {0}, row = {0}, tail = {0}, head = {0}, ins = {0}, ups = {0};
 	size_t n_cmp = 0, n_set = 0;
 	int have_key_col, rc;
 
@@ -297,15 +362,9 @@ static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	s->synthetic_key = !have_key_col;
 	s->rec_names = cp_names_new(rec, s->synthetic_key, &s->n);
-	if (s->rec_names != NULL) {
+	if (s->rec_names != NULL)
 		s->col = calloc(s->n, sizeof *s->col);
-		s->sel_bind = calloc(s->n, sizeof *s->sel_bind);
-		s->ups_bind = calloc(s->n, sizeof *s->ups_bind);
-		s->lens = calloc(s->n, sizeof *s->lens);
-		s->tsbuf = calloc(s->n, sizeof *s->tsbuf);
-	}
-	if (s->col == NULL || s->rec_names == NULL || s->sel_bind == NULL ||
-	    s->ups_bind == NULL || s->lens == NULL || s->tsbuf == NULL) {
+	if (s->col == NULL || s->rec_names == NULL) {
 		stmt_free(s);
 		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
@@ -315,24 +374,37 @@ static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn
 			s->key_pos = i;
 	}
 
-	/* "<all equal> FROM t WHERE `key` = ? FOR UPDATE" */
+	/* look-up: "SELECT d.p, <all equal>, t.`key` FROM (SELECT 0 AS p, ? AS c0 …" */
+	cp_buf_add(&look, "SELECT d.p, ");
 	for (size_t i = 0; i < s->n; i++) {
+		const struct my_col *c = &t->cols[s->col[i]];
+		struct cp_buf lhs = {0};
+		char rhs[32];
 		if (i == s->key_pos)
 			continue;
 		if (n_cmp++ > 0)
-			cp_buf_add(&body, " AND ");
-		cp_buf_add(&body, "(");
-		compare_expr(my, &body, &t->cols[s->col[i]]);
-		cp_buf_add(&body, ")");
+			cp_buf_add(&look, " AND ");
+		cp_buf_addf(&lhs, "t.%s", c->qname);
+		snprintf(rhs, sizeof rhs, "d.c%zu", i);
+		cp_buf_add(&look, "(");
+		compare_expr(my, &look, c, lhs.oom ? "" : lhs.p, rhs);
+		cp_buf_add(&look, ")");
+		look.oom |= lhs.oom;
+		cp_buf_free(&lhs);
 	}
 	if (n_cmp == 0)
-		cp_buf_add(&body, "1");
-	cp_buf_add(&body, " FROM ");
-	cp_buf_add(&body, t->qname);
-	cp_buf_add(&body, " WHERE ");
-	cp_buf_add(&body, t->cols[s->col[s->key_pos]].qname);
-	cp_buf_add(&body, " = ? FOR UPDATE");
+		cp_buf_add(&look, "1");
+	cp_buf_addf(&look, ", t.%s FROM (SELECT 0 AS p", t->cols[s->col[s->key_pos]].qname);
+	for (size_t i = 0; i < s->n; i++) {
+		cp_buf_addf(&look, ", ? AS c%zu", i);
+		cp_buf_add(&row, ", ?");
+	}
+	cp_buf_add(&tail, ") AS d STRAIGHT_JOIN ");
+	cp_buf_add(&tail, t->qname);
+	cp_buf_addf(&tail, " AS t ON t.%s = d.c%zu FOR UPDATE", t->cols[s->col[s->key_pos]].qname,
+		    s->key_pos);
 
+	/* inserts: "INSERT INTO t (…) VALUES " + "(?, …)" × k [+ " ON DUPLICATE KEY UPDATE …"] */
 	cp_buf_add(&head, "INSERT INTO ");
 	cp_buf_add(&head, t->qname);
 	cp_buf_add(&head, " (");
@@ -342,48 +414,44 @@ static int stmt_build(struct my_inst *my, struct my_table *t, const struct cairn
 		cp_buf_add(&head, t->cols[s->col[i]].qname);
 	}
 	cp_buf_add(&head, ") VALUES ");
-	cp_buf_add(&row, "(");
+	cp_buf_add(&ins, "(");
 	for (size_t i = 0; i < s->n; i++)
-		cp_buf_add(&row, i > 0 ? ", ?" : "?");
-	cp_buf_add(&row, ")");
-	cp_buf_add(&tail, " ON DUPLICATE KEY UPDATE ");
+		cp_buf_add(&ins, i > 0 ? ", ?" : "?");
+	cp_buf_add(&ins, ")");
+	cp_buf_add(&ups, " ON DUPLICATE KEY UPDATE ");
 	for (size_t i = 0; i < s->n; i++) {
 		const char *q = t->cols[s->col[i]].qname;
 		if (i == s->key_pos)
 			continue;
 		if (n_set++ > 0)
-			cp_buf_add(&tail, ", ");
-		cp_buf_add(&tail, q);
-		cp_buf_add(&tail, " = VALUES(");
-		cp_buf_add(&tail, q);
-		cp_buf_add(&tail, ")");
+			cp_buf_add(&ups, ", ");
+		cp_buf_addf(&ups, "%s = VALUES(%s)", q, q);
 	}
 	if (n_set == 0) {
 		/* Only a key: an existing row is left as it is. */
 		const char *q = t->cols[s->col[s->key_pos]].qname;
-		cp_buf_add(&tail, q);
-		cp_buf_add(&tail, " = ");
-		cp_buf_add(&tail, q);
+		cp_buf_addf(&ups, "%s = %s", q, q);
 	}
-	if (body.oom || head.oom || row.oom || tail.oom) {
+	if (look.oom || row.oom || tail.oom || head.oom || ins.oom || ups.oom) {
 		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
-		goto fail;
+		cp_buf_free(&look);
+		cp_buf_free(&row);
+		cp_buf_free(&tail);
+		cp_buf_free(&head);
+		cp_buf_free(&ins);
+		cp_buf_free(&ups);
+		stmt_free(s);
+		return rc;
 	}
-	/* The fragments move into the statement; write_one prepares from them when needed. */
-	s->sel_body = body.p;
+	s->look_head = look.p;
+	s->look_row = row.p;
+	s->look_tail = tail.p;
 	s->ins_head = head.p;
-	s->ins_row = row.p;
-	s->ins_tail = tail.p;
+	s->ins_row = ins.p;
+	s->ups_tail = ups.p;
 	stmt_free(t->stmt);
 	t->stmt = s;
 	return CAIRN_OK;
-fail:
-	cp_buf_free(&body);
-	cp_buf_free(&head);
-	cp_buf_free(&row);
-	cp_buf_free(&tail);
-	stmt_free(s);
-	return rc;
 }
 
 /* Bound lengths are unsigned long, 32 bits on some targets: no column may exceed that. */
@@ -570,74 +638,310 @@ static int write_prepare(struct my_inst *my, const struct cairn_kind_desc *kind,
 	return CAIRN_OK;
 }
 
-/* One record through the prepared single-record statements. */
-static int write_one(struct my_inst *my, struct my_table *t, const struct cairn_record *rec,
-		     int *outcome)
+/* The values of a chunk, bound once for all of its statements. */
+struct my_vals {
+	size_t k, n;
+	MYSQL_BIND *b;        /* k × n, record by record, in the statement's column order */
+	unsigned long *len;   /* their lengths */
+	char (*ts)[40];       /* their converted timestamps */
+	MYSQL_BIND *params;   /* k × n: the rows one statement takes */
+};
+
+static void vals_free(struct my_vals *v)
+{
+	free(v->b);
+	free(v->len);
+	free(v->ts);
+	free(v->params);
+}
+
+static int vals_bind(struct my_inst *my, const struct my_table *t,
+		     const struct cairn_record *const *recs, size_t k, struct my_vals *v)
+{
+	size_t n = t->stmt->n;
+
+	v->k = k;
+	v->n = n;
+	v->b = calloc(k * n, sizeof *v->b);
+	v->len = calloc(k * n, sizeof *v->len);
+	v->ts = calloc(k * n, sizeof *v->ts);
+	v->params = calloc(k * n, sizeof *v->params);
+	if (v->b == NULL || v->len == NULL || v->ts == NULL || v->params == NULL)
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
+	for (size_t r = 0; r < k; r++)
+		for (size_t i = 0; i < n; i++)
+			bind_value(&v->b[r * n + i], t->stmt, i, recs[r], t, &v->len[r * n + i],
+				   v->ts[r * n + i]);
+	return CAIRN_OK;
+}
+
+enum my_sql { MY_SQL_LOOK, MY_SQL_INS, MY_SQL_UPS };
+
+/* The k-row statement of a kind: the one kept from the last chunk of k rows, or a new one. */
+static int prep_get(struct my_inst *my, struct my_table *t, enum my_sql kind, size_t k,
+		    MYSQL_STMT **out)
 {
 	struct my_stmt *s = t->stmt;
-	MYSQL_BIND res;
-	long long equal = 0;
-	my_bool is_null = 0;
-	char what[900];
-	int rc = CAIRN_OK, fetched;
+	struct my_prep *pp = kind == MY_SQL_LOOK ? &s->look : kind == MY_SQL_INS ? &s->ins : &s->ups;
+	struct cp_buf sql = {0};
+	MYSQL_STMT *st = NULL;
 
-	snprintf(what, sizeof what, "unable to write record '%.700s' into table", rec->key);
-	if (s->select == NULL || s->upsert == NULL) {
-		struct cp_buf sel = {0}, ups = {0};
-		if (s->select != NULL) {
-			mysql_stmt_close(s->select);
-			s->select = NULL;
+	if (pp->st != NULL && pp->k == k) {
+		*out = pp->st;
+		return CAIRN_OK;
+	}
+	prep_close(pp);
+	if (kind == MY_SQL_LOOK) {
+		cp_buf_add(&sql, s->look_head);
+		for (size_t r = 1; r < k; r++) {
+			cp_buf_addf(&sql, " UNION ALL SELECT %zu", r);
+			cp_buf_add(&sql, s->look_row);
 		}
-		cp_buf_add(&sel, "SELECT ");
-		cp_buf_add(&sel, s->sel_body);
-		cp_buf_add(&ups, s->ins_head);
-		cp_buf_add(&ups, s->ins_row);
-		cp_buf_add(&ups, s->ins_tail);
-		if (sel.oom || ups.oom)
-			rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
-		else
-			rc = prepare(my, t, &s->select, &sel);
-		if (rc == CAIRN_OK)
-			rc = prepare(my, t, &s->upsert, &ups);
-		cp_buf_free(&sel);
-		cp_buf_free(&ups);
-		if (rc != CAIRN_OK)
-			return rc;
+		cp_buf_add(&sql, s->look_tail);
+	} else {
+		cp_buf_add(&sql, s->ins_head);
+		for (size_t r = 0; r < k; r++) {
+			if (r > 0)
+				cp_buf_add(&sql, ", ");
+			cp_buf_add(&sql, s->ins_row);
+		}
+		if (kind == MY_SQL_UPS)
+			cp_buf_add(&sql, s->ups_tail);
 	}
-	/* The SELECT takes the non-key values in order, then the key. */
-	for (size_t i = 0, k = 0; i < s->n; i++) {
-		MYSQL_BIND *b = i == s->key_pos ? &s->sel_bind[s->n - 1] : &s->sel_bind[k++];
-		bind_value(b, s, i, rec, t, &s->lens[i], s->tsbuf[i]);
-		s->ups_bind[i] = *b;
+	if (sql.oom) {
+		cp_buf_free(&sql);
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
 	}
-	if (mysql_stmt_bind_param(s->select, s->sel_bind) != 0 ||
-	    mysql_stmt_execute(s->select) != 0)
-		return mysql_plugin_stmt_error(my, s->select, what, t->name);
-	memset(&res, 0, sizeof res);
-	res.buffer_type = MYSQL_TYPE_LONGLONG;
-	res.buffer = &equal;
-	res.is_null = &is_null;
-	if (mysql_stmt_bind_result(s->select, &res) != 0 || mysql_stmt_store_result(s->select) != 0) {
-		rc = mysql_plugin_stmt_error(my, s->select, what, t->name);
-		mysql_stmt_free_result(s->select);
+	st = mysql_stmt_init(my->conn);
+	if (st == NULL) {
+		cp_buf_free(&sql);
+		return cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
+	}
+	if (mysql_stmt_prepare(st, sql.p, (unsigned long)sql.len) != 0) {
+		int rc = mysql_plugin_stmt_error(my, st, "unable to prepare a statement for table",
+						 t->name);
+		mysql_stmt_close(st);
+		cp_buf_free(&sql);
 		return rc;
 	}
-	fetched = mysql_stmt_fetch(s->select);
-	mysql_stmt_free_result(s->select);
-	if (fetched == 1)
-		return mysql_plugin_stmt_error(my, s->select, what, t->name);
-	if (fetched == MYSQL_NO_DATA)
-		*outcome = CAIRN_WRITE_NEW;
-	else if (!is_null && equal == 1)
-		*outcome = CAIRN_WRITE_UNCHANGED;
-	else
-		*outcome = CAIRN_WRITE_CHANGED;
-	if (*outcome == CAIRN_WRITE_UNCHANGED)
-		return CAIRN_OK;
-	if (mysql_stmt_bind_param(s->upsert, s->ups_bind) != 0 ||
-	    mysql_stmt_execute(s->upsert) != 0)
-		return mysql_plugin_stmt_error(my, s->upsert, what, t->name);
+	cp_buf_free(&sql);
+	pp->st = st;
+	pp->k = k;
+	*out = st;
 	return CAIRN_OK;
+}
+
+static int is_dup(unsigned err)
+{
+	return err == ER_DUP_ENTRY || err == ER_DUP_ENTRY_WITH_KEY_NAME;
+}
+
+/*
+ * Runs the m-row INSERT (or upsert) on rows[0..m) of the chunk, all of it
+ * when rows is NULL. With dup not NULL a duplicate key sets *dup and is not
+ * an error: InnoDB has undone the statement, and the caller knows why.
+ */
+static int exec_rows(struct my_inst *my, struct my_table *t, enum my_sql kind,
+		     struct my_vals *v, const size_t *rows, size_t m, const char *what, int *dup)
+{
+	MYSQL_STMT *st = NULL;
+	size_t p = 0;
+	int rc;
+
+	rc = prep_get(my, t, kind, m, &st);
+	if (rc != CAIRN_OK)
+		return rc;
+	for (size_t j = 0; j < m; j++)
+		for (size_t i = 0; i < v->n; i++)
+			v->params[p++] = v->b[(rows != NULL ? rows[j] : j) * v->n + i];
+	if (mysql_stmt_bind_param(st, v->params) == 0 && mysql_stmt_execute(st) == 0)
+		return CAIRN_OK;
+	if (dup != NULL && is_dup(mysql_stmt_errno(st))) {
+		*dup = 1;
+		return CAIRN_OK;
+	}
+	return mysql_plugin_stmt_error(my, st, what, t->name);
+}
+
+/* Bytes of a stored key kept to tell found rows apart (a longer one: its prefix and length). */
+#define MY_KEY_CMP 1024
+
+/*
+ * outcomes[0..k) from one look-up of the chunk. *collide is set when two
+ * records found the same row: keys that differ as bytes but are one under
+ * the primary key's collation ('a' / 'A'), whose outcomes depend on the
+ * order of the writes.
+ */
+static int lookup(struct my_inst *my, struct my_table *t, struct my_vals *v, int *outcomes,
+		  const char *what, int *collide)
+{
+	MYSQL_STMT *st = NULL;
+	MYSQL_BIND res[3];
+	long long pos = 0, equal = 0;
+	my_bool null_pos = 0, null_eq = 0, null_key = 0;
+	char key[MY_KEY_CMP];
+	unsigned long key_len = 0;
+	struct cp_buf seen = {0}; /* the keys found so far: length, then up to MY_KEY_CMP bytes */
+	int rc, f;
+
+	*collide = 0;
+	for (size_t r = 0; r < v->k; r++)
+		outcomes[r] = CAIRN_WRITE_NEW;
+	rc = prep_get(my, t, MY_SQL_LOOK, v->k, &st);
+	if (rc != CAIRN_OK)
+		return rc;
+	memcpy(v->params, v->b, v->k * v->n * sizeof *v->b);
+	memset(res, 0, sizeof res);
+	res[0].buffer_type = MYSQL_TYPE_LONGLONG;
+	res[0].buffer = &pos;
+	res[0].is_null = &null_pos;
+	res[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	res[1].buffer = &equal;
+	res[1].is_null = &null_eq;
+	res[2].buffer_type = MYSQL_TYPE_STRING;
+	res[2].buffer = key;
+	res[2].buffer_length = sizeof key;
+	res[2].length = &key_len;
+	res[2].is_null = &null_key;
+	if (mysql_stmt_bind_param(st, v->params) != 0 || mysql_stmt_execute(st) != 0 ||
+	    mysql_stmt_bind_result(st, res) != 0 || mysql_stmt_store_result(st) != 0) {
+		rc = mysql_plugin_stmt_error(my, st, what, t->name);
+		mysql_stmt_free_result(st);
+		return rc;
+	}
+	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
+		size_t kl = key_len < sizeof key ? key_len : sizeof key;
+		if (null_pos || pos < 0 || (size_t)pos >= v->k) {
+			rc = cp_fail(my->host, CAIRN_E_BACKEND, "%s '%s': unexpected row", what, t->name);
+			break;
+		}
+		outcomes[pos] = !null_eq && equal == 1 ? CAIRN_WRITE_UNCHANGED : CAIRN_WRITE_CHANGED;
+		for (size_t at = 0; at < seen.len && !*collide;) {
+			unsigned long l;
+			memcpy(&l, seen.p + at, sizeof l);
+			at += sizeof l;
+			*collide = l == key_len && memcmp(seen.p + at, key, kl) == 0;
+			at += l < sizeof key ? l : sizeof key;
+		}
+		cp_buf_addn(&seen, (const char *)&key_len, sizeof key_len);
+		cp_buf_addn(&seen, key, kl);
+	}
+	if (rc == CAIRN_OK && f == 1)
+		rc = mysql_plugin_stmt_error(my, st, what, t->name);
+	if (rc == CAIRN_OK && seen.oom)
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
+	mysql_stmt_free_result(st);
+	cp_buf_free(&seen);
+	return rc;
+}
+
+/* rows[0..m) := the positions whose outcome is `which`; returns m. */
+static size_t pick(const int *outcomes, size_t k, int which, size_t *rows)
+{
+	size_t m = 0;
+
+	for (size_t r = 0; r < k; r++)
+		if (outcomes[r] == which)
+			rows[m++] = r;
+	return m;
+}
+
+/* How often one record is looked up again when its key appears between look-up and insert. */
+#define MY_RETRIES 3
+
+/*
+ * k ≥ 1 records sharing t's statements, by the rules at the top of the
+ * file. A chunk that cannot be decided as a whole (a duplicate key after
+ * the look-up, two keys that the collation calls one) goes again record by
+ * record, which is exact; so does a failed chunk, so that the error names
+ * its record (the restore fails either way). `tries` counts the look-ups
+ * of a single record.
+ */
+static int write_rows(struct my_inst *my, struct my_table *t,
+		      const struct cairn_record *const *recs, size_t k, int *outcomes, int tries)
+{
+	struct my_vals v = {0};
+	size_t *rows = NULL, m;
+	char what[900];
+	int rc, dup = 0, collide = 0;
+
+	if (k == 1)
+		snprintf(what, sizeof what, "unable to write record '%.700s' into table", recs[0]->key);
+	else
+		snprintf(what, sizeof what, "unable to write records '%.300s' … '%.300s' into table",
+			 recs[0]->key, recs[k - 1]->key);
+	rc = vals_bind(my, t, recs, k, &v);
+	if (rc != CAIRN_OK)
+		goto out;
+	if (!t->lookup) {
+		rc = exec_rows(my, t, MY_SQL_INS, &v, NULL, k, what, &dup);
+		if (rc != CAIRN_OK)
+			goto failed;
+		if (!dup) {
+			for (size_t r = 0; r < k; r++)
+				outcomes[r] = CAIRN_WRITE_NEW;
+			goto out;
+		}
+		t->lookup = 1;
+		dup = 0;
+	}
+	rc = lookup(my, t, &v, outcomes, what, &collide);
+	if (rc != CAIRN_OK)
+		goto out;
+	if (collide)
+		goto each;
+	rows = malloc(k * sizeof *rows);
+	if (rows == NULL) {
+		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
+		goto out;
+	}
+	/* NEW first: a duplicate key then means nothing of the chunk is written yet. */
+	m = pick(outcomes, k, CAIRN_WRITE_NEW, rows);
+	if (m > 0) {
+		rc = exec_rows(my, t, MY_SQL_INS, &v, rows, m, what, &dup);
+		if (rc != CAIRN_OK)
+			goto failed;
+		if (dup)
+			goto each;
+	}
+	m = pick(outcomes, k, CAIRN_WRITE_CHANGED, rows);
+	if (m > 0) {
+		rc = exec_rows(my, t, MY_SQL_UPS, &v, rows, m, what, NULL);
+		if (rc != CAIRN_OK)
+			goto failed;
+	}
+	goto out;
+
+each:
+	if (k == 1) {
+		if (tries + 1 < MY_RETRIES) {
+			rc = write_rows(my, t, recs, 1, outcomes, tries + 1);
+		} else {
+			rc = cp_fail(my->host, CAIRN_E_TRANSIENT,
+				     "%s '%s': a duplicate key each time the record was looked up "
+				     "and not found (written meanwhile by another transaction, or "
+				     "a unique index other than the primary key)", what, t->name);
+			my->tx_failed = 1;
+		}
+		goto out;
+	}
+	for (size_t r = 0; r < k && rc == CAIRN_OK; r++)
+		rc = write_rows(my, t, recs + r, 1, outcomes + r, 0);
+	goto out;
+
+failed:
+	/* Reported and the transaction marked failed; find and name the record. */
+	for (size_t r = 0; k > 1 && r < k; r++) {
+		int o, again = write_rows(my, t, recs + r, 1, &o, 0);
+		if (again != CAIRN_OK) {
+			rc = again;
+			break;
+		}
+	}
+out:
+	free(rows);
+	vals_free(&v);
+	return rc;
 }
 
 int mysql_plugin_restore_write(void *inst, const struct cairn_kind_desc *kind,
@@ -656,160 +960,20 @@ int mysql_plugin_restore_write(void *inst, const struct cairn_kind_desc *kind,
 		rc = write_prepare(my, kind, rec, &t);
 	if (rc != CAIRN_OK)
 		return rc;
-	return write_one(my, t, rec, outcome);
+	return write_rows(my, t, &rec, 1, outcome, 0);
 }
 
 /* ------------------------------------------------------------------ batches */
 
+/* What a record adds to a statement's packet: its bytes and a few per value. */
 static size_t rec_bytes(const struct cairn_record *r)
 {
-	size_t b = strlen(r->key);
+	size_t b = strlen(r->key) + 16;
 
 	for (size_t i = 0; i < r->n_columns; i++)
-		b += r->columns[i].len;
+		b += r->columns[i].len + 16;
 	return b;
 }
-
-/*
- * k records sharing one column list, in two statements:
- *
- *   (SELECT 0, <all equal> FROM t WHERE `key` = ? FOR UPDATE) UNION ALL
- *   (SELECT 1, …) …                          → one row per existing record
- *   INSERT INTO t (…) VALUES (…), (…) … ON DUPLICATE KEY UPDATE …
- *                                            → the NEW and CHANGED ones
- *
- * Both are prepared for the chunk (one round trip each) and closed after.
- * When the INSERT fails, its records go again one by one through the
- * single-record upsert so that the error names the record (InnoDB has
- * rolled back only the failed statement); the restore fails either way.
- */
-static int write_chunk(struct my_inst *my, struct my_table *t,
-		       const struct cairn_record *const *recs, size_t k, int *outcomes)
-{
-	struct my_stmt *s = t->stmt;
-	size_t n = s->n, m = 0, p;
-	struct cp_buf sql = {0};
-	MYSQL_BIND *vals = calloc(k * n, sizeof *vals), *params = calloc(k * n, sizeof *params);
-	unsigned long *lens = calloc(k * n, sizeof *lens);
-	char (*ts)[40] = calloc(k * n, sizeof *ts);
-	MYSQL_STMT *st = NULL;
-	MYSQL_BIND res[2];
-	long long idx = 0, equal = 0;
-	my_bool null_idx = 0, null_eq = 0;
-	char num[32], what[900];
-	int rc = CAIRN_OK, f;
-
-	snprintf(what, sizeof what, "unable to write records '%.300s' … '%.300s' into table",
-		 recs[0]->key, recs[k - 1]->key);
-	if (vals == NULL || params == NULL || lens == NULL || ts == NULL) {
-		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t r = 0; r < k; r++) {
-		outcomes[r] = CAIRN_WRITE_NEW;
-		for (size_t i = 0; i < n; i++)
-			bind_value(&vals[r * n + i], s, i, recs[r], t, &lens[r * n + i],
-				   ts[r * n + i]);
-	}
-
-	/* outcomes */
-	p = 0;
-	for (size_t r = 0; r < k; r++) {
-		snprintf(num, sizeof num, "%s(SELECT %zu, ", r ? " UNION ALL " : "", r);
-		cp_buf_add(&sql, num);
-		cp_buf_add(&sql, s->sel_body);
-		cp_buf_add(&sql, ")");
-		for (size_t i = 0; i < n; i++)
-			if (i != s->key_pos)
-				params[p++] = vals[r * n + i];
-		params[p++] = vals[r * n + s->key_pos];
-	}
-	if (sql.oom) {
-		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = prepare(my, t, &st, &sql);
-	if (rc != CAIRN_OK)
-		goto out;
-	memset(res, 0, sizeof res);
-	res[0].buffer_type = MYSQL_TYPE_LONGLONG;
-	res[0].buffer = &idx;
-	res[0].is_null = &null_idx;
-	res[1].buffer_type = MYSQL_TYPE_LONGLONG;
-	res[1].buffer = &equal;
-	res[1].is_null = &null_eq;
-	if (mysql_stmt_bind_param(st, params) != 0 || mysql_stmt_execute(st) != 0 ||
-	    mysql_stmt_bind_result(st, res) != 0 || mysql_stmt_store_result(st) != 0) {
-		rc = mysql_plugin_stmt_error(my, st, what, t->name);
-		goto out;
-	}
-	while ((f = mysql_stmt_fetch(st)) == 0 || f == MYSQL_DATA_TRUNCATED) {
-		if (null_idx || idx < 0 || (size_t)idx >= k) {
-			rc = cp_fail(my->host, CAIRN_E_BACKEND, "%s '%s': unexpected row",
-				     what, t->name);
-			goto out;
-		}
-		outcomes[idx] = !null_eq && equal == 1 ? CAIRN_WRITE_UNCHANGED : CAIRN_WRITE_CHANGED;
-	}
-	if (f == 1) {
-		rc = mysql_plugin_stmt_error(my, st, what, t->name);
-		goto out;
-	}
-	mysql_stmt_free_result(st);
-	mysql_stmt_close(st);
-	st = NULL;
-
-	/* the NEW and CHANGED ones */
-	cp_buf_free(&sql);
-	cp_buf_add(&sql, s->ins_head);
-	p = 0;
-	for (size_t r = 0; r < k; r++) {
-		if (outcomes[r] == CAIRN_WRITE_UNCHANGED)
-			continue;
-		if (m++ > 0)
-			cp_buf_add(&sql, ", ");
-		cp_buf_add(&sql, s->ins_row);
-		for (size_t i = 0; i < n; i++)
-			params[p++] = vals[r * n + i];
-	}
-	cp_buf_add(&sql, s->ins_tail);
-	if (m == 0)
-		goto out;
-	if (sql.oom) {
-		rc = cp_fail(my->host, CAIRN_E_NOMEM, "out of memory");
-		goto out;
-	}
-	rc = prepare(my, t, &st, &sql);
-	if (rc != CAIRN_OK)
-		goto out;
-	if (mysql_stmt_bind_param(st, params) != 0 || mysql_stmt_execute(st) != 0) {
-		int status = mysql_plugin_stmt_error(my, st, what, t->name);
-		/* Find and name the record: each on its own, in order. */
-		for (size_t r = 0; r < k; r++) {
-			int o;
-			if (outcomes[r] == CAIRN_WRITE_UNCHANGED)
-				continue;
-			rc = write_one(my, t, recs[r], &o);
-			if (rc != CAIRN_OK)
-				goto out;
-		}
-		rc = status;
-		my->tx_failed = 1;
-	}
-out:
-	if (st != NULL)
-		mysql_stmt_close(st);
-	cp_buf_free(&sql);
-	free(vals);
-	free(params);
-	free(lens);
-	free(ts);
-	return rc;
-}
-
-/* Records per statement pair, and their bytes (well under max_allowed_packet's 16 MiB default). */
-#define MY_CHUNK_MAX 200
-#define MY_CHUNK_BYTES (4u << 20)
 
 int mysql_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *kind,
 				     const struct cairn_record *const *recs, size_t n,
@@ -826,7 +990,7 @@ int mysql_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *k
 	if (rc != CAIRN_OK)
 		return rc;
 	while (i < n) {
-		size_t j, bytes;
+		size_t j, bytes, max;
 		rc = cp_check_cancelled(my->host);
 		if (rc != CAIRN_OK)
 			return rc;
@@ -835,20 +999,23 @@ int mysql_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *k
 		rc = write_prepare(my, kind, recs[i], &t);
 		if (rc != CAIRN_OK)
 			return rc;
+		max = MY_PARAMS_MAX / t->stmt->n;
+		if (max > MY_CHUNK_MAX)
+			max = MY_CHUNK_MAX;
 		/*
 		 * The run of records with this column list, within the limits, and
 		 * without a key seen earlier in the run: the outcome of a repeated
 		 * key depends on the first write, so it starts the next chunk.
 		 */
 		bytes = rec_bytes(recs[i]);
-		for (j = i + 1; j < n && j - i < MY_CHUNK_MAX; j++) {
+		for (j = i + 1; j < n && j - i < max; j++) {
 			int dup = 0;
 			if (recs[j] == NULL)
 				return CAIRN_E_INVALID;
 			rc = record_valid(my, recs[j]);
 			if (rc != CAIRN_OK)
 				return rc;
-			if (!stmt_matches(t->stmt, recs[j]) || bytes + rec_bytes(recs[j]) > MY_CHUNK_BYTES)
+			if (!stmt_matches(t->stmt, recs[j]) || bytes + rec_bytes(recs[j]) > my->chunk_bytes)
 				break;
 			for (size_t q = i; q < j && !dup; q++)
 				dup = strcmp(recs[q]->key, recs[j]->key) == 0;
@@ -856,8 +1023,7 @@ int mysql_plugin_restore_write_batch(void *inst, const struct cairn_kind_desc *k
 				break;
 			bytes += rec_bytes(recs[j]);
 		}
-		rc = j - i == 1 ? write_one(my, t, recs[i], &outcomes[i])
-				: write_chunk(my, t, recs + i, j - i, outcomes + i);
+		rc = write_rows(my, t, recs + i, j - i, outcomes + i, 0);
 		if (rc != CAIRN_OK)
 			return rc;
 		i = j;

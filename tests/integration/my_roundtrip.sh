@@ -111,6 +111,22 @@ assert all(k["changed"] == 0 and k["new"] == 0 for n, k in r["kinds"].items() if
 PY
 note "--dry-run: exact outcomes, nothing written"
 
+# into an empty target the records go in without a look-up (every one NEW): a dry run
+# still reports them exactly and leaves the target empty
+dry_empty=$(new_my_db dry_empty)
+"$CAIRN" backups restore "$u" --dry-run --source "$(myuri "$dry_empty")" --storage "$STORE" --output json \
+	>"$WORK/dry_empty.json" 2>"$WORK/err" || { cat "$WORK/err"; fail "dry run into an empty target failed"; }
+[ "$(my_total_rows "$dry_empty")" = 0 ] || fail "--dry-run into an empty target wrote rows"
+python3 - "$WORK/dry_empty.json" <<'PY' || fail "dry run into an empty target: outcomes are wrong"
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["dry_run"] is True, r
+assert sum(k["records"] for k in r["kinds"].values()) > 40, r
+for n, k in r["kinds"].items():
+    assert k["new"] == k["records"] and k["changed"] == 0 and k["unchanged"] == 0, (n, k)
+PY
+note "--dry-run into an empty target: every record NEW, nothing written"
+
 "$CAIRN" backups restore "$u" --source "$(myuri "$dst")" --storage "$STORE" >/dev/null 2>"$WORK/err" ||
 	{ cat "$WORK/err"; fail "restore failed"; }
 [ "$(my "$dst" "SELECT COUNT(*) FROM flows WHERE JSON_VALUE(\`value\`, '\$.description') = 'drifted'")" = 0 ] ||
@@ -149,15 +165,42 @@ b=$(create FULL --source "$(myuri "$bulk")")
 [ "$(my_digest "$bulk")" = "$(my_digest "$bulk_dst")" ] || fail "bulk restore differs from the source"
 my "$bulk_dst" "UPDATE settings SET \`value\` = JSON_SET(\`value\`, '\$.value', -1) WHERE \`key\` IN ('bulk.7', 'bulk.450', 'bulk.1199');
 	DELETE FROM settings WHERE \`key\` IN ('bulk.200', 'bulk.201')"
-"$CAIRN" backups restore "$b" --source "$(myuri "$bulk_dst")" --storage "$STORE" --output json \
-	>"$WORK/bulk.json" 2>"$WORK/err" || { cat "$WORK/err"; fail "second bulk restore failed"; }
-python3 - "$WORK/bulk.json" <<'PY' || fail "bulk restore outcomes are wrong"
+# settings_outcomes BACKUP DB "RECORDS NEW CHANGED UNCHANGED" WHAT — restores BACKUP into DB
+# and checks the SETTING outcomes it reports
+settings_outcomes() {
+	"$CAIRN" backups restore "$1" --source "$(myuri "$2")" --storage "$STORE" --output json \
+		>"$WORK/settings.json" 2>"$WORK/err" || { cat "$WORK/err"; fail "$4: restore failed"; }
+	python3 - "$WORK/settings.json" "$3" <<'PY' || fail "$4: outcomes are wrong"
 import json, sys
 k = json.load(open(sys.argv[1]))["kinds"]["SETTING"]
-assert k["records"] == 1203 and k["changed"] == 3 and k["new"] == 2 and k["unchanged"] == 1198, k
+assert [k["records"], k["new"], k["changed"], k["unchanged"]] == [int(x) for x in sys.argv[2].split()], k
 PY
+}
+settings_outcomes "$b" "$bulk_dst" "1203 2 3 1198" "second bulk restore"
 [ "$(my_digest "$bulk")" = "$(my_digest "$bulk_dst")" ] || fail "bulk drift not repaired"
 note "many records: exact outcomes across chunks"
+
+# a target holding only the keys that come last ('bulk.9…' sorts after the other bulk.*):
+# the first chunks go in without a look-up, the first chunk that meets an existing key is
+# undone by the server and looked up, and so is every chunk after it
+part=$(new_my_db part)
+my "$part" "INSERT INTO settings (\`key\`, \`value\`) SELECT \`key\`, \`value\` FROM \`$bulk\`.settings WHERE \`key\` LIKE 'bulk.9%';
+	UPDATE settings SET \`value\` = JSON_SET(\`value\`, '\$.value', -1) WHERE \`key\` IN ('bulk.9', 'bulk.987')"
+[ "$(my "$part" "SELECT COUNT(*) FROM settings")" = 111 ] || fail "the partial target is not what the test expects"
+settings_outcomes "$b" "$part" "1203 1092 2 109" "restore into a partial target"
+[ "$(my_digest "$bulk")" = "$(my_digest "$part")" ] || fail "restore into a partial target differs from the source"
+note "partial target: new records without a look-up, then exact outcomes for the existing ones"
+
+# a unique index other than the primary key (an operator's own) on which a record collides
+# with a row of another key: no amount of looking up by key explains the duplicate, so the
+# restore fails after a few tries, naming the record, and writes nothing
+uniq=$(new_my_db uniq)
+my "$uniq" "ALTER TABLE settings ADD COLUMN v VARCHAR(200) GENERATED ALWAYS AS (JSON_VALUE(\`value\`, '\$.value')) STORED,
+	ADD UNIQUE KEY ux_v (v); INSERT INTO settings (\`key\`, \`value\`) VALUES ('other', '{\"value\": 5}')"
+expect_fail 5 "$CAIRN" backups restore "$b" --source "$(myuri "$uniq")" --storage "$STORE"
+case "$ERR" in *"'bulk.5'"*"unique index other than the primary key"*) ;; *) fail "unique-index message: $ERR" ;; esac
+[ "$(my_total_rows "$uniq")" = 1 ] || fail "a restore failing on a unique index wrote rows"
+note "a duplicate on another unique index: refused, nothing written"
 
 # ------------------------------------------------------------------ bad input
 empty=$(new_my_db empty)
@@ -185,6 +228,27 @@ pu=$(create FULL --source "$(uri "$pgsrc")")
 expect_fail 5 "$CAIRN" backups restore "$pu" --source "$(myuri "$xdst")" --storage "$STORE"
 case "$ERR" in *"main_company.team.etl_big_flow_1"*"too long"*) ;; *) fail "too-large message: $ERR" ;; esac
 [ "$(my_total_rows "$xdst")" = 0 ] || fail "rows written by a failed restore"
+
+# the same failure half way into a target that holds rows (look-ups, then an upsert that
+# fails): the target is left exactly as it was
+xfull=$(new_my_db xfull sample)
+before=$(my_digest "$xfull")
+expect_fail 5 "$CAIRN" backups restore "$pu" --source "$(myuri "$xfull")" --storage "$STORE"
+case "$ERR" in *"main_company.team.etl_big_flow_1"*"too long"*) ;; *) fail "too-large message (full target): $ERR" ;; esac
+[ "$(my_digest "$xfull")" = "$before" ] || fail "a failed restore changed a target holding rows"
+note "too-large flow: refused, nothing written, into an empty target and into a full one"
+
+# keys that differ only in case are two records to PostgreSQL and one row to MariaDB's
+# utf8mb4_unicode_ci key: the second overwrites the first, and the outcomes say so
+# record by record (NEW then CHANGED; restored again, CHANGED twice)
+pgcase=$(new_db xcase)
+pg "$pgcase" -c "INSERT INTO settings (key, value) VALUES ('case.key', '{\"v\": 1}'), ('CASE.KEY', '{\"v\": 2}')"
+cu=$(create FULL --source "$(uri "$pgcase")")
+xcase=$(new_my_db xcase)
+settings_outcomes "$cu" "$xcase" "2 1 1 0" "case-only keys, first restore"
+settings_outcomes "$cu" "$xcase" "2 0 2 0" "case-only keys, second restore"
+[ "$(my "$xcase" "SELECT COUNT(*) FROM settings")" = 1 ] || fail "case-only keys: not one row"
+note "keys equal under the collation: one row, exact outcomes"
 
 pg "$pgsrc" -c "UPDATE flows SET source_code = left(source_code, 60000) WHERE key = 'main_company.team.etl_big_flow_1'"
 pu=$(create FULL --source "$(uri "$pgsrc")")
