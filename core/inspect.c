@@ -17,6 +17,8 @@
 #include "log.h"
 #include "record.h"
 #include "scope.h"
+#include "storage.h"
+#include "uri.h"
 
 struct entry {
 	char *uri;           /* redacted: a storage URI may carry a password */
@@ -154,19 +156,28 @@ int core_cmd_info(struct core_run *run, const char *uri)
 	struct core_env_info ei;
 	core_env_reader_info(o.env, &ei);
 	const struct core_manifest *m = o.manifest;
-	char slots[128], shown[2048];
+	char slots[128], shown[2048], lock[160] = "";
+	/* the object's retention, when the storage reports one (S3 Object Lock) */
+	char *location = NULL, *name = NULL;
+	struct core_object obj;
+	if (core_uri_split(run, uri, &location, &name) == CAIRN_OK &&
+	    core_storage_stat(&o.st, name, &obj) == CAIRN_OK)
+		core_object_lock_text(&obj, (long long)time(NULL), lock, sizeof(lock));
+	core_error_clear();
+	free(location);
+	free(name);
 	core_log_redact(uri, shown, sizeof(shown));
 	slot_names(ei.slot_types_mask, slots, sizeof(slots));
 	if (run->json) {
 		json_t *kinds = json_array();
 		for (size_t i = 0; i < m->n_kinds; i++)
 			json_array_append_new(kinds, json_string(m->kinds[i]));
-		json_t *j = json_pack("{s:s, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:o}",
+		json_t *j = json_pack("{s:s, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:o, s:s?}",
 				      "uri", shown, "format", m->format, "type", m->type, "tenant", m->tenant,
 				      "created_at", m->created_at, "tool_version", m->tool_version,
 				      "source_backend", m->source_backend, "schema_version",
 				      m->schema_version, "since", m->since, "encrypted", ei.encrypted, "key_slots", slots,
-				      "kinds", kinds);
+				      "kinds", kinds, "retention", *lock ? lock : NULL);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
 		json_decref(j);
@@ -183,6 +194,8 @@ int core_cmd_info(struct core_run *run, const char *uri)
 			printf("data since:     %s UTC (execution data from then on only)\n", m->since);
 		printf("encrypted:      %s\n", ei.encrypted ? "yes" : "no (integrity check only)");
 		printf("key slots:      %s\n", slots);
+		if (*lock)
+			printf("retention:      %s\n", lock);
 		printf("kinds:          ");
 		for (size_t i = 0; i < m->n_kinds; i++)
 			printf("%s%s", i ? ", " : "", m->kinds[i]);

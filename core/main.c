@@ -66,6 +66,11 @@ static const char usage_text[] =
 "                             with --include-data, plus every execution-data kind)\n"
 "  --since WHEN               execution data from WHEN on only (UTC: 2026-01-31,\n"
 "                             2026-01-31T08:00:00Z, or back from now: 30d, 12h)\n"
+"  --object-lock-days N       S3: lock the backup for N days (Object Lock retention;\n"
+"                             the bucket must have Object Lock enabled); prune and\n"
+"                             delete cannot remove it before then\n"
+"  --object-lock-mode M       governance (default: an account with the bypass\n"
+"                             permission can still delete) or compliance (nobody can)\n"
 "\n"
 "Options for backups restore, info and verify:\n"
 "  --encryption-key K | --encryption-key-file F   passphrase the backup was made with\n"
@@ -143,7 +148,7 @@ enum {
 	OPT_PLUGIN_DIR, OPT_OUTPUT, OPT_VERSION, OPT_PROGRESS, OPT_NO_PROGRESS, OPT_KEEP_LAST,
 	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
 	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES, OPT_SINCE, OPT_MAX_AGE,
-	OPT_VERIFY_LATEST, OPT_PROMETHEUS
+	OPT_VERIFY_LATEST, OPT_PROMETHEUS, OPT_LOCK_DAYS, OPT_LOCK_MODE
 };
 
 static const struct option long_opts[] = {
@@ -157,6 +162,8 @@ static const struct option long_opts[] = {
 	{"max-age", required_argument, NULL, OPT_MAX_AGE},
 	{"verify-latest", no_argument, NULL, OPT_VERIFY_LATEST},
 	{"prometheus", required_argument, NULL, OPT_PROMETHEUS},
+	{"object-lock-days", required_argument, NULL, OPT_LOCK_DAYS},
+	{"object-lock-mode", required_argument, NULL, OPT_LOCK_MODE},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -223,22 +230,27 @@ static int push(const char ***v, size_t *n, const char *s)
 	return 0;
 }
 
+static int add_opt(struct cairn_option **v, size_t *n, const char *key, const char *value)
+{
+	struct cairn_option *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -1;
+	nv[*n].key = key;
+	nv[*n].value = value;
+	if (strstr(key, "password") || strstr(key, "secret"))
+		core_log_redact_add(value);
+	(*n)++;
+	*v = nv;
+	return 0;
+}
+
 static int push_opt(struct cairn_option **v, size_t *n, char *kv)
 {
 	char *eq = strchr(kv, '=');
 	if (!eq || eq == kv)
 		return -1;
-	struct cairn_option *nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv)
-		return -1;
 	*eq = '\0';
-	nv[*n].key = kv;
-	nv[*n].value = eq + 1;
-	if (strstr(kv, "password") || strstr(kv, "secret"))
-		core_log_redact_add(eq + 1);
-	(*n)++;
-	*v = nv;
-	return 0;
+	return add_opt(v, n, kv, eq + 1);
 }
 
 /* Read a passphrase file: first line, without the newline. */
@@ -525,6 +537,14 @@ int main(int argc, char **argv)
 		case OPT_MAX_AGE: c.max_age = optarg; c.used_check = 1; break;
 		case OPT_VERIFY_LATEST: c.verify_latest = 1; c.used_check = 1; break;
 		case OPT_PROMETHEUS: c.prometheus = optarg; c.used_check = 1; break;
+		/* shorthands for the storage options of the same name (the s3 plugin's) */
+		case OPT_LOCK_DAYS:
+		case OPT_LOCK_MODE:
+			if (add_opt(&c.storage_opts, &c.n_storage_opts,
+				    opt == OPT_LOCK_DAYS ? "object_lock_days" : "object_lock_mode", optarg))
+				return CORE_EXIT_FAILURE;
+			c.used_create = 1;
+			break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;
