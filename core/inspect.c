@@ -18,6 +18,8 @@
 #include "log.h"
 #include "record.h"
 #include "scope.h"
+#include "storage.h"
+#include "uri.h"
 
 struct entry {
 	char *uri;           /* redacted: a storage URI may carry a password */
@@ -155,7 +157,16 @@ int core_cmd_info(struct core_run *run, const char *uri)
 	struct core_env_info ei;
 	core_env_reader_info(o.env, &ei);
 	const struct core_manifest *m = o.manifest;
-	char slots[128], shown[2048], ids[32 * 66] = "";
+	char slots[128], shown[2048], ids[32 * 66] = "", lock[160] = "";
+	/* the object's retention, when the storage reports one (S3 Object Lock) */
+	char *location = NULL, *name = NULL;
+	struct core_object obj;
+	if (core_uri_split(run, uri, &location, &name) == CAIRN_OK &&
+	    core_storage_stat(&o.st, name, &obj) == CAIRN_OK)
+		core_object_lock_text(&obj, (long long)time(NULL), lock, sizeof(lock));
+	core_error_clear();
+	free(location);
+	free(name);
 	core_log_redact(uri, shown, sizeof(shown));
 	slot_names(ei.slot_types_mask, slots, sizeof(slots));
 	/* each slot as rekey --remove-slot names it */
@@ -174,13 +185,13 @@ int core_cmd_info(struct core_run *run, const char *uri)
 			json_array_append_new(kinds, json_string(m->kinds[i]));
 		for (size_t i = 0; i < m->n_files; i++)
 			json_array_append_new(files, json_string(m->files[i]));
-		json_t *j = json_pack("{s:s, s:i, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:O, s:o}",
+		json_t *j = json_pack("{s:s, s:i, s:i, s:s, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, s:b, s:s, s:O, s:o, s:s?}",
 				      "uri", shown, "format", m->format, "envelope_version", (int)ei.version,
 				      "type", m->type, "tenant", m->tenant,
 				      "created_at", m->created_at, "tool_version", m->tool_version,
 				      "source_backend", m->source_backend, "schema_version",
 				      m->schema_version, "since", m->since, "encrypted", ei.encrypted, "key_slots", slots,
-				      "slots", slot_list, "kinds", kinds);
+				      "slots", slot_list, "kinds", kinds, "retention", *lock ? lock : NULL);
 		json_object_set_new(j, "files", files);
 		json_dumpf(j, stdout, JSON_COMPACT);
 		fputc('\n', stdout);
@@ -198,6 +209,8 @@ int core_cmd_info(struct core_run *run, const char *uri)
 			printf("data since:     %s UTC (execution data from then on only)\n", m->since);
 		printf("encrypted:      %s\n", ei.encrypted ? "yes" : "no (integrity check only)");
 		printf("key slots:      %s\n", ei.encrypted ? ids : slots);
+		if (*lock)
+			printf("retention:      %s\n", lock);
 		printf("kinds:          ");
 		for (size_t i = 0; i < m->n_kinds; i++)
 			printf("%s%s", i ? ", " : "", m->kinds[i]);

@@ -40,10 +40,12 @@ static const char usage_text[] =
 "                               the series is recent enough, else 8 and one line\n"
 "  backups rekey URI            change a backup's key slots without rewriting its data:\n"
 "                               a new object replaces it once verified\n"
-"  backups delete URI           delete one backup (only Cairn backups are ever deleted)\n"
+"  backups delete URI           delete one backup (only Cairn backups are ever deleted;\n"
+"                               one locked by the storage fails, saying until when)\n"
 "  backups prune --keep-last N | --keep-within DURATION\n"
 "                               delete older backups, per series (full, each tenant);\n"
-"                               the newest backup of a series is never deleted\n"
+"                               the newest backup of a series is never deleted, nor\n"
+"                               one locked by the storage (kept with a note)\n"
 "  keys generate PATH           make a recovery key pair: PATH.pub (give to --recipient)\n"
 "                               and PATH.key (keep offline; give to --identity)\n"
 "  plugins list                 show the plugins found, and any refused with the reason\n"
@@ -76,6 +78,11 @@ static const char usage_text[] =
 "  --internal-storage-option K=V  option for its storage plugin; repeatable\n"
 "  --since WHEN               execution data from WHEN on only (UTC: 2026-01-31,\n"
 "                             2026-01-31T08:00:00Z, or back from now: 30d, 12h)\n"
+"  --object-lock-days N       S3: lock the backup for N days (Object Lock retention;\n"
+"                             the bucket must have Object Lock enabled); prune and\n"
+"                             delete cannot remove it before then\n"
+"  --object-lock-mode M       governance (default: an account with the bypass\n"
+"                             permission can still delete) or compliance (nobody can)\n"
 "\n"
 "Options for backups restore, info and verify:\n"
 "  --encryption-key K | --encryption-key-file F   passphrase the backup was made with\n"
@@ -150,7 +157,7 @@ static const char usage_text[] =
 "     what it may not (another tenant's records, an instance-level kind …)\n"
 "  5  source: database unreachable, credentials refused, schema missing or\n"
 "     incompatible, a record refused\n"
-"  6  storage: unreachable, not found, full disk, permission denied\n"
+"  6  storage: unreachable, not found, full disk, permission denied, locked\n"
 "  7  plugin: none serves the URI's scheme, or it was refused\n"
 "  8  backups check: no backup in the series, or the newest is older than --max-age\n"
 "  130 cancelled (SIGINT/SIGTERM); nothing was published or committed\n"
@@ -164,7 +171,7 @@ enum {
 	OPT_KEEP_WITHIN, OPT_NULL_TENANT, OPT_ALLOW_EMPTY, OPT_ALLOW_UNENCRYPTED,
 	OPT_COMPRESSION_LEVEL, OPT_INCLUDE_DATA, OPT_RESOURCES, OPT_SINCE, OPT_MAX_AGE,
 	OPT_VERIFY_LATEST, OPT_PROMETHEUS, OPT_INTERNAL_STORAGE, OPT_INTERNAL_OPTION,
-	OPT_ADD_RECIPIENT, OPT_REMOVE_SLOT, OPT_NEW_PASSPHRASE_FILE
+	OPT_ADD_RECIPIENT, OPT_REMOVE_SLOT, OPT_NEW_PASSPHRASE_FILE, OPT_LOCK_DAYS, OPT_LOCK_MODE
 };
 
 static const struct option long_opts[] = {
@@ -183,6 +190,8 @@ static const struct option long_opts[] = {
 	{"add-recipient", required_argument, NULL, OPT_ADD_RECIPIENT},
 	{"remove-slot", required_argument, NULL, OPT_REMOVE_SLOT},
 	{"new-passphrase-file", required_argument, NULL, OPT_NEW_PASSPHRASE_FILE},
+	{"object-lock-days", required_argument, NULL, OPT_LOCK_DAYS},
+	{"object-lock-mode", required_argument, NULL, OPT_LOCK_MODE},
 	{"allow-unencrypted", no_argument, NULL, OPT_ALLOW_UNENCRYPTED},
 	{"encryption-key", required_argument, NULL, OPT_KEY},
 	{"encryption-key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -254,22 +263,27 @@ static int push(const char ***v, size_t *n, const char *s)
 	return 0;
 }
 
+static int add_opt(struct cairn_option **v, size_t *n, const char *key, const char *value)
+{
+	struct cairn_option *nv = realloc(*v, (*n + 1) * sizeof(*nv));
+	if (!nv)
+		return -1;
+	nv[*n].key = key;
+	nv[*n].value = value;
+	if (strstr(key, "password") || strstr(key, "secret"))
+		core_log_redact_add(value);
+	(*n)++;
+	*v = nv;
+	return 0;
+}
+
 static int push_opt(struct cairn_option **v, size_t *n, char *kv)
 {
 	char *eq = strchr(kv, '=');
 	if (!eq || eq == kv)
 		return -1;
-	struct cairn_option *nv = realloc(*v, (*n + 1) * sizeof(*nv));
-	if (!nv)
-		return -1;
 	*eq = '\0';
-	nv[*n].key = kv;
-	nv[*n].value = eq + 1;
-	if (strstr(kv, "password") || strstr(kv, "secret"))
-		core_log_redact_add(eq + 1);
-	(*n)++;
-	*v = nv;
-	return 0;
+	return add_opt(v, n, kv, eq + 1);
 }
 
 /* Read a passphrase file: first line, without the newline. */
@@ -648,6 +662,14 @@ int main(int argc, char **argv)
 		case OPT_ADD_RECIPIENT: push(&c.add_recipients, &c.n_add_recipients, optarg); c.used_rekey = 1; break;
 		case OPT_REMOVE_SLOT: push(&c.remove_slots, &c.n_remove_slots, optarg); c.used_rekey = 1; break;
 		case OPT_NEW_PASSPHRASE_FILE: c.new_passphrase_file = optarg; c.used_rekey = 1; break;
+		/* shorthands for the storage options of the same name (the s3 plugin's) */
+		case OPT_LOCK_DAYS:
+		case OPT_LOCK_MODE:
+			if (add_opt(&c.storage_opts, &c.n_storage_opts,
+				    opt == OPT_LOCK_DAYS ? "object_lock_days" : "object_lock_mode", optarg))
+				LEAVE(CORE_EXIT_FAILURE);
+			c.used_create = 1;
+			break;
 		case OPT_ALLOW_UNENCRYPTED: c.allow_unencrypted = 1; c.used_read = 1; break;
 		case OPT_KEY: c.key = optarg; break;
 		case OPT_KEY_FILE: c.key_file = optarg; break;

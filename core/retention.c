@@ -7,6 +7,12 @@
  * directory (full, and each tenant); prune keeps, in each series, the newest
  * backup always, the newest --keep-last N, and every backup younger than
  * --keep-within; the rest goes.
+ *
+ * On immutable storage (S3 Object Lock) a backup under retention cannot be
+ * removed: the plugin answers CAIRN_E_LOCKED. delete then fails (exit 6)
+ * saying until when; prune keeps it with a note and goes on, so one locked
+ * backup does not stop the tidying of the others, and counts it. A dry run
+ * asks stat, so that it does not promise to delete what the storage keeps.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE /* timegm */
@@ -105,6 +111,8 @@ int core_cmd_delete(struct core_run *run, const char *uri)
 		goto out;
 	}
 	rc = core_storage_remove(&st, name);
+	if (rc == CAIRN_E_LOCKED) /* the plugin's detail says until when */
+		rc = core_fail(run, CORE_EXIT_STORAGE, rc);
 	if (rc)
 		goto out;
 	if (run->json) {
@@ -173,6 +181,19 @@ static int by_series_newest(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
+/* "locked until …, MODE" for a backup whose stat reports retention still holding at `now` */
+static int lock_note(struct core_storage *st, const char *name, long long now, char *out,
+		     size_t cap)
+{
+	struct core_object info;
+	out[0] = '\0';
+	if (core_storage_stat(st, name, &info) != CAIRN_OK) {
+		core_error_clear();
+		return 0;
+	}
+	return core_object_lock_text(&info, now, out, cap);
+}
+
 /* "7d", "12h", "30m", "2w", "90s" → seconds; -1 if malformed. */
 long long core_parse_duration(const char *s)
 {
@@ -194,7 +215,7 @@ int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, 
 {
 	struct core_storage st = {0};
 	struct items it = {0};
-	json_t *gone = json_array(), *kept = json_array();
+	json_t *gone = json_array(), *kept = json_array(), *locked = json_array();
 	int rc = core_storage_open(run, run->storage_uri, &st);
 	if (rc)
 		goto out;
@@ -210,7 +231,7 @@ int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, 
 		goto out;
 	qsort(it.v, it.n, sizeof(*it.v), by_series_newest);
 	long long now = (long long)time(NULL);
-	size_t rank = 0, n_gone = 0;
+	size_t rank = 0, n_gone = 0, n_locked = 0;
 	for (size_t i = 0; i < it.n && !rc; i++) {
 		struct item *x = &it.v[i];
 		rank = (i > 0 && strcmp(it.v[i - 1].series, x->series) == 0) ? rank + 1 : 0;
@@ -230,20 +251,44 @@ int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, 
 			core_warn("%s does not look like a Cairn backup; left alone", uri);
 			continue;
 		}
-		if (!dry_run)
-			rc = core_storage_remove(&st, x->name);
+		char why[160];
+		int held = 0;
+		if (dry_run) {
+			held = lock_note(&st, x->name, now, why, sizeof(why));
+		} else if ((rc = core_storage_remove(&st, x->name)) == CAIRN_E_LOCKED) {
+			/* the storage refused: say until when if stat tells, else its reason */
+			char detail[sizeof(why)];
+			snprintf(detail, sizeof(detail), "%s", core_error_message());
+			core_error_clear();
+			rc = CAIRN_OK;
+			held = 1;
+			if (!lock_note(&st, x->name, now, why, sizeof(why)))
+				snprintf(why, sizeof(why), "%s", detail);
+		}
 		if (rc)
 			break;
+		if (held) {
+			n_locked++;
+			json_array_append_new(kept, json_string(uri));
+			json_array_append_new(locked, json_pack("{s:s, s:s}", "uri", uri, "why", why));
+			if (!run->json)
+				printf("%s %s (%s)\n", dry_run ? "Would keep:" : "Kept:", uri, why);
+			continue;
+		}
 		n_gone++;
 		json_array_append_new(gone, json_string(uri));
 		if (!run->json)
 			printf("%s %s\n", dry_run ? "Would delete:" : "Deleted:", uri);
 	}
 	if (!rc) {
-		core_info("Prune %s %zu of %zu backups, kept %zu", dry_run ? "would delete" : "deleted",
-			  n_gone, it.n, it.n - n_gone);
+		char held[64] = "";
+		if (n_locked)
+			snprintf(held, sizeof(held), " (%zu of them locked by the storage)", n_locked);
+		core_info("Prune %s %zu of %zu backups, kept %zu%s", dry_run ? "would delete" : "deleted",
+			  n_gone, it.n, it.n - n_gone, held);
 		if (run->json) {
-			json_t *j = json_pack("{s:b, s:O, s:O}", "dry_run", dry_run, "deleted", gone, "kept", kept);
+			json_t *j = json_pack("{s:b, s:O, s:O, s:O}", "dry_run", dry_run, "deleted", gone,
+					      "kept", kept, "locked", locked);
 			json_dumpf(j, stdout, JSON_COMPACT);
 			fputc('\n', stdout);
 			json_decref(j);
@@ -252,6 +297,7 @@ int core_cmd_prune(struct core_run *run, long keep_last, long long keep_within, 
 out:
 	json_decref(gone);
 	json_decref(kept);
+	json_decref(locked);
 	for (size_t i = 0; i < it.n; i++)
 		free(it.v[i].name);
 	free(it.v);

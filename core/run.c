@@ -10,7 +10,7 @@
 #include "uri.h"
 
 /* The lowest status code this core knows (cairn/status.h). */
-#define CORE_E_LOWEST_KNOWN CAIRN_E_PERMISSION
+#define CORE_E_LOWEST_KNOWN CAIRN_E_LOCKED
 
 int core_fail(struct core_run *run, enum core_exit cls, int rc)
 {

@@ -4,6 +4,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "error.h"
 #include "log.h"
@@ -215,12 +216,38 @@ int core_storage_stat(struct core_storage *st, const char *name, struct core_obj
 	if ((rc = object_valid(st, &info)))
 		return rc;
 	*out = (struct core_object){.name = info.name, .size = info.size, .mtime = info.mtime};
+	/* an older plugin leaves the 1.4 members as the core zeroed them */
+	if (info.struct_size >= END_OF(struct cairn_object_info, lock_mode)) {
+		out->locked_until = info.locked_until;
+		out->lock_mode = info.lock_mode;
+	}
 	return CAIRN_OK;
 }
 
 int core_storage_remove(struct core_storage *st, const char *name)
 {
-	return fail(st, st->vt->remove(st->inst, name));
+	int rc = st->vt->remove(st->inst, name);
+	return rc == CAIRN_E_LOCKED ? rc : fail(st, rc);
+}
+
+int core_object_lock_text(const struct core_object *obj, long long now, char *out, size_t cap)
+{
+	const char *mode = obj->lock_mode ? obj->lock_mode : "retention";
+	out[0] = '\0';
+	if (obj->locked_until <= 0)
+		return 0;
+	if (obj->locked_until == INT64_MAX) {
+		snprintf(out, cap, "locked by a %s, no end date", mode);
+		return 1;
+	}
+	char when[32];
+	time_t t = (time_t)obj->locked_until;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	int held = obj->locked_until > now;
+	snprintf(out, cap, "%s %s, %s", held ? "locked until" : "retention ended", when, mode);
+	return held;
 }
 
 size_t core_storage_head(struct core_storage *st, const char *name, void *buf, size_t cap)

@@ -6,7 +6,8 @@
  * broken plugin) and keeps the plugin's error detail as the message.
  *
  * Answers that are not failures are returned without recording an exit
- * class: CAIRN_E_NOT_FOUND from stat, CAIRN_E_EXISTS from writer_begin.
+ * class: CAIRN_E_NOT_FOUND from stat, CAIRN_E_EXISTS from writer_begin,
+ * CAIRN_E_LOCKED from remove (prune skips such a backup; delete fails).
  */
 #ifndef CORE_STORAGE_H
 #define CORE_STORAGE_H
@@ -31,6 +32,8 @@ struct core_object {
 	const char *name;
 	uint64_t size;
 	int64_t mtime;
+	int64_t locked_until;  /* stat only: retention (cairn/storage.h), 0 when none or unknown */
+	const char *lock_mode; /* its mode, NULL when none or unknown */
 };
 
 /* The loader's check of a storage vtable; as core_source_vt_refusal (source.h). */
@@ -71,6 +74,12 @@ typedef int (*core_object_cb)(void *ud, const struct core_object *obj);
 int core_storage_list(struct core_storage *st, const char *prefix, core_object_cb cb, void *ud);
 int core_storage_stat(struct core_storage *st, const char *name, struct core_object *out);
 int core_storage_remove(struct core_storage *st, const char *name);
+/*
+ * An object's retention (stat) in words: "locked until 2026-12-03T18:52:36Z,
+ * GOVERNANCE", "locked by a legal hold, no end date", "retention ended …";
+ * "" when the storage reported none. Returns 1 while it holds at `now`.
+ */
+int core_object_lock_text(const struct core_object *obj, long long now, char *out, size_t cap);
 /*
  * The first cap bytes of an object into buf: how many were read (fewer at
  * its end); 0 when it cannot be read. A probe, never a failure of the run.

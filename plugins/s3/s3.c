@@ -54,7 +54,8 @@
 static const char *const known_options[] = {
 	"endpoint", "region", "path_style", "tls_verify", "ca_file", "ca_path", "storage_class",
 	"sse", "sse_kms_key_id", "part_size", "access_key_id", "secret_access_key",
-	"session_token", "profile", "parallel", "resolve", NULL,
+	"session_token", "profile", "parallel", "resolve", "object_lock_days", "object_lock_mode",
+	NULL,
 };
 
 struct opts {
@@ -421,7 +422,7 @@ static int s3_open(const struct cairn_host *host, const char *uri, const struct 
 					       "region, path_style, tls_verify, ca_file, ca_path, "
 					       "storage_class, sse, sse_kms_key_id, part_size, "
 					       "access_key_id, secret_access_key, session_token, profile, "
-					       "parallel, resolve)",
+					       "parallel, resolve, object_lock_days, object_lock_mode)",
 					       S3_PLUGIN, opts[i].key);
 	}
 	if (s3_http_global_init())
@@ -516,6 +517,36 @@ static int s3_open(const struct cairn_host *host, const char *uri, const struct 
 		}
 		free(copy);
 	}
+	/* Object Lock: every new object locked this many days (s3_lock.c) */
+	if ((v = opt(&o, "object_lock_days"))) {
+		char *end;
+		long n = strtol(v, &end, 10);
+		if (end == v || *end || n < 1 || n > 36500) {
+			rc = host->set_error(host, CAIRN_E_INVALID,
+					     "object_lock_days must be a number of days from 1 to 36500, "
+					     "not '%s'", v);
+			goto fail;
+		}
+		s3->lock_days = (int)n;
+	}
+	s3->lock_mode = "GOVERNANCE";
+	if ((v = opt(&o, "object_lock_mode"))) {
+		if (strcasecmp(v, "governance") == 0) {
+			s3->lock_mode = "GOVERNANCE";
+		} else if (strcasecmp(v, "compliance") == 0) {
+			s3->lock_mode = "COMPLIANCE";
+		} else {
+			rc = host->set_error(host, CAIRN_E_INVALID,
+					     "object_lock_mode must be governance or compliance, not '%s'",
+					     v);
+			goto fail;
+		}
+		if (!s3->lock_days) {
+			rc = host->set_error(host, CAIRN_E_INVALID,
+					     "object_lock_mode needs object_lock_days (how long to lock)");
+			goto fail;
+		}
+	}
 	s3->ca_file = cp_strdup(opt(&o, "ca_file"));
 	s3->ca_path = cp_strdup(opt(&o, "ca_path"));
 	s3->storage_class = cp_strdup(opt(&o, "storage_class"));
@@ -564,6 +595,9 @@ static int s3_open(const struct cairn_host *host, const char *uri, const struct 
 	S3_LOG_DEBUG(s3, "bucket '%s', prefix '%s' at %s (%s style, region %s, %d parallel parts)",
 		     s3->bucket, s3->prefix, s3->endpoint, s3->path_style ? "path" : "virtual-hosted",
 		     s3->region, s3->parallel);
+	if (s3->lock_days)
+		S3_LOG_DEBUG(s3, "new objects are locked %d day%s (Object Lock, %s mode)", s3->lock_days,
+			     s3->lock_days == 1 ? "" : "s", s3->lock_mode);
 	free(uri_host);
 	*inst = s3;
 	return CAIRN_OK;

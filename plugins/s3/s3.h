@@ -8,6 +8,8 @@
  *               the payload's SHA-256. Depends on libsodium only
  *   s3_xml.c    S3's XML answers, read with expat
  *   s3_http.c   one request over libcurl (signed by it), with retries and errors
+ *   s3_lock.c   Object Lock: the bucket's configuration, retention of a new
+ *               object, what a refused removal means
  *   s3_write.c  writers: one PUT, or a multipart upload
  *   s3_read.c   readers (ranged GETs), list, stat, remove
  *   s3.c        entry point, open/close, options, credentials
@@ -121,6 +123,10 @@ struct s3 {
 	void *curl;          /* CURL *, reused across requests (keep-alive) */
 	struct cairn_object_info stat_info; /* stat()'s answer */
 	char *stat_name;
+	char stat_lock_mode[16];
+	int lock_days;       /* object_lock_days: retention of every new object, 0 for none */
+	const char *lock_mode; /* "GOVERNANCE" or "COMPLIANCE" (static) */
+	int lock_checked;    /* the bucket's Object Lock configuration was found enabled */
 };
 
 /* ---- HTTP (s3_http.c) ---------------------------------------------------- */
@@ -135,6 +141,7 @@ struct s3_request {
 	const void *body;     /* request body, or NULL */
 	size_t body_len;
 	int unsigned_payload; /* send UNSIGNED-PAYLOAD instead of the body's SHA-256 */
+	int content_md5;      /* also send Content-MD5 of the body (Object Lock needs it) */
 	size_t max_response;  /* cap of the kept response body (0: 1 MiB) */
 	/*
 	 * sink: when set, the body of a 200/206 answer is appended there (up to
@@ -150,6 +157,11 @@ struct s3_request {
 	int64_t content_length; /* -1 when unknown */
 	int64_t mtime;          /* Last-Modified, -1 when unknown */
 	char etag[128];
+	char version_id[128];   /* x-amz-version-id, "" when none */
+	char lock_mode[16];     /* x-amz-object-lock-mode, "" when none */
+	int64_t lock_until;     /* x-amz-object-lock-retain-until-date, 0 when none */
+	int legal_hold;         /* x-amz-object-lock-legal-hold: ON */
+	int delete_marker;      /* x-amz-delete-marker: true */
 };
 
 /* s3_http_init/cleanup — libcurl's global state, once per process. */
@@ -200,11 +212,43 @@ void s3_request_free(struct s3_request *rq);
 int s3_request_fail(struct s3 *s3, const struct s3_request *rq, const char *what, const char *name);
 /* key of `name` below the location's prefix (malloc'd) */
 char *s3_key(const struct s3 *s3, const char *name);
-/* HEAD of a key: CAIRN_OK with size/mtime, CAIRN_E_NOT_FOUND (reported), or another error */
+/* "2024-09-17T16:33:12[.000…]Z" → seconds since the epoch (UTC); 0 when malformed */
+int64_t s3_parse_time(const char *s);
+
+/* what a HEAD of an object says */
+struct s3_head_info {
+	uint64_t size;
+	int64_t mtime;
+	char etag[128];
+	char version_id[128]; /* "" on an unversioned bucket */
+	char lock_mode[16];   /* Object Lock retention: "" when none (or not shown to us) */
+	int64_t lock_until;
+	int legal_hold;
+};
+/* HEAD of a key: CAIRN_OK with *out, CAIRN_E_NOT_FOUND (reported), or another error */
+int s3_head_info(struct s3 *s3, const char *name, int quiet_404, struct s3_head_info *out);
+/* the same, size and mtime only (either may be NULL) */
 int s3_head(struct s3 *s3, const char *name, uint64_t *size, int64_t *mtime, int quiet_404);
-/* the same, also copying the ETag (≤ 127 chars) into etag[128] when etag is not NULL */
-int s3_head_etag(struct s3 *s3, const char *name, uint64_t *size, int64_t *mtime, int quiet_404,
-		 char *etag);
+
+/* ---- Object Lock (s3_lock.c) --------------------------------------------- */
+
+/* once per instance, before the first object is written: is Object Lock enabled on the bucket? */
+int s3_lock_check_bucket(struct s3 *s3);
+/* the retain-until date of an object written now: now + lock_days, "YYYY-MM-DDTHH:MM:SSZ" */
+void s3_lock_until(const struct s3 *s3, char out[32]);
+/*
+ * after publishing `name` with retention `until`: make sure it holds (some
+ * servers drop the retention sent with a multipart upload: set it again with
+ * PutObjectRetention). When it cannot be made to hold, the object is removed
+ * again and the failure reported: a backup is never left deletable.
+ */
+int s3_lock_confirm(struct s3 *s3, const char *name, const char *until);
+/*
+ * a DELETE of `key` (HEAD `h`) was refused with answer `rq`: CAIRN_E_LOCKED
+ * (reported: until when) when Object Lock keeps it, else 0 (not a lock).
+ */
+int s3_lock_refused(struct s3 *s3, const struct s3_request *rq, const struct s3_head_info *h,
+		    const char *key);
 
 /* ---- vtable parts (s3_write.c, s3_read.c) -------------------------------- */
 

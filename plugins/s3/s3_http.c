@@ -24,8 +24,14 @@
  *    also spares sending a part the server has already refused.
  *  - Secrets never reach a log line: curl's Authorization header is never
  *    logged and the secret key is registered with host->redact at open.
+ *  - Content-MD5 (libcrypto's MD5; libsodium has none) goes on every upload
+ *    that asks for it: S3 refuses an object with Object Lock retention, or
+ *    any upload into a bucket with a default retention, without it (AWS
+ *    accepts no x-amz-content-sha256 in its place), and the server checks
+ *    the body against it (RGW answers BadDigest).
  */
 #define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE /* timegm */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +40,7 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 #include <sodium.h>
 
 #include "s3.h"
@@ -60,6 +67,18 @@ char *s3_key(const struct s3 *s3, const char *name)
 	memcpy(k, s3->prefix, a);
 	memcpy(k + a, name, b + 1);
 	return k;
+}
+
+int64_t s3_parse_time(const char *s)
+{
+	struct tm tm;
+	memset(&tm, 0, sizeof(tm));
+	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
+			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+		return 0;
+	tm.tm_year -= 1900;
+	tm.tm_mon -= 1;
+	return (int64_t)timegm(&tm);
 }
 
 static size_t on_read(char *buf, size_t size, size_t n, void *ud)
@@ -116,10 +135,21 @@ static size_t on_header(char *data, size_t size, size_t n, void *ud)
 	char *v = colon + 1;
 	while (*v == ' ' || *v == '\t')
 		v++;
+	struct s3_request *rq = x->rq;
 	if (strcasecmp(line, "content-length") == 0)
-		x->rq->content_length = strtoll(v, NULL, 10);
+		rq->content_length = strtoll(v, NULL, 10);
 	else if (strcasecmp(line, "etag") == 0)
-		snprintf(x->rq->etag, sizeof(x->rq->etag), "%s", v);
+		snprintf(rq->etag, sizeof(rq->etag), "%s", v);
+	else if (strcasecmp(line, "x-amz-version-id") == 0)
+		snprintf(rq->version_id, sizeof(rq->version_id), "%s", v);
+	else if (strcasecmp(line, "x-amz-object-lock-mode") == 0)
+		snprintf(rq->lock_mode, sizeof(rq->lock_mode), "%s", v);
+	else if (strcasecmp(line, "x-amz-object-lock-retain-until-date") == 0)
+		rq->lock_until = s3_parse_time(v);
+	else if (strcasecmp(line, "x-amz-object-lock-legal-hold") == 0)
+		rq->legal_hold = strcasecmp(v, "ON") == 0;
+	else if (strcasecmp(line, "x-amz-delete-marker") == 0)
+		rq->delete_marker = strcasecmp(v, "true") == 0;
 	else if (strcasecmp(line, "last-modified") == 0) {
 		time_t t = curl_getdate(v, NULL);
 		x->rq->mtime = t == (time_t)-1 ? -1 : (int64_t)t;
@@ -271,6 +301,19 @@ int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_
 	int rc = build_url(s3, rq, &url);
 	if (!rc)
 		rc = add_header(&list, &line, "x-amz-content-sha256", payload);
+	if (!rc && rq->content_md5) {
+		unsigned char md5[16];
+		char b64[32];
+		unsigned int md5_len = 0;
+		if (!EVP_Digest(rq->body ? rq->body : "", rq->body ? rq->body_len : 0, md5, &md5_len,
+				EVP_md5(), NULL) ||
+		    md5_len != sizeof(md5))
+			rc = CAIRN_E_NOMEM; /* libcrypto fails only for want of memory here */
+		else
+			rc = add_header(&list, &line, "Content-MD5",
+					sodium_bin2base64(b64, sizeof(b64), md5, sizeof(md5),
+							  sodium_base64_VARIANT_ORIGINAL));
+	}
 	if (!rc && s3->session_token)
 		rc = add_header(&list, &line, "x-amz-security-token", s3->session_token);
 	for (size_t i = 0; i < rq->n_headers && !rc; i++)
@@ -290,6 +333,11 @@ int s3_call_prepare(struct s3 *s3, void *curl, struct s3_request *rq, struct s3_
 	rq->content_length = -1;
 	rq->mtime = -1;
 	rq->etag[0] = '\0';
+	rq->version_id[0] = '\0';
+	rq->lock_mode[0] = '\0';
+	rq->lock_until = 0;
+	rq->legal_hold = 0;
+	rq->delete_marker = 0;
 
 	curl_easy_reset(c);
 	curl_easy_setopt(c, CURLOPT_URL, url.p);
@@ -454,24 +502,31 @@ int s3_request_fail(struct s3 *s3, const struct s3_request *rq, const char *what
 
 int s3_head(struct s3 *s3, const char *name, uint64_t *size, int64_t *mtime, int quiet_404)
 {
-	return s3_head_etag(s3, name, size, mtime, quiet_404, NULL);
+	struct s3_head_info h;
+	int rc = s3_head_info(s3, name, quiet_404, &h);
+	if (!rc && size)
+		*size = h.size;
+	if (!rc && mtime)
+		*mtime = h.mtime;
+	return rc;
 }
 
-int s3_head_etag(struct s3 *s3, const char *name, uint64_t *size, int64_t *mtime, int quiet_404,
-		 char *etag)
+int s3_head_info(struct s3 *s3, const char *name, int quiet_404, struct s3_head_info *out)
 {
+	memset(out, 0, sizeof(*out));
 	char *key = s3_key(s3, name);
 	if (!key)
 		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
 	struct s3_request rq = {.method = "HEAD", .key = key};
 	int rc = s3_request_run(s3, &rq);
 	if (!rc && rq.status >= 200 && rq.status < 300) {
-		if (size)
-			*size = rq.content_length > 0 ? (uint64_t)rq.content_length : 0;
-		if (mtime)
-			*mtime = rq.mtime > 0 ? rq.mtime : 0;
-		if (etag)
-			memcpy(etag, rq.etag, sizeof(rq.etag));
+		out->size = rq.content_length > 0 ? (uint64_t)rq.content_length : 0;
+		out->mtime = rq.mtime > 0 ? rq.mtime : 0;
+		memcpy(out->etag, rq.etag, sizeof(out->etag));
+		memcpy(out->version_id, rq.version_id, sizeof(out->version_id));
+		memcpy(out->lock_mode, rq.lock_mode, sizeof(out->lock_mode));
+		out->lock_until = rq.lock_until;
+		out->legal_hold = rq.legal_hold;
 	} else if (!rc && rq.status == 404) {
 		/* a HEAD answer has no body: ask whether the bucket itself exists */
 		struct s3_request b = {.method = "HEAD"};

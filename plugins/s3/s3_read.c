@@ -18,7 +18,16 @@
  *    relative to the location, and "directory" placeholders (keys ending in
  *    '/') are skipped, as the fs plugin skips directories.
  *  - remove HEADs first: S3 answers 204 to a DELETE of a missing key, but
- *    the contract wants CAIRN_E_NOT_FOUND.
+ *    the contract wants CAIRN_E_NOT_FOUND. On a versioned bucket (every
+ *    bucket with Object Lock is one) a DELETE without versionId removes
+ *    nothing: it only hides the object behind a delete marker, and it
+ *    "succeeds" even for a locked object. So remove deletes the version the
+ *    HEAD named, for good, and a refusal is then a real one: Object Lock
+ *    keeping it (CAIRN_E_LOCKED, with until when) or a permission.
+ *  - list shows current versions only (ListObjectsV2): what a delete marker
+ *    hides, and older versions, are not backups Cairn lists or prunes.
+ *  - stat reports the retention the HEAD shows (x-amz-object-lock-*), so
+ *    that `backups info` and prune can say until when a backup is locked.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _DEFAULT_SOURCE
@@ -46,17 +55,16 @@ struct s3_reader {
 int s3_reader_open(void *inst, const char *name, void **reader)
 {
 	struct s3 *s3 = inst;
-	uint64_t size = 0;
-	char etag[128] = "";
-	int rc = s3_head_etag(s3, name, &size, NULL, 0, etag);
+	struct s3_head_info h;
+	int rc = s3_head_info(s3, name, 0, &h);
 	if (rc)
 		return rc;
 	struct s3_reader *r = calloc(1, sizeof(*r));
 	if (!r)
 		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
-	memcpy(r->etag, etag, sizeof(r->etag));
+	memcpy(r->etag, h.etag, sizeof(r->etag));
 	r->s3 = s3;
-	r->size = size;
+	r->size = h.size;
 	r->name = strdup(name);
 	r->key = s3_key(s3, name);
 	if (!r->name || !r->key) {
@@ -178,19 +186,6 @@ void s3_reader_close(void *reader)
 	free(r->key);
 	free(r);
 }
-/* "2024-09-17T16:33:12.000Z" → seconds since the epoch (UTC) */
-static int64_t parse_iso8601(const char *s)
-{
-	struct tm tm;
-	memset(&tm, 0, sizeof(tm));
-	if (!s || sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-			 &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
-		return 0;
-	tm.tm_year -= 1900;
-	tm.tm_mon -= 1;
-	return (int64_t)timegm(&tm);
-}
-
 struct list_page {
 	const struct s3 *s3;
 	size_t plen; /* the location's prefix, stripped from every key */
@@ -211,7 +206,7 @@ static int list_entry(void *ud, const char *const *values)
 		.struct_size = sizeof(info),
 		.name = key + pg->plen,
 		.size = values[1] ? strtoull(values[1], NULL, 10) : 0,
-		.mtime = parse_iso8601(values[2]),
+		.mtime = s3_parse_time(values[2]),
 	};
 	pg->cb_rc = pg->cb(pg->ud, &info);
 	return pg->cb_rc;
@@ -271,9 +266,8 @@ int s3_list(void *inst, const char *prefix, cairn_list_cb cb, void *ud)
 int s3_stat(void *inst, const char *name, struct cairn_object_info *out)
 {
 	struct s3 *s3 = inst;
-	uint64_t size = 0;
-	int64_t mtime = 0;
-	int rc = s3_head(s3, name, &size, &mtime, 0);
+	struct s3_head_info h;
+	int rc = s3_head_info(s3, name, 0, &h);
 	if (rc)
 		return rc;
 	char *copy = strdup(name);
@@ -282,24 +276,46 @@ int s3_stat(void *inst, const char *name, struct cairn_object_info *out)
 	free(s3->stat_name);
 	s3->stat_name = copy;
 	out->name = s3->stat_name;
-	out->size = size;
-	out->mtime = mtime;
+	out->size = h.size;
+	out->mtime = h.mtime;
+	/* the 1.4 members, when the caller's struct has them */
+	if (out->struct_size >= offsetof(struct cairn_object_info, lock_mode) + sizeof(out->lock_mode)) {
+		out->locked_until = 0;
+		out->lock_mode = NULL;
+		if (h.legal_hold) {
+			out->locked_until = INT64_MAX;
+			out->lock_mode = "legal hold";
+		} else if (h.lock_until > 0) {
+			snprintf(s3->stat_lock_mode, sizeof(s3->stat_lock_mode), "%s",
+				 h.lock_mode[0] ? h.lock_mode : "retention");
+			out->locked_until = h.lock_until;
+			out->lock_mode = s3->stat_lock_mode;
+		}
+	}
 	return CAIRN_OK;
 }
 
 int s3_remove(void *inst, const char *name)
 {
 	struct s3 *s3 = inst;
-	int rc = s3_head(s3, name, NULL, NULL, 0);
+	struct s3_head_info h;
+	int rc = s3_head_info(s3, name, 0, &h);
 	if (rc)
 		return rc;
 	char *key = s3_key(s3, name);
 	if (!key)
 		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
-	struct s3_request rq = {.method = "DELETE", .key = key};
+	struct s3_pair q[] = {{"versionId", h.version_id}};
+	struct s3_request rq = {.method = "DELETE", .key = key, .query = q,
+				.n_query = h.version_id[0] ? 1 : 0};
 	rc = s3_request_run(s3, &rq);
-	if (!rc && rq.status / 100 != 2)
+	if (!rc && rq.status / 100 != 2 && !(rq.status == 403 && (rc = s3_lock_refused(s3, &rq, &h, key))))
 		rc = s3_request_fail(s3, &rq, "remove", key);
+	if (!rc && !h.version_id[0] && rq.delete_marker)
+		S3_LOG_WARN(s3,
+			    "'%s' is versioned but its HEAD named no version: the DELETE only hid it "
+			    "behind a delete marker, its data stays until a lifecycle rule removes it",
+			    key);
 	s3_request_free(&rq);
 	free(key);
 	return rc;

@@ -28,7 +28,15 @@
  *    1…10000; part_size doubles after every 1000 parts, so the limit is
  *    never reached (8 MiB parts: the first 1000 carry 8 GB, the next 16 GB…).
  *  - Each part carries its real SHA-256 (x-amz-content-sha256), so the
- *    server checks the bytes it stores against the bytes we sent.
+ *    server checks the bytes it stores against the bytes we sent; and its
+ *    Content-MD5, which S3 requires of every upload into a bucket with
+ *    Object Lock (AWS: "Content-MD5 OR x-amz-checksum- HTTP header is
+ *    required for Put Part requests with Object Lock parameters"), a default
+ *    retention included, even when Cairn asks for no lock itself.
+ *  - object_lock_days: the bucket's Object Lock is checked at the first
+ *    writer_begin (before anything is read or sent), the retention goes on
+ *    the PUT or the CreateMultipartUpload, and it is confirmed after
+ *    publishing (s3_lock.c): a commit succeeds only with the lock in place.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -62,6 +70,7 @@ struct s3_writer {
 	struct s3 *s3;
 	char *name;
 	char *key;
+	char until[32];         /* the retain-until date sent, "" without Object Lock */
 	char *buf;              /* the part being filled */
 	size_t len, cap, part_size;
 	char *upload_id;
@@ -73,10 +82,17 @@ struct s3_writer {
 	int failed;
 };
 
-/* headers for a new object: storage class and server-side encryption */
-static size_t object_headers(struct s3 *s3, struct s3_pair *h, int if_none_match)
+/* headers for a new object: storage class, server-side encryption, retention */
+#define S3_OBJECT_HEADERS 6
+static size_t object_headers(struct s3_writer *w, struct s3_pair *h, int if_none_match)
 {
+	struct s3 *s3 = w->s3;
 	size_t n = 0;
+	if (s3->lock_days) {
+		s3_lock_until(s3, w->until);
+		h[n++] = (struct s3_pair){"x-amz-object-lock-mode", s3->lock_mode};
+		h[n++] = (struct s3_pair){"x-amz-object-lock-retain-until-date", w->until};
+	}
 	if (s3->storage_class)
 		h[n++] = (struct s3_pair){"x-amz-storage-class", s3->storage_class};
 	if (s3->sse)
@@ -92,6 +108,9 @@ static size_t object_headers(struct s3 *s3, struct s3_pair *h, int if_none_match
 int s3_writer_begin(void *inst, const char *name, void **writer)
 {
 	struct s3 *s3 = inst;
+	int rc = s3->lock_days ? s3_lock_check_bucket(s3) : CAIRN_OK;
+	if (rc)
+		return rc;
 	struct s3_writer *w = calloc(1, sizeof(*w));
 	if (!w)
 		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
@@ -137,9 +156,9 @@ static int create_upload(struct s3_writer *w)
 						   "unable to create a libcurl handle");
 	curl_multi_setopt(w->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)w->n_slots);
 	struct s3_pair q[] = {{"uploads", ""}};
-	struct s3_pair h[4];
+	struct s3_pair h[S3_OBJECT_HEADERS];
 	struct s3_request rq = {.method = "POST", .key = w->key, .query = q, .n_query = 1,
-				.headers = h, .n_headers = object_headers(s3, h, 0),
+				.headers = h, .n_headers = object_headers(w, h, 0),
 				.body = "", .body_len = 0};
 	rc = s3_request_run(s3, &rq);
 	if (!rc && rq.status != 200)
@@ -170,7 +189,8 @@ static int slot_send(struct s3_writer *w, struct slot *sl)
 	sl->q[1] = (struct s3_pair){"uploadId", w->upload_id};
 	s3_request_free(&sl->rq);
 	sl->rq = (struct s3_request){.method = "PUT", .key = w->key, .query = sl->q, .n_query = 2,
-				     .body = sl->buf ? sl->buf : "", .body_len = sl->len};
+				     .body = sl->buf ? sl->buf : "", .body_len = sl->len,
+				     .content_md5 = 1};
 	if (s3_call_prepare(s3, sl->c, &sl->rq, &sl->call))
 		return s3->host->set_error(s3->host, CAIRN_E_NOMEM, "out of memory");
 	sl->attempt++;
@@ -432,14 +452,16 @@ static int put_single(struct s3_writer *w)
 	int rc = must_not_exist(w);
 	if (rc)
 		return rc;
-	struct s3_pair h[4];
+	struct s3_pair h[S3_OBJECT_HEADERS];
 	struct s3_request rq = {.method = "PUT", .key = w->key, .headers = h,
-				.n_headers = object_headers(s3, h, 1),
-				.body = w->buf ? w->buf : "", .body_len = w->len};
+				.n_headers = object_headers(w, h, 1),
+				.body = w->buf ? w->buf : "", .body_len = w->len, .content_md5 = 1};
 	rc = s3_request_run(s3, &rq);
 	if (!rc && rq.status != 200)
 		rc = s3_request_fail(s3, &rq, "write", w->key);
 	s3_request_free(&rq);
+	if (!rc && w->until[0])
+		rc = s3_lock_confirm(s3, w->name, w->until);
 	return rc;
 }
 
@@ -493,6 +515,8 @@ static int complete_upload(struct s3_writer *w)
 		S3_LOG_DEBUG(s3, "'%s': published, %u parts", w->key, w->parts);
 		free(w->upload_id); /* published: nothing left to abort */
 		w->upload_id = NULL;
+		if (w->until[0])
+			rc = s3_lock_confirm(s3, w->name, w->until);
 	}
 	return rc;
 }

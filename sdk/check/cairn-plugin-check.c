@@ -208,6 +208,7 @@ static const char *status_name(int rc)
 	case CAIRN_E_NOMEM: return "CAIRN_E_NOMEM";
 	case CAIRN_E_NO_SPACE: return "CAIRN_E_NO_SPACE";
 	case CAIRN_E_UNSUPPORTED: return "CAIRN_E_UNSUPPORTED";
+	case CAIRN_E_LOCKED: return "CAIRN_E_LOCKED";
 	default: return "another status";
 	}
 }

@@ -22,7 +22,7 @@ cat > "$tmp/expect" <<'LIST'
 cairn-storage-noentry.so	no cairn_plugin_entry_v1 symbol
 cairn-storage-entryv2.so	built for plugin ABI 2; this cairn supports ABI 1
 cairn-storage-major.so	built for plugin ABI 2.0
-cairn-storage-minor.so	needs plugin ABI 1.4, newer than this cairn's 1.3; upgrade cairn
+cairn-storage-minor.so	needs plugin ABI 1.5, newer than this cairn's 1.4; upgrade cairn
 cairn-storage-underdeclared.so	declares plugin ABI 1.0 but sets 'housekeep' (since 1.2)
 cairn-source-undersrc.so	declares plugin ABI 1.1 but sets 'list_tenants' (since 1.2)
 cairn-storage-infosmall.so	plugin info struct too small

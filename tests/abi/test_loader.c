@@ -48,7 +48,7 @@ static const struct bad_case bad_cases[] = {
 	{"cairn-storage-noentry.so", "no cairn_plugin_entry_v1 symbol", "not a Cairn plugin"},
 	{"cairn-storage-entryv2.so", "built for plugin ABI 2;", "this cairn supports ABI 1"},
 	{"cairn-storage-major.so", "built for plugin ABI 2.0", "this cairn supports ABI 1"},
-	{"cairn-storage-minor.so", "needs plugin ABI 1.4, newer than this cairn's 1.3",
+	{"cairn-storage-minor.so", "needs plugin ABI 1.5, newer than this cairn's 1.4",
 	 "upgrade cairn"},
 	{"cairn-storage-underdeclared.so", "declares plugin ABI 1.0 but sets 'housekeep' (since 1.2)",
 	 "declare .abi_minor = 2 in CAIRN_PLUGIN_DEFINE"},

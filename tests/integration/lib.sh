@@ -28,6 +28,33 @@ need_pg() {
 	fi
 }
 
+# need_rgw — the Ceph RADOS Gateway of tests/peers/rgw.sh on 127.0.0.1:CAIRN_TEST_RGW_PORT
+# (SKIPPED without one, a failure under CI); sets RGW_PORT and ENDPOINT and exports
+# its test user's credentials, with nothing of the machine's AWS setup
+need_rgw() {
+	RGW_PORT=${CAIRN_TEST_RGW_PORT:-}
+	if [ -z "$RGW_PORT" ] || ! python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$RGW_PORT/', timeout=3)" 2>/dev/null; then
+		[ "${CI:-}" = true ] && fail "no RADOS Gateway on 127.0.0.1:${RGW_PORT:-?} (tests/run-all.sh starts one)"
+		echo "SKIPPED [$TEST]: no S3 test server (tests/peers/rgw.sh; run tests/run-all.sh)" >&2
+		exit 77
+	fi
+	ENDPOINT="http://127.0.0.1:$RGW_PORT"
+	export AWS_ACCESS_KEY_ID=cairntest AWS_SECRET_ACCESS_KEY=cairntestsecret
+	unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 || true
+	export AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null
+}
+
+# s3req METHOD PATH [QUERY [BODY [NAME:VALUE…]]] — a signed request straight to RGW
+# (SigV4 by Python's standard library: the plugin under test does not prepare or
+# check its own test); prints the status on the first line, then the body.
+s3req() { python3 "$(dirname "$0")/s3req.py" "$ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$@"; }
+# mkbucket NAME [NAME:VALUE…] — create a bucket (with these request headers)
+mkbucket() {
+	local st
+	st=$(s3req PUT "/$1" "" "" "${@:2}" | head -n1)
+	[ "$st" = 200 ] || [ "$st" = 409 ]
+}
+
 pg() { # pg DB SQL…  → unaligned, tuples only
 	local db=$1; shift
 	psql -X -q -At -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres -d "$db" "$@"

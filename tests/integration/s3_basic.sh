@@ -13,30 +13,7 @@ MODE=${1:-all}
 [ "$MODE" = kit ] && TEST=s3_conformance
 [ "$MODE" = kit ] || need_pg
 
-RGW_PORT=${CAIRN_TEST_RGW_PORT:-}
-need_rgw() {
-	if [ -z "$RGW_PORT" ] || ! python3 -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$RGW_PORT/', timeout=3)" 2>/dev/null; then
-		if [ "${CI:-}" = true ]; then
-			fail "no RADOS Gateway on 127.0.0.1:${RGW_PORT:-?} (tests/run-all.sh starts one)"
-		fi
-		echo "SKIPPED [$TEST]: no S3 test server (tests/peers/rgw.sh; run tests/run-all.sh)" >&2
-		exit 77
-	fi
-}
 need_rgw
-
-export AWS_ACCESS_KEY_ID=cairntest AWS_SECRET_ACCESS_KEY=cairntestsecret
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 || true
-export AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null
-ENDPOINT="http://127.0.0.1:$RGW_PORT"
-
-# mkbucket NAME — a signed PUT (SigV4 by Python's standard library, so that
-# the plugin under test is not used to prepare its own test)
-mkbucket() {
-	local st
-	st=$(python3 "$(dirname "$0")/s3req.py" "$ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" PUT "/$1" | head -n1)
-	[ "$st" = 200 ] || [ "$st" = 409 ]
-}
 
 bucket="cairn-it-$(date +%s)-$$"
 mkbucket "$bucket" || fail "unable to create bucket $bucket"

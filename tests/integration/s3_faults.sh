@@ -17,18 +17,8 @@
 . "$(dirname "$0")/lib.sh"
 need_pg
 
-RGW_PORT=${CAIRN_TEST_RGW_PORT:-}
-if [ -z "$RGW_PORT" ] || ! python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$RGW_PORT/', timeout=3)" 2>/dev/null; then
-	[ "${CI:-}" = true ] && fail "no RADOS Gateway on 127.0.0.1:${RGW_PORT:-?} (tests/run-all.sh starts one)"
-	echo "SKIPPED [$TEST]: no S3 test server (tests/peers/rgw.sh; run tests/run-all.sh)" >&2
-	exit 77
-fi
+need_rgw
 [ -n "${FAULTPROXY:-}" ] && [ -x "$FAULTPROXY" ] || fail "FAULTPROXY (cairn-faultproxy) is not set"
-
-export AWS_ACCESS_KEY_ID=cairntest AWS_SECRET_ACCESS_KEY=cairntestsecret
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 || true
-export AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null
-ENDPOINT="http://127.0.0.1:$RGW_PORT"
 
 PROXY_PID=""
 stop_proxy() {
@@ -57,11 +47,6 @@ start_proxy() {
 	done
 	PPORT=$(cat "$WORK/proxy.port")
 }
-
-# s3req METHOD PATH [QUERY [BODY]] — a signed request straight to RGW (SigV4 by
-# Python's standard library: the plugin under test does not prepare or check
-# its own test); prints the status on the first line, then the body.
-s3req() { python3 "$(dirname "$0")/s3req.py" "$ENDPOINT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" "$@"; }
 
 # keys BUCKET PREFIX — object keys under PREFIX, one a line
 keys() {

@@ -14,17 +14,8 @@
 . "$(dirname "$0")/lib.sh"
 need_pg
 
-RGW_PORT=${CAIRN_TEST_RGW_PORT:-}
-if [ -z "$RGW_PORT" ] || ! python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$RGW_PORT/', timeout=3)" 2>/dev/null; then
-	[ "${CI:-}" = true ] && fail "no RADOS Gateway on 127.0.0.1:${RGW_PORT:-?} (tests/run-all.sh starts one)"
-	echo "SKIPPED [$TEST]: no S3 test server (tests/peers/rgw.sh; run tests/run-all.sh)" >&2
-	exit 77
-fi
+need_rgw
 command -v openssl >/dev/null || fail "openssl is needed to make the test certificates"
-
-export AWS_ACCESS_KEY_ID=cairntest AWS_SECRET_ACCESS_KEY=cairntestsecret
-unset AWS_SESSION_TOKEN AWS_PROFILE AWS_ENDPOINT_URL AWS_ENDPOINT_URL_S3 || true
-export AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_CONFIG_FILE=/dev/null
 # the system's CA store must be the one libcurl uses by default
 unset CURL_CA_BUNDLE SSL_CERT_FILE SSL_CERT_DIR || true
 
@@ -144,13 +135,7 @@ except urllib.error.HTTPError:
     pass
 PY
 
-# --- a bucket, made over plain HTTP straight to RGW (SigV4 by Python, so that
-# --- the plugin under test is not used to prepare its own test) ---------------
-mkbucket() {
-	local st
-	st=$(python3 "$(dirname "$0")/s3req.py" "http://127.0.0.1:$RGW_PORT" "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" PUT "/$1" | head -n1)
-	[ "$st" = 200 ] || [ "$st" = 409 ]
-}
+# --- a bucket, made over plain HTTP straight to RGW (lib.sh's mkbucket) ---------
 bucket="cairn-tls-$(date +%s)-$$"
 mkbucket "$bucket" || fail "unable to create bucket $bucket"
 

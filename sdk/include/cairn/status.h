@@ -35,7 +35,15 @@ enum cairn_status_code {
 	CAIRN_E_BACKEND = -14,    /* the backend refused a statement or document */
 	CAIRN_E_CORRUPT = -15,    /* data read back is malformed */
 	CAIRN_E_PLUGIN = -16,     /* core only: plugin broke its contract */
-	CAIRN_E_PERMISSION = -17  /* local permission denied */
+	CAIRN_E_PERMISSION = -17, /* local permission denied */
+	/*
+	 * since 1.4: the object is under retention or a legal hold (WORM
+	 * storage, e.g. S3 Object Lock) and cannot be removed yet; the detail
+	 * says until when. Return it only to a host whose abi_minor is 4 or
+	 * more (an older core would count it a broken contract): to an older
+	 * host, what the server said (CAIRN_E_AUTH for a refusal).
+	 */
+	CAIRN_E_LOCKED = -18
 };
 
 #define CAIRN_STATUS_IS_ERROR(s) ((s) < 0)

@@ -48,6 +48,19 @@ struct cairn_object_info {
 	const char *name;  /* relative to the instance's location */
 	uint64_t size;     /* bytes */
 	int64_t mtime;     /* seconds since the epoch (UTC) */
+	/*
+	 * since 1.4, optional: the object's retention as the storage reports
+	 * it (stat; a list may leave them out). The caller sets struct_size and
+	 * zeroes the struct; a plugin writes these members only when
+	 * struct_size covers them, and leaves 0 / NULL when the object has no
+	 * retention or the storage does not say. locked_until: removal is
+	 * refused before this instant (seconds since the epoch, UTC);
+	 * INT64_MAX for a hold without an end (a legal hold). lock_mode: the
+	 * storage's word for it ("GOVERNANCE", "COMPLIANCE", "legal hold"),
+	 * owned by the plugin, valid as name is.
+	 */
+	int64_t locked_until;
+	const char *lock_mode;
 };
 
 /*
@@ -96,7 +109,12 @@ struct cairn_storage_vtable {
 	int (*list)(void *inst, const char *prefix, cairn_list_cb cb, void *ud);
 	/* stat — fill *out (name points into the plugin, valid until next call). */
 	int (*stat)(void *inst, const char *name, struct cairn_object_info *out);
-	/* remove — delete object `name`; CAIRN_E_NOT_FOUND if absent. */
+	/*
+	 * remove — delete object `name`; CAIRN_E_NOT_FOUND if absent;
+	 * CAIRN_E_LOCKED (since 1.4) when retention or a legal hold keeps it,
+	 * with a detail that says until when. On a versioned store it removes
+	 * the data, not only the name (S3: the version, not a delete marker).
+	 */
 	int (*remove)(void *inst, const char *name);
 
 	/* ---- optional: append below with "since 1.N" ---- */

@@ -22,11 +22,15 @@
  *   1.3  cairn_kind_desc.time_column and .time_field, cairn_scope.since:
  *        a time window for execution data (--since); appended members, read
  *        only by a plugin that declares 1.3
+ *   1.4  CAIRN_E_LOCKED (status), cairn_object_info.locked_until and
+ *        .lock_mode: retention of immutable objects (S3 Object Lock); a
+ *        plugin fills the members when the struct_size it is handed covers
+ *        them, and returns the status when host->abi_minor >= 4
  */
 #ifndef CAIRN_VERSION_H
 #define CAIRN_VERSION_H
 
 #define CAIRN_ABI_MAJOR 1
-#define CAIRN_ABI_MINOR 3
+#define CAIRN_ABI_MINOR 4
 
 #endif /* CAIRN_VERSION_H */

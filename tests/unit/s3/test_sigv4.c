@@ -13,6 +13,8 @@
  *    encoding: curl 7.88 honours a given X-Amz-Date, which fixes the date.
  *  - The S3 documentation's GET Object example, sent through the plugin's
  *    own s3_call_prepare (virtual-hosted style, Range, x-amz-content-sha256).
+ *  - An upload that asks for Content-MD5 (Object Lock needs it): the header
+ *    carries the body's MD5 in base64 and is signed.
  *
  * Left out on purpose: the normalising vectors (get-slash*, get-relative*):
  * S3 does not normalise object keys and neither do we; and the suite's
@@ -215,11 +217,23 @@ static int on_debug(CURL *c, curl_infotype type, char *data, size_t n, void *ud)
 	return 0;
 }
 
+/* the value of header `name` in a request head (malloc'd), or NULL */
+static char *header_value(const char *head, const char *name)
+{
+	char pat[64];
+	snprintf(pat, sizeof(pat), "\r\n%s: ", name);
+	const char *h = head ? strstr(head, pat) : NULL;
+	if (!h)
+		return NULL;
+	h += strlen(pat);
+	return strndup(h, strcspn(h, "\r\n"));
+}
+
 /*
  * Send the request prepared on c until its head is out, then drop it; the
- * value of the Authorization header curl wrote (malloc'd), or NULL.
+ * head curl wrote (malloc'd), or NULL.
  */
-static char *sent_authorization(CURL *c)
+static char *sent_head(CURL *c)
 {
 	struct cp_buf head = {0};
 	curl_easy_setopt(c, CURLOPT_VERBOSE, 1L);
@@ -238,13 +252,15 @@ static char *sent_authorization(CURL *c)
 	int fd;
 	while ((fd = accept(listen_fd, NULL, NULL)) >= 0)
 		close(fd);
-	char *authz = NULL;
-	const char *h = head.p ? strstr(head.p, "\r\nAuthorization: ") : NULL;
-	if (h) {
-		h += strlen("\r\nAuthorization: ");
-		authz = strndup(h, strcspn(h, "\r\n"));
-	}
-	s3_str_free(&head);
+	return head.p;
+}
+
+/* the Authorization header curl wrote for the request prepared on c (malloc'd), or NULL */
+static char *sent_authorization(CURL *c)
+{
+	char *head = sent_head(c);
+	char *authz = header_value(head, "Authorization");
+	free(head);
 	return authz;
 }
 
@@ -345,6 +361,47 @@ static void test_s3_get_object_example(void **state)
 	curl_slist_free_all(ct);
 }
 
+/* Content-MD5 on an upload that asks for it: base64 of the body's MD5, signed like any header */
+static void test_content_md5(void **state)
+{
+	(void)state;
+	static const struct cairn_host host = {.struct_size = sizeof(host), .log = host_log};
+	char ep[64], auth[32];
+	snprintf(auth, sizeof(auth), "127.0.0.1:%d", listen_port);
+	snprintf(ep, sizeof(ep), "http://%s", auth);
+	struct s3 s3 = {.host = &host, .plugin = "s3", .endpoint = ep, .authority = auth,
+			.path_style = 1, .bucket = "b", .prefix = "", .region = "us-east-1",
+			.access_key = "AKIAIOSFODNN7EXAMPLE",
+			.secret_key = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", .tls_verify = 1};
+	/* RFC 1321's test suite: MD5("message digest") = f96b697d7cb7938d525a2f31aaf161d0 */
+	static const char body[] = "message digest";
+	struct s3_request rq = {.method = "PUT", .key = "k", .body = body, .body_len = strlen(body),
+				.content_md5 = 1};
+	struct s3_call call;
+	CURL *c = curl_easy_init();
+	assert_non_null(c);
+	assert_int_equal(s3_call_prepare(&s3, c, &rq, &call), 0);
+	char *head = sent_head(c);
+	s3_call_finish(&call, CURLE_ABORTED_BY_CALLBACK);
+	char *md5 = header_value(head, "Content-MD5"), *authz = header_value(head, "Authorization");
+	assert_non_null(md5);
+	assert_string_equal(md5, "+WtpfXy3k41SWi8xqvFh0A==");
+	assert_non_null(authz);
+	assert_non_null(strstr(authz, "SignedHeaders=content-md5;host;x-amz-content-sha256;x-amz-date,"));
+	free(md5);
+	free(authz);
+	free(head);
+	/* and none when not asked for */
+	rq.content_md5 = 0;
+	assert_int_equal(s3_call_prepare(&s3, c, &rq, &call), 0);
+	head = sent_head(c);
+	s3_call_finish(&call, CURLE_ABORTED_BY_CALLBACK);
+	assert_null(header_value(head, "Content-MD5"));
+	free(head);
+	s3_request_free(&rq);
+	curl_easy_cleanup(c);
+}
+
 /* S3 keys: one encoding pass, '/' kept in paths, '+' and spaces escaped. */
 static void test_uri_encoding(void **state)
 {
@@ -383,6 +440,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_suite_vectors),
 		cmocka_unit_test(test_s3_get_object_example),
+		cmocka_unit_test(test_content_md5),
 		cmocka_unit_test(test_uri_encoding),
 	};
 	int rc = cmocka_run_group_tests(tests, setup, teardown);
