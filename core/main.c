@@ -922,9 +922,10 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		char *newpass = NULL;
-		if (setup_keys(&run, &c, 0, &passbuf) ||
-		    (c.new_passphrase_file && !(newpass = read_secret_file(c.new_passphrase_file)) &&
-		     core_fail(&run, CORE_EXIT_KEY, CAIRN_E_INVALID))) {
+		if (!setup_keys(&run, &c, 0, &passbuf) && c.new_passphrase_file &&
+		    !(newpass = read_secret_file(c.new_passphrase_file)))
+			core_fail(&run, CORE_EXIT_KEY, CAIRN_E_INVALID);
+		if (run.exit_class) {
 			code = run.exit_class;
 			report(&run, code);
 			goto out;

@@ -1130,11 +1130,8 @@ static void test_rekey_refusals(void **state)
 	core_env_reader_free(r);
 	/* The sink's failure comes back as it is. */
 	int calls = 1;
-	assert_int_equal(core_env_reader_new(&kr_instance, mem_source,
-					     &(struct mem_src){(const unsigned char *)arc.data,
-							       arc.len, 0, 0, 0},
-					     &r),
-			 0);
+	src.pos = 0;
+	assert_int_equal(core_env_reader_new(&kr_instance, mem_source, &src, &r), 0);
 	assert_int_equal(core_env_rekey(r, keep, &add, failing_sink, &calls), CAIRN_E_NO_SPACE);
 	core_env_reader_free(r);
 	core_buf_free(&arc);
